@@ -1,0 +1,58 @@
+"""The blob store port: content-addressed, immutable blobs keyed by the sha256 of their bytes.
+
+Every adapter keeps the same promises (tests/blobs runs one suite against each):
+- ``put_file``/``put_stream`` make a blob visible only once it is complete and its sha256 verified; an
+  interrupted or failed put leaves nothing visible under any digest.
+- a blob never changes once visible; putting the same bytes again is a no-op that returns the same digest.
+- reads of a digest that is not there raise ``multiverse.errors.NotFound``; stored bytes that do not
+  match their digest raise ``multiverse.errors.Corrupt``; a backend that cannot be reached raises
+  ``multiverse.errors.Unavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+CHUNK = 1 << 20  # 1 MiB: the read/stream unit
+
+
+class BlobStore(Protocol):
+    def put_file(self, path: Path, digest: str | None = None, *, move: bool = False) -> str:
+        """Store the file at ``path``; returns its sha256 (hex). When ``digest`` is given the file must hash
+        to it or ``Corrupt`` is raised and nothing is stored. ``move=True`` lets the adapter consume the file
+        (a rename on the local adapter)."""
+        ...
+
+    def put_stream(self, chunks: Iterable[bytes], digest: str | None = None) -> str:
+        """Store the concatenation of ``chunks``, hashing as it goes; same promises as ``put_file``."""
+        ...
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store ``data``; returns its sha256."""
+        ...
+
+    def open_chunks(self, digest: str, chunk_size: int = CHUNK, *, offset: int = 0) -> Iterator[bytes]:
+        """Yield the blob's bytes from ``offset`` in chunks of at most ``chunk_size``."""
+        ...
+
+    def read(self, digest: str) -> bytes:
+        """The whole blob (for small blobs)."""
+        ...
+
+    def exists(self, digest: str) -> bool: ...
+
+    def size(self, digest: str) -> int: ...
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob (garbage collection only); absent blobs are not an error."""
+        ...
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest, in no particular order."""
+        ...
+
+    def describe(self) -> str:
+        """Where the blobs live, for logs (never a secret)."""
+        ...

@@ -1,0 +1,80 @@
+"""The metadata port: spaces, worlds, snapshot records, heads and API keys.
+
+One implementation (``SqlMetadata``) serves SQLite (default) and PostgreSQL; tests/metadata runs one suite
+against both. Promises:
+- every method is one transaction; a failure changes nothing;
+- ``commit_snapshot`` is the only way a head moves, and it is a compare-and-swap;
+- records come back exactly as they went in (tuples stay tuples, dicts round-trip through JSON).
+Errors: ``NotFound``, ``AlreadyExists``, ``HeadMoved``, ``Unavailable`` from ``multiverse.errors``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from multiverse.records import ApiKeyRecord, SnapshotRecord, SpaceRecord, WorldRecord
+
+
+class Metadata(Protocol):
+    # spaces
+    def put_space(self, space: SpaceRecord) -> SpaceRecord:
+        """Register a space. The same record again returns the stored one; a different record under a taken
+        name raises AlreadyExists."""
+        ...
+
+    def get_space(self, name: str) -> SpaceRecord: ...
+
+    def list_spaces(self) -> list[SpaceRecord]: ...
+
+    # worlds
+    def create_world(self, world: WorldRecord) -> WorldRecord:
+        """Same semantics as put_space: idempotent for an equal record (ignoring created_at), else AlreadyExists."""
+        ...
+
+    def get_world(self, name: str) -> WorldRecord: ...
+
+    def list_worlds(
+        self, *, space: str | None = None, owner: str | None = None, after: str = "", limit: int = 100
+    ) -> list[WorldRecord]:
+        """Worlds ordered by name, starting after ``after`` (keyset paging)."""
+        ...
+
+    # snapshots and heads
+    def commit_snapshot(
+        self,
+        record: SnapshotRecord,
+        *,
+        head: str,
+        expected: str | None,
+        idempotency_key: str = "",
+        principal: str = "",
+    ) -> tuple[SnapshotRecord, bool]:
+        """In one transaction: if (principal, world, idempotency_key) was seen, return (that snapshot, False) and
+        change nothing. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
+        yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
+        remember the idempotency key, and return (record, True)."""
+        ...
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        """By full id, or by a unique prefix of at least 8 hex characters."""
+        ...
+
+    def get_head(self, world: str, head: str) -> str | None: ...
+
+    def heads(self, world: str) -> dict[str, str]: ...
+
+    def log(self, start: str, *, limit: int = 100, cursor: str = "") -> tuple[list[SnapshotRecord], str]:
+        """Ancestors of snapshot ``start`` (inclusive) across worlds, newest generation first (ties by id),
+        each once. Returns (page, next_cursor); next_cursor is "" on the last page and is opaque to callers."""
+        ...
+
+    def snapshots_with_state(self, state: str) -> list[SnapshotRecord]: ...
+
+    # api keys
+    def add_key(self, key: ApiKeyRecord) -> None: ...
+
+    def get_key(self, key_id: str) -> ApiKeyRecord: ...
+
+    def count_keys(self, role: str) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,94 @@
+"""Plain, frozen records that cross the metadata port. No I/O here.
+
+A snapshot record is to a state what a git commit is to a tree: the state (frames, timeline, players) is
+one safetensors blob stored under its sha256; the record (world, parents, state hash, provenance, time)
+has its own id, the sha256 of its canonical JSON (``snapshot_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLE_ADMIN = "admin"
+ROLE_SERVER = "server"
+DEFAULT_HEAD = "main"
+
+
+def canonical_json(value: Any) -> bytes:
+    """UTF-8 JSON with sorted keys and no whitespace: the bytes that ids are computed over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class SpaceRecord:
+    """A latent space: the identity of one world model's latent format."""
+
+    name: str
+    frame_shape: tuple[int, ...]
+    dtype: str  # float16 | bfloat16 | float32 | uint8 | int16 | uint16 | int32 | int64
+    player_dim: int
+    model: str = ""
+    version: str = ""
+    vocab_size: int = 0  # > 0 for discrete (token id) spaces
+    max_players: int = 256
+    reference: dict[str, Any] = field(default_factory=dict)  # reference statistics (mean/std per channel, norm)
+    decoder: str = ""  # optional name of a registered preview decoder
+    created_at: float = 0.0
+
+    @property
+    def discrete(self) -> bool:
+        return self.dtype not in ("float16", "bfloat16", "float32")
+
+
+@dataclass(frozen=True)
+class WorldRecord:
+    name: str
+    space: str
+    owner: str  # principal name of the game server (or admin) that may write it
+    created_at: float = 0.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    id: str
+    world: str
+    parents: tuple[str, ...]
+    state: str  # sha256 of the state blob
+    state_size: int
+    frame_count: int
+    player_count: int
+    generation: int  # 1 + max(parent generations); 1 for a root
+    created_at: float
+    provenance: dict[str, Any] = field(default_factory=dict)  # operator, params, seed, code version, labels
+
+    def body(self) -> dict[str, Any]:
+        """The fields the id is computed over (everything but the id)."""
+        return {
+            "world": self.world,
+            "parents": list(self.parents),
+            "state": self.state,
+            "state_size": self.state_size,
+            "frame_count": self.frame_count,
+            "player_count": self.player_count,
+            "generation": self.generation,
+            "created_at": self.created_at,
+            "provenance": self.provenance,
+        }
+
+
+def snapshot_id(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str  # public key id (the part of the token before the secret)
+    principal: str  # who the key speaks for: "admin" or a game server's name
+    role: str  # ROLE_ADMIN | ROLE_SERVER
+    secret_hash: str  # sha256 hex of the secret; the secret itself is never stored
+    created_at: float = 0.0
+    revoked: bool = False
