@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(ARGS)
 
 proto: $(STAMP)
-	$(PY) -m multiverse.protogen
+	$(PY) scripts/gen_proto.py
 
 bench: $(STAMP)
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done

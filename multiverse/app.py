@@ -1,0 +1,35 @@
+"""Wiring: build the domain objects for one configuration (embedded or scaled-out). No network here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from multiverse.blobs import open_blob_store
+from multiverse.blobs.base import BlobStore
+from multiverse.config import Settings
+from multiverse.metadata import open_metadata
+from multiverse.metadata.base import Metadata
+from multiverse.store import Store
+
+
+@dataclass
+class App:
+    settings: Settings
+    meta: Metadata
+    blobs: BlobStore
+    store: Store
+
+    @classmethod
+    def open(cls, settings: Settings) -> App:
+        """Open (and migrate) the metadata, open the blob store, drop what interrupted uploads left behind."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        meta = open_metadata(settings.database_url)
+        blobs = open_blob_store(
+            settings.blobs_url, access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None
+        )
+        store = Store(meta, blobs, settings.spool_dir, settings.limits)
+        store.recover()
+        return cls(settings, meta, blobs, store)
+
+    def close(self) -> None:
+        self.meta.close()

@@ -1,0 +1,77 @@
+"""API keys: minting, hashing and checking. The secret is shown once and only its sha256 is stored.
+
+A token reads ``mvk_<key id>_<secret>``: the key id finds the record, the secret is compared in constant time
+against the stored hash. Secrets are 32 random bytes, so a plain sha256 (no slow KDF) is enough.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from multiverse.errors import NotFound, Unauthenticated
+from multiverse.metadata.base import Metadata
+from multiverse.records import ROLE_ADMIN, ApiKeyRecord
+
+PREFIX = "mvk"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a call speaks for."""
+
+    name: str
+    role: str
+    key_id: str = ""
+
+    @property
+    def admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def mint_key(meta: Metadata, principal: str, role: str, *, now: float | None = None) -> tuple[ApiKeyRecord, str]:
+    """Create and store a key; returns the record and the token (the only time the secret exists)."""
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    record = ApiKeyRecord(key_id, principal, role, _hash(secret), time.time() if now is None else now)
+    meta.add_key(record)
+    return record, f"{PREFIX}_{key_id}_{secret}"
+
+
+def authenticate(meta: Metadata, token: str | None) -> Principal:
+    """The principal a token speaks for, or Unauthenticated (the message never echoes the secret)."""
+    fix = "send the API key as metadata 'authorization: Bearer mvk_...' (make run prints the admin key once and writes <data dir>/admin.key)"
+    if not token:
+        raise Unauthenticated(f"no API key: {fix}")
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise Unauthenticated(f"the API key is malformed: {fix}")
+    try:
+        record = meta.get_key(parts[1])
+    except NotFound:
+        raise Unauthenticated(f"unknown API key id {parts[1]!r}: {fix}") from None
+    if record.revoked or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
+        raise Unauthenticated(f"API key {parts[1]!r} is revoked or its secret is wrong: {fix}")
+    return Principal(record.principal, record.role, record.id)
+
+
+def ensure_admin_key(meta: Metadata, data_dir: Path) -> str | None:
+    """On first start (no admin key yet): mint one, write it to <data dir>/admin.key (mode 0600) and return
+    the token so the caller prints it once. Later starts return None."""
+    if meta.count_keys(ROLE_ADMIN):
+        return None
+    _, token = mint_key(meta, "admin", ROLE_ADMIN)
+    path = data_dir / "admin.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.chmod(path, 0o600)
+    return token

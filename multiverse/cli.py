@@ -1,0 +1,259 @@
+"""`multiverse`: the command line, built on multiverse.client (and, for `up`, on the embedded stack).
+
+Client commands reach the service at --grpc HOST:PORT or $MULTIVERSE_GRPC (default localhost:50051) with the
+key from --key, $MULTIVERSE_KEY, or <data dir>/admin.key when neither is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from multiverse import errors
+
+DEFAULT_GRPC = "localhost:50051"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except errors.MultiverseError as exc:
+        code = getattr(exc, "code", None)
+        print(f"error: {exc.message}" + (f" [{code.name}]" if code else ""), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="multiverse", description="Latent-state store and multiverse merge engine")
+    p.add_argument("--grpc", default=None, help=f"service address (default $MULTIVERSE_GRPC or {DEFAULT_GRPC})")
+    p.add_argument("--key", default=None, help="API key (default $MULTIVERSE_KEY or <data dir>/admin.key)")
+    p.add_argument("--data", default=None, type=Path, help="data directory (default $MULTIVERSE_DATA or ./data)")
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="start the embedded stack in the foreground")
+    up.add_argument("--db", default=None, help="metadata URL (default: SQLite in the data dir)")
+    up.add_argument("--blobs", default=None, help="blob store: a directory or s3://bucket/prefix?endpoint=host:port")
+    up.add_argument("--no-demo", action="store_true", help="do not start the simulated game servers")
+    up.set_defaults(run=_up)
+
+    space = sub.add_parser("space", help="latent spaces").add_subparsers(required=True, metavar="ACTION")
+    reg = space.add_parser("register", help="register a latent space (admin)")
+    reg.add_argument("name")
+    reg.add_argument("--frame-shape", required=True, help="shape of one frame, e.g. 16,18,32")
+    reg.add_argument("--dtype", required=True, help="float16 | bfloat16 | float32 | uint16 | int32 ...")
+    reg.add_argument("--player-dim", required=True, type=int)
+    reg.add_argument("--vocab-size", type=int, default=0)
+    reg.add_argument("--max-players", type=int, default=0)
+    reg.add_argument("--model", default="")
+    reg.add_argument("--model-version", default="")
+    reg.set_defaults(run=_space_register)
+    get = space.add_parser("get", help="show a latent space")
+    get.add_argument("name")
+    get.set_defaults(run=lambda a: _print(_client(a).get_space(a.name)))
+
+    world = sub.add_parser("world", help="worlds").add_subparsers(required=True, metavar="ACTION")
+    create = world.add_parser("create", help="create a world")
+    create.add_argument("name")
+    create.add_argument("--space", required=True)
+    create.add_argument("--owner", default="", help="the game server that may write it (admin only)")
+    create.add_argument("--description", default="")
+    create.set_defaults(run=lambda a: _print(_client(a).create_world(a.name, a.space, owner=a.owner, description=a.description)))
+    wget = world.add_parser("get", help="show a world and its heads")
+    wget.add_argument("name")
+    wget.set_defaults(run=lambda a: _print(_client(a).get_world(a.name)))
+
+    snap = sub.add_parser("snapshot", help="snapshots").add_subparsers(required=True, metavar="ACTION")
+    synth = snap.add_parser("synth", help="write a valid synthetic snapshot file for a space")
+    synth.add_argument("file", type=Path)
+    synth.add_argument("--space", required=True)
+    synth.add_argument("--frames", type=int, required=True)
+    synth.add_argument("--players", type=int, default=2)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(run=_synth)
+    save = snap.add_parser("save", help="save a snapshot file to a world; prints the snapshot id")
+    save.add_argument("world")
+    save.add_argument("file", type=Path)
+    save.add_argument("--head", default="main")
+    save.add_argument("--expected-parent", default=None, help="default: the current head")
+    save.add_argument("--idempotency-key", default=None)
+    save.set_defaults(run=_save)
+    load = snap.add_parser("load", help="load a snapshot (id, world or world@head) into a file")
+    load.add_argument("ref")
+    load.add_argument("file", type=Path)
+    load.set_defaults(run=_load)
+    sget = snap.add_parser("get", help="show a snapshot's record")
+    sget.add_argument("ref")
+    sget.set_defaults(run=lambda a: _print(_client(a).get_snapshot(a.ref)))
+
+    log = sub.add_parser("log", help="a world's (or snapshot's) history, newest first")
+    log.add_argument("ref")
+    log.add_argument("--limit", type=int, default=50)
+    log.set_defaults(run=_log)
+    heads = sub.add_parser("heads", help="a world's heads")
+    heads.add_argument("world")
+    heads.set_defaults(run=lambda a: print(json.dumps(_client(a).heads(a.world), indent=2)))
+
+    key = sub.add_parser("key", help="API keys").add_subparsers(required=True, metavar="ACTION")
+    kc = key.add_parser("create", help="create a key for a game server (admin); prints the token once")
+    kc.add_argument("principal")
+    kc.add_argument("--role", default="server", choices=["server", "admin"])
+    kc.set_defaults(run=lambda a: print(_client(a).create_api_key(a.principal, a.role).token))
+    who = sub.add_parser("whoami", help="who the key speaks for")
+    who.set_defaults(run=lambda a: _print(_client(a).whoami()))
+    return p
+
+
+# client commands -----------------------------------------------------------------------------------
+def _data_dir(args: argparse.Namespace) -> Path:
+    return args.data or Path(os.environ.get("MULTIVERSE_DATA", "data"))
+
+
+def _client(args: argparse.Namespace):
+    from multiverse.client import Client
+
+    key = args.key or os.environ.get("MULTIVERSE_KEY")
+    admin_file = _data_dir(args) / "admin.key"
+    if not key and admin_file.exists():
+        key = admin_file.read_text().strip()
+    return Client(args.grpc or os.environ.get("MULTIVERSE_GRPC", DEFAULT_GRPC), key)
+
+
+def _print(message) -> None:
+    from google.protobuf.json_format import MessageToDict
+
+    print(json.dumps(MessageToDict(message, preserving_proto_field_name=True), indent=2))
+
+
+def _space_register(a: argparse.Namespace) -> None:
+    try:
+        shape = tuple(int(d) for d in a.frame_shape.split(","))
+    except ValueError:
+        raise errors.InvalidArgument("--frame-shape", a.frame_shape, "use comma-separated sizes such as 16,18,32") from None
+    space = _client(a).register_space(a.name, shape, a.dtype, a.player_dim, vocab_size=a.vocab_size,
+                                      max_players=a.max_players, model=a.model, version=a.model_version)
+    _print(space)
+
+
+def _synth(a: argparse.Namespace) -> None:
+    from multiverse.records import SpaceRecord
+    from multiverse.synth import synth_state
+
+    s = _client(a).get_space(a.space)
+    space = SpaceRecord(s.name, tuple(s.frame_shape), s.dtype, s.player_dim, vocab_size=s.vocab_size)
+    data = synth_state(space, frames=a.frames, players=a.players, seed=a.seed)
+    a.file.write_bytes(data)
+    print(f"wrote {a.file} ({len(data) / 1e6:.1f} MB, {a.frames} frames, {a.players} players)")
+
+
+def _save(a: argparse.Namespace) -> None:
+    from multiverse.client import AUTO
+
+    expected = AUTO if a.expected_parent is None else a.expected_parent
+    started = time.perf_counter()
+    reply = _client(a).save_snapshot(a.world, a.file, expected_parent=expected, head=a.head,
+                                     idempotency_key=a.idempotency_key, progress=_progress("saving", started))
+    _done(reply.snapshot.state_size, started, "saved")
+    print(reply.snapshot.id)
+
+
+def _load(a: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    snapshot, _ = _client(a).load_snapshot(a.ref, a.file, progress=_progress("loading", started))
+    _done(snapshot.state_size, started, "loaded")
+    print(snapshot.id)
+
+
+def _log(a: argparse.Namespace) -> None:
+    for i, s in enumerate(_client(a).log(a.ref)):
+        if i >= a.limit:
+            break
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created_at))
+        parents = ",".join(p[:12] for p in s.parents) or "-"
+        print(f"{s.id[:12]}  {when}  {s.world:<20} gen {s.generation:<5} frames {s.frame_count:<6} parents {parents}")
+
+
+def _progress(verb: str, started: float):
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if sys.stderr.isatty() and (now - last[0] > 0.2 or done == total):
+            last[0] = now
+            rate = done / max(now - started, 1e-9) / 1e6
+            print(f"\r{verb} {done / 1e6:8.1f} / {total / 1e6:.1f} MB  {rate:7.1f} MB/s", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _done(size: int, started: float, verb: str) -> None:
+    seconds = time.perf_counter() - started
+    end = "\n" if sys.stderr.isatty() else ""
+    print(f"{end}{verb} {size / 1e6:.1f} MB in {seconds:.2f} s ({size / 1e6 / max(seconds, 1e-9):.0f} MB/s)", file=sys.stderr)
+
+
+# the embedded stack --------------------------------------------------------------------------------
+def _up(a: argparse.Namespace) -> None:
+    from multiverse.app import App
+    from multiverse.auth import ensure_admin_key
+    from multiverse.config import Settings
+    from services.server import build_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs)
+    app = App.open(settings)
+    admin = ensure_admin_key(app.meta, settings.data_dir)
+    server, port = build_server(app, settings.grpc_addr)
+    server.start()
+    host = settings.grpc_addr.rsplit(":", 1)[0]
+    print(_banner(settings, f"{host}:{port}", app, admin), flush=True)
+    if not a.no_demo:
+        print("demo       skipped: the simulated game servers are not built yet (issue: reference world model)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print("stopping", flush=True)
+    server.stop(grace=5).wait()
+    app.close()
+
+
+def _banner(settings, address: str, app, admin: str | None) -> str:
+    key_line = (f"admin key  {admin}\n           (shown once; also in {settings.data_dir / 'admin.key'}, mode 0600)"
+                if admin else f"admin key  in {settings.data_dir / 'admin.key'}")
+    return "\n".join([
+        "Multiverse is serving",
+        f"gRPC       {address}  (health checking and reflection on)",
+        f"metadata   {_redact(settings.database_url)}",
+        f"blobs      {app.blobs.describe()}",
+        key_line,
+        "try, from another terminal:",
+        f"  .venv/bin/multiverse --grpc {address} space register demo --frame-shape 16,18,32 --dtype float16 --player-dim 64",
+        f"  .venv/bin/multiverse --grpc {address} world create w1 --space demo",
+        f"  .venv/bin/multiverse --grpc {address} snapshot synth --space demo --frames 64 --players 2 --seed 1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {address} snapshot save w1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {address} log w1",
+    ])
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Python client for game servers and admins, over gRPC. The CLI is built on it.
+
+    from multiverse.client import Client
+    with Client("localhost:50051", key) as mv:
+        snap = mv.save_snapshot("my-world", state_bytes)      # compare-and-swap on the current head
+        data = mv.load_snapshot("my-world@main")
+
+Errors come back as the domain's error classes (``multiverse.errors``), with the server's message and
+details; a lost compare-and-swap raises ``HeadMoved`` whose ``current`` is the head to rebase onto.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from multiverse import errors
+from multiverse.v1 import common_pb2, store_pb2, store_pb2_grpc
+
+CHUNK = 1 << 20
+AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+_CLASSES = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.CANCELLED: errors.Cancelled,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DATA_LOSS: errors.Corrupt,
+}
+
+
+def from_rpc_error(exc: grpc.RpcError) -> errors.MultiverseError:
+    """The domain error a failed call stands for, with ErrorInfo metadata as ``details``."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    code, message = exc.code(), exc.details() or ""
+    details: dict[str, str] = {}
+    reason = ""
+    status = rpc_status.from_call(exc) if hasattr(exc, "trailing_metadata") else None
+    for packed in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if packed.Is(info.DESCRIPTOR) and packed.Unpack(info):
+            details, reason = dict(info.metadata), info.reason
+    if reason == "HeadMoved":
+        err: errors.MultiverseError = errors.HeadMoved(
+            details.get("world", ""), details.get("head", ""), details.get("expected_parent"), details.get("current_head")
+        )
+    else:
+        err = errors.MultiverseError(message, **details)
+        err.__class__ = _CLASSES.get(code, errors.MultiverseError)
+    err.code = code  # type: ignore[attr-defined]
+    return err
+
+
+class Client:
+    def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None) -> None:
+        self.target, self.timeout = target, timeout
+        options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
+        self._channel = grpc.insecure_channel(target, options=options)
+        self._stub = store_pb2_grpc.StoreStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {key}"),) if key else ()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _call(self, method: str, request: Any, **kw: Any) -> Any:
+        try:
+            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=kw.get("timeout", self.timeout))
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+
+    # admin and lookups -----------------------------------------------------------------------------
+    def whoami(self) -> store_pb2.WhoAmIResponse:
+        return self._call("WhoAmI", store_pb2.WhoAmIRequest())
+
+    def register_space(self, name: str, frame_shape: tuple[int, ...], dtype: str, player_dim: int, **extra: Any) -> common_pb2.LatentSpace:
+        space = common_pb2.LatentSpace(name=name, frame_shape=list(frame_shape), dtype=dtype, player_dim=player_dim, **extra)
+        return self._call("RegisterSpace", store_pb2.RegisterSpaceRequest(space=space))
+
+    def get_space(self, name: str) -> common_pb2.LatentSpace:
+        return self._call("GetSpace", store_pb2.GetSpaceRequest(name=name))
+
+    def create_world(self, name: str, space: str, *, owner: str = "", description: str = "") -> common_pb2.World:
+        return self._call("CreateWorld", store_pb2.CreateWorldRequest(name=name, space=space, owner=owner, description=description))
+
+    def get_world(self, name: str) -> common_pb2.World:
+        return self._call("GetWorld", store_pb2.GetWorldRequest(name=name))
+
+    def heads(self, world: str) -> dict[str, str]:
+        return dict(self._call("Heads", store_pb2.HeadsRequest(world=world)).heads)
+
+    def create_api_key(self, principal: str, role: str = "server") -> store_pb2.CreateApiKeyResponse:
+        return self._call("CreateApiKey", store_pb2.CreateApiKeyRequest(principal=principal, role=role))
+
+    def get_snapshot(self, ref: str) -> common_pb2.Snapshot:
+        return self._call("GetSnapshot", store_pb2.GetSnapshotRequest(ref=ref))
+
+    def log(self, ref: str, *, page_size: int = 100) -> Iterator[common_pb2.Snapshot]:
+        """Every ancestor of ``ref``, newest first, fetched page by page."""
+        token = ""
+        while True:
+            page = self._call("Log", store_pb2.LogRequest(ref=ref, page_size=page_size, page_token=token))
+            yield from page.snapshots
+            token = page.next_page_token
+            if not token:
+                return
+
+    # snapshots ---------------------------------------------------------------------------------------
+    def save_snapshot(
+        self,
+        world: str,
+        state: bytes | Path,
+        *,
+        expected_parent: Any = AUTO,
+        head: str = "main",
+        idempotency_key: str | None = None,
+        labels: dict[str, str] | None = None,
+        progress: Progress | None = None,
+        retries: int = 2,
+    ) -> store_pb2.SaveSnapshotResponse:
+        """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
+
+        ``expected_parent``: AUTO reads the current head first; "" means the world's first save; an id pins it.
+        A transient failure (UNAVAILABLE) is retried with the same idempotency key, so a save that did land
+        is not stored twice."""
+        if expected_parent is AUTO:
+            expected_parent = self.heads(world).get(head, "")
+        size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
+        header = store_pb2.SaveHeader(world=world, head=head, expected_parent=expected_parent,
+                                      idempotency_key=idempotency_key or uuid.uuid4().hex, size=size,
+                                      labels=labels or {})
+        for attempt in range(retries + 1):
+            try:
+                return self._stub.SaveSnapshot(_upload(header, state, size, progress), metadata=self._metadata, timeout=self.timeout)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == retries:
+                    raise from_rpc_error(exc) from None
+        raise AssertionError("unreachable")
+
+    def load_snapshot(self, ref: str, dest: Path | None = None, *, progress: Progress | None = None) -> tuple[common_pb2.Snapshot, bytes | None]:
+        """Download a state file; checks its sha256. With ``dest`` the bytes go to that file (written beside it,
+        then renamed) and None is returned in place of them."""
+        stream = self._stub.LoadSnapshot(store_pb2.LoadSnapshotRequest(ref=ref), metadata=self._metadata, timeout=self.timeout)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part") if dest else None
+        try:
+            header = next(stream).header
+            h, done, parts = hashlib.sha256(), 0, []
+            with open(tmp, "wb") if tmp else contextlib.nullcontext() as out:
+                sink = out.write if tmp else parts.append
+                for message in stream:
+                    h.update(message.chunk)
+                    sink(message.chunk)
+                    done += len(message.chunk)
+                    if progress:
+                        progress(done, header.size)
+            if done != header.size or h.hexdigest() != header.sha256:
+                raise errors.Corrupt(f"downloaded {done} of {header.size} bytes hashing to {h.hexdigest()}, "
+                                     f"expected {header.sha256}: try again")
+            if tmp:
+                os.replace(tmp, dest)
+            return header.snapshot, None if dest else b"".join(parts)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        finally:
+            if tmp:
+                tmp.unlink(missing_ok=True)
+
+
+def _upload(header: store_pb2.SaveHeader, state: bytes | Path, size: int, progress: Progress | None) -> Iterator[store_pb2.SaveSnapshotRequest]:
+    """Header, chunks, then the sha256 of the chunks (hashed on the way out, so the bytes are read once)."""
+    yield store_pb2.SaveSnapshotRequest(header=header)
+    h, done = hashlib.sha256(), 0
+    if isinstance(state, bytes):
+        view = memoryview(state)
+        chunks: Iterator[bytes] = (view[i : i + CHUNK] for i in range(0, size, CHUNK))
+    else:
+        chunks = _file_chunks(state)
+    for chunk in chunks:
+        h.update(chunk)
+        done += len(chunk)
+        yield store_pb2.SaveSnapshotRequest(chunk=bytes(chunk))
+        if progress:
+            progress(done, size)
+    yield store_pb2.SaveSnapshotRequest(sha256=h.hexdigest())
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk

@@ -1,0 +1,66 @@
+"""Configuration: one typed, frozen object built once at the edge (CLI flags and environment).
+
+Nothing here reads the environment at import time; ``Settings.from_env`` is called by the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one request may carry. Every cap has a clear error naming it."""
+
+    max_state_bytes: int = GiB  # one snapshot's state file
+    max_chunk_bytes: int = MiB  # one streamed chunk
+    max_frames: int = 1 << 20
+    max_players: int = 256  # a space may set a lower cap
+    max_text_chars: int = 4096  # one guidance text
+    max_timeline: int = 100_000  # guidance texts per snapshot
+    max_player_json_bytes: int = 64 * 1024  # one player's record
+    max_labels: int = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    grpc_addr: str = "127.0.0.1:50051"
+    db_url: str = ""  # empty: SQLite file in data_dir
+    blob_url: str = ""  # empty: a directory in data_dir; or s3://bucket/prefix?endpoint=host:port
+    s3_access_key: str = field(default="", repr=False)
+    s3_secret_key: str = field(default="", repr=False)
+    workers: int = 16
+    limits: Limits = Limits()
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'multiverse.db').resolve()}"
+
+    @property
+    def blobs_url(self) -> str:
+        return self.blob_url or str((self.data_dir / "blobs").resolve())
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from MULTIVERSE_* variables, then explicit overrides (flags) on top."""
+        env = dict(os.environ if env is None else env)
+        base = cls(
+            data_dir=Path(env.get("MULTIVERSE_DATA", "data")),
+            grpc_addr=env.get("MULTIVERSE_LISTEN", "127.0.0.1:50051"),
+            db_url=env.get("MULTIVERSE_DB", ""),
+            blob_url=env.get("MULTIVERSE_BLOBS", ""),
+            s3_access_key=env.get("MULTIVERSE_S3_ACCESS_KEY", ""),
+            s3_secret_key=env.get("MULTIVERSE_S3_SECRET_KEY", ""),
+            limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB))),
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,258 @@
+"""The store: the domain behind the Store service. Spaces, worlds, saving and loading snapshots, lineage.
+
+Saving follows one order so that nothing acknowledged is lost and nothing half-written is visible:
+spool the upload to a private file while hashing it -> validate it against the latent space -> put it
+into the blob store (which verifies the hash and makes it visible atomically) -> commit the record and
+move the head in one metadata transaction (compare-and-swap). A crash at any point leaves at most an
+unreferenced spool file or blob, never a record that points at missing or partial bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from multiverse.auth import Principal, mint_key
+from multiverse.blobs.base import CHUNK, BlobStore
+from multiverse.codec import StateInfo, inspect_state
+from multiverse.config import Limits
+from multiverse.errors import InvalidArgument, NotFound, PermissionDenied
+from multiverse.metadata.base import Metadata
+from multiverse.records import (
+    DEFAULT_HEAD,
+    ROLE_ADMIN,
+    ROLE_SERVER,
+    SnapshotRecord,
+    SpaceRecord,
+    WorldRecord,
+    snapshot_id,
+)
+from multiverse.spaces import check_name, validate_space
+
+HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+KEY_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """The header of a save; the state file's bytes come separately as chunks."""
+
+    world: str
+    size: int
+    head: str = DEFAULT_HEAD
+    expected_parent: str = ""  # "" : the head must not exist yet
+    idempotency_key: str = ""
+    sha256: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class EndDigest(str):
+    """The last item of an upload may be the sha256 of all the chunks before it (a client that hashes while it
+    streams sends it last instead of in the header); it is verified before anything is stored."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    record: SnapshotRecord
+    size: int
+    chunks: Iterator[bytes]
+
+
+class Store:
+    def __init__(
+        self,
+        meta: Metadata,
+        blobs: BlobStore,
+        spool_dir: Path,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.meta, self.blobs, self.limits, self.clock = meta, blobs, limits, clock
+        self.spool_dir = spool_dir
+        spool_dir.mkdir(parents=True, exist_ok=True)
+
+    def recover(self) -> int:
+        """Drop spool files left by uploads that were interrupted (for example by a crash); returns how many."""
+        stale = list(self.spool_dir.iterdir())
+        for path in stale:
+            path.unlink(missing_ok=True) if path.is_file() else shutil.rmtree(path, ignore_errors=True)
+        return len(stale)
+
+    # spaces -----------------------------------------------------------------------------------------
+    def register_space(self, who: Principal, space: SpaceRecord) -> SpaceRecord:
+        _require_admin(who, "register a latent space")
+        validate_space(space, max_players=self.limits.max_players)
+        return self.meta.put_space(replace(space, created_at=self.clock()))
+
+    def get_space(self, name: str) -> SpaceRecord:
+        return self.meta.get_space(name)
+
+    def list_spaces(self) -> list[SpaceRecord]:
+        return self.meta.list_spaces()
+
+    # worlds -----------------------------------------------------------------------------------------
+    def create_world(self, who: Principal, name: str, space: str, owner: str = "", description: str = "") -> WorldRecord:
+        check_name("world.name", name)
+        owner = owner or who.name
+        if not who.admin and owner != who.name:
+            raise PermissionDenied(f"server {who.name!r} may create worlds only for itself, not for {owner!r}")
+        check_name("world.owner", owner)
+        if len(description) > 1024:
+            raise InvalidArgument("world.description", description, "use at most 1024 characters")
+        self.meta.get_space(space)
+        return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description))
+
+    def get_world(self, name: str) -> WorldRecord:
+        return self.meta.get_world(name)
+
+    def list_worlds(self, *, space: str = "", owner: str = "", after: str = "", limit: int = 100) -> list[WorldRecord]:
+        return self.meta.list_worlds(space=space or None, owner=owner or None, after=after, limit=_page(limit))
+
+    # snapshots --------------------------------------------------------------------------------------
+    def save(self, who: Principal, req: SaveRequest, chunks: Iterable[bytes | EndDigest]) -> tuple[SnapshotRecord, bool]:
+        """Store one state and move ``world@head`` to it. Returns (record, created); created is False when
+        the idempotency key was seen before, in which case nothing changed."""
+        world = self._writable_world(who, req)
+        space = self.meta.get_space(world.space)
+        parent = self.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
+        spool = self.spool_dir / f"{uuid.uuid4().hex}.upload"
+        try:
+            digest = self._spool(req, chunks, spool)
+            info = inspect_state(spool, space, self.limits)
+            self.blobs.put_file(spool, digest, move=True)
+            record = self._record(who, req, world, parent, digest, info)
+            return self.meta.commit_snapshot(
+                record,
+                head=req.head,
+                expected=parent.id if parent else None,
+                idempotency_key=req.idempotency_key,
+                principal=who.name,
+            )
+        finally:
+            spool.unlink(missing_ok=True)
+
+    def _writable_world(self, who: Principal, req: SaveRequest) -> WorldRecord:
+        check_name("header.world", req.world)
+        check_name("header.head", req.head)
+        world = self.meta.get_world(req.world)
+        if not who.admin and world.owner != who.name:
+            raise PermissionDenied(f"world {world.name!r} belongs to {world.owner!r}; server {who.name!r} may write only its own worlds")
+        if req.expected_parent and not SHA_RE.match(req.expected_parent):
+            raise InvalidArgument("header.expected_parent", req.expected_parent, "use the full 64-hex id of the current head, or empty for the first save")
+        if not 0 < req.size <= self.limits.max_state_bytes:
+            raise InvalidArgument("header.size", req.size, f"send the state file's size in bytes, 1 to {self.limits.max_state_bytes} (the server's cap)")
+        if req.sha256 and not SHA_RE.match(req.sha256):
+            raise InvalidArgument("header.sha256", req.sha256, "use 64 lower-case hex digits, or leave it empty")
+        if req.idempotency_key and not KEY_RE.match(req.idempotency_key):
+            raise InvalidArgument("header.idempotency_key", req.idempotency_key, "use 1-128 printable ASCII characters without spaces")
+        if len(req.labels) > self.limits.max_labels or any(len(k) > 64 or len(v) > 256 for k, v in req.labels.items()):
+            raise InvalidArgument("header.labels", f"{len(req.labels)} labels", f"use at most {self.limits.max_labels} labels, keys <= 64 and values <= 256 characters")
+        return world
+
+    def _spool(self, req: SaveRequest, chunks: Iterable[bytes | EndDigest], spool: Path) -> str:
+        h, got, claimed = hashlib.sha256(), 0, [("header.sha256", req.sha256)] if req.sha256 else []
+        with open(spool, "wb") as f:
+            for chunk in chunks:
+                if isinstance(chunk, EndDigest):
+                    if not SHA_RE.match(chunk):
+                        raise InvalidArgument("sha256", str(chunk), "end the upload with the 64-hex sha256 of the bytes sent")
+                    claimed.append(("sha256", str(chunk)))
+                    continue
+                if len(claimed) > bool(req.sha256):
+                    raise InvalidArgument("sha256", claimed[-1][1], "send the sha256 message last, after every chunk")
+                if len(chunk) > self.limits.max_chunk_bytes:
+                    raise InvalidArgument("chunk", f"{len(chunk)} bytes", f"send chunks of at most {self.limits.max_chunk_bytes} bytes")
+                got += len(chunk)
+                if got > req.size:
+                    raise InvalidArgument("header.size", req.size, f"more bytes arrived ({got}+): set size to the state file's exact length")
+                h.update(chunk)
+                f.write(chunk)
+        if got != req.size:
+            raise InvalidArgument("header.size", req.size, f"only {got} bytes arrived: the upload was cut short; send the whole file")
+        digest = h.hexdigest()
+        for field_, sha in claimed:
+            if sha != digest:
+                raise InvalidArgument(field_, sha, f"the bytes received hash to {digest}: the upload was corrupted; send it again")
+        return digest
+
+    def _record(self, who: Principal, req: SaveRequest, world: WorldRecord, parent: SnapshotRecord | None,
+                digest: str, info: StateInfo) -> SnapshotRecord:
+        provenance = {"kind": "save", "by": who.name, "head": req.head}
+        if req.labels:
+            provenance["labels"] = dict(req.labels)
+        body = SnapshotRecord(
+            id="",
+            world=world.name,
+            parents=(parent.id,) if parent else (),
+            state=digest,
+            state_size=req.size,
+            frame_count=info.frame_count,
+            player_count=info.player_count,
+            generation=(parent.generation + 1) if parent else 1,
+            created_at=self.clock(),
+            provenance=provenance,
+        ).body()
+        return SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+
+    def resolve(self, ref: str) -> SnapshotRecord:
+        """A snapshot by id or unique prefix (>= 8 hex), ``world`` (its main head) or ``world@head``."""
+        if not isinstance(ref, str) or not ref:
+            raise InvalidArgument("ref", ref, "name a snapshot id, a world or world@head")
+        if "@" not in ref and HEX_RE.match(ref):
+            try:
+                return self.meta.get_snapshot(ref)
+            except NotFound:
+                if len(ref) == 64:
+                    raise
+                try:
+                    self.meta.get_world(ref)
+                except NotFound:
+                    raise NotFound(f"no snapshot id starts with {ref!r} and no world is named so") from None
+        world, _, head = ref.partition("@")
+        check_name("ref", world)
+        self.meta.get_world(world)
+        current = self.meta.get_head(world, head or DEFAULT_HEAD)
+        if current is None:
+            raise NotFound(f"world {world!r} has no snapshot at head {head or DEFAULT_HEAD!r} yet: save one first")
+        return self.meta.get_snapshot(current)
+
+    def load(self, ref: str, chunk_size: int = CHUNK) -> Loaded:
+        if not 0 < chunk_size <= self.limits.max_chunk_bytes:
+            raise InvalidArgument("chunk_size", chunk_size, f"use 1 to {self.limits.max_chunk_bytes} bytes (0 means 1 MiB)")
+        record = self.resolve(ref)
+        return Loaded(record, record.state_size, self.blobs.open_chunks(record.state, chunk_size))
+
+    def log(self, ref: str, *, limit: int = 100, cursor: str = "") -> tuple[list[SnapshotRecord], str]:
+        return self.meta.log(self.resolve(ref).id, limit=_page(limit), cursor=cursor)
+
+    def heads(self, world: str) -> dict[str, str]:
+        self.meta.get_world(world)
+        return self.meta.heads(world)
+
+    # keys -------------------------------------------------------------------------------------------
+    def create_api_key(self, who: Principal, principal: str, role: str = ROLE_SERVER) -> tuple[str, str]:
+        """Admin only. Returns (key id, token); the token is shown once."""
+        _require_admin(who, "create API keys")
+        check_name("principal", principal)
+        if role not in (ROLE_SERVER, ROLE_ADMIN):
+            raise InvalidArgument("role", role, f"use {ROLE_SERVER!r} or {ROLE_ADMIN!r}")
+        record, token = mint_key(self.meta, principal, role, now=self.clock())
+        return record.id, token
+
+
+def _require_admin(who: Principal, action: str) -> None:
+    if not who.admin:
+        raise PermissionDenied(f"only an admin key may {action}; {who.name!r} holds a {who.role} key")
+
+
+def _page(limit: int) -> int:
+    if not 0 <= limit <= 1000:
+        raise InvalidArgument("page_size", limit, "use 1 to 1000 (0 means 100)")
+    return limit or 100

@@ -1,0 +1,40 @@
+"""The gRPC server: every servicer, health checking and reflection, wired once."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from multiverse.app import App
+from multiverse.v1 import store_pb2, store_pb2_grpc
+from services.auth import Authenticator
+from services.store_servicer import StoreServicer
+
+MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
+
+
+def build_server(app: App, address: str, *, workers: int | None = None) -> tuple[grpc.Server, int]:
+    """A started-ready (not yet started) server bound to ``address``; returns it and the bound port."""
+    options = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE),
+        ("grpc.max_send_message_length", MAX_MESSAGE),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or app.settings.workers), options=options)
+    auth = Authenticator(app.meta)
+    store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
+
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [store_pb2.DESCRIPTOR.services_by_name["Store"].full_name]
+    for name in [*names, ""]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
+    return server, port

@@ -1,0 +1,115 @@
+"""The Store gRPC service: decode the request, call the domain, encode the reply. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from multiverse.errors import InvalidArgument
+from multiverse.store import EndDigest, SaveRequest, Store
+from multiverse.v1 import store_pb2, store_pb2_grpc
+from services.auth import Authenticator
+from services.convert import snapshot_to_pb, space_from_pb, space_to_pb, world_to_pb
+from services.errors import translated
+
+
+class StoreServicer(store_pb2_grpc.StoreServicer):
+    def __init__(self, store: Store, auth: Authenticator) -> None:
+        self.store, self.auth = store, auth
+
+    @translated
+    def RegisterSpace(self, request, context):
+        who = self.auth(context)
+        space = space_from_pb(request.space, default_max_players=self.store.limits.max_players)
+        return space_to_pb(self.store.register_space(who, space))
+
+    @translated
+    def GetSpace(self, request, context):
+        self.auth(context)
+        return space_to_pb(self.store.get_space(request.name))
+
+    @translated
+    def ListSpaces(self, request, context):
+        self.auth(context)
+        return store_pb2.ListSpacesResponse(spaces=[space_to_pb(s) for s in self.store.list_spaces()])
+
+    @translated
+    def CreateWorld(self, request, context):
+        who = self.auth(context)
+        world = self.store.create_world(who, request.name, request.space, request.owner, request.description)
+        return world_to_pb(world)
+
+    @translated
+    def GetWorld(self, request, context):
+        self.auth(context)
+        return world_to_pb(self.store.get_world(request.name), self.store.heads(request.name))
+
+    @translated
+    def ListWorlds(self, request, context):
+        self.auth(context)
+        limit = request.page_size or 100
+        worlds = self.store.list_worlds(space=request.space, owner=request.owner, after=request.page_token, limit=limit)
+        token = worlds[-1].name if len(worlds) == limit else ""
+        return store_pb2.ListWorldsResponse(worlds=[world_to_pb(w) for w in worlds], next_page_token=token)
+
+    @translated
+    def SaveSnapshot(self, request_iterator, context):
+        who = self.auth(context)
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("msg") != "header":
+            raise InvalidArgument("header", "missing", "send a SaveHeader as the first message, then the chunks")
+        h = first.header
+        req = SaveRequest(world=h.world, size=h.size, head=h.head or "main", expected_parent=h.expected_parent,
+                          idempotency_key=h.idempotency_key, sha256=h.sha256, labels=dict(h.labels))
+        record, created = self.store.save(who, req, _chunks(request_iterator))
+        return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
+
+    @translated
+    def LoadSnapshot(self, request, context):
+        self.auth(context)
+        loaded = self.store.load(request.ref, request.chunk_size or (1 << 20))
+        header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size,
+                                      sha256=loaded.record.state)
+        yield store_pb2.LoadSnapshotResponse(header=header)
+        for chunk in loaded.chunks:
+            yield store_pb2.LoadSnapshotResponse(chunk=chunk)
+
+    @translated
+    def GetSnapshot(self, request, context):
+        self.auth(context)
+        return snapshot_to_pb(self.store.resolve(request.ref))
+
+    @translated
+    def Log(self, request, context):
+        self.auth(context)
+        page, cursor = self.store.log(request.ref, limit=request.page_size, cursor=request.page_token)
+        return store_pb2.LogResponse(snapshots=[snapshot_to_pb(r) for r in page], next_page_token=cursor)
+
+    @translated
+    def Heads(self, request, context):
+        self.auth(context)
+        return store_pb2.HeadsResponse(heads=self.store.heads(request.world))
+
+    @translated
+    def CreateApiKey(self, request, context):
+        who = self.auth(context)
+        role = request.role or "server"
+        key_id, token = self.store.create_api_key(who, request.principal, role)
+        return store_pb2.CreateApiKeyResponse(key_id=key_id, token=token, principal=request.principal, role=role)
+
+    @translated
+    def WhoAmI(self, request, context):
+        who = self.auth(context)
+        return store_pb2.WhoAmIResponse(principal=who.name, role=who.role, key_id=who.key_id)
+
+
+def _chunks(requests: Iterator[store_pb2.SaveSnapshotRequest]) -> Iterator[bytes | EndDigest]:
+    for i, message in enumerate(requests, start=1):
+        kind = message.WhichOneof("msg")
+        if kind == "chunk":
+            yield message.chunk
+        elif kind == "sha256":
+            yield EndDigest(message.sha256)
+        else:
+            raise InvalidArgument(f"messages[{i}]", kind, "send the header once, first; then chunks; then optionally the sha256")
