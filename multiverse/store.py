@@ -20,7 +20,7 @@ from pathlib import Path
 
 from multiverse.auth import Principal, mint_key
 from multiverse.blobs.base import CHUNK, BlobStore
-from multiverse.codec import StateInfo, inspect_state
+from multiverse.codec import StateInfo
 from multiverse.config import Limits
 from multiverse.errors import InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
@@ -34,6 +34,7 @@ from multiverse.records import (
     snapshot_id,
 )
 from multiverse.spaces import check_name, validate_space
+from multiverse.validate import StateValidator
 
 HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -124,8 +125,9 @@ class Store:
         parent = self.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
         spool = self.spool_dir / f"{uuid.uuid4().hex}.upload"
         try:
-            digest = self._spool(req, chunks, spool)
-            info = inspect_state(spool, space, self.limits)
+            check = StateValidator(space, self.limits, req.size)
+            digest = self._spool(req, chunks, spool, check)
+            info = check.finish()
             self.blobs.put_file(spool, digest, move=True)
             record = self._record(who, req, world, parent, digest, info)
             return self.meta.commit_snapshot(
@@ -156,7 +158,8 @@ class Store:
             raise InvalidArgument("header.labels", f"{len(req.labels)} labels", f"use at most {self.limits.max_labels} labels, keys <= 64 and values <= 256 characters")
         return world
 
-    def _spool(self, req: SaveRequest, chunks: Iterable[bytes | EndDigest], spool: Path) -> str:
+    def _spool(self, req: SaveRequest, chunks: Iterable[bytes | EndDigest], spool: Path, check: StateValidator) -> str:
+        """Write the upload to ``spool``, hashing and validating it as it arrives; returns its sha256."""
         h, got, claimed = hashlib.sha256(), 0, [("header.sha256", req.sha256)] if req.sha256 else []
         with open(spool, "wb") as f:
             for chunk in chunks:
@@ -172,6 +175,7 @@ class Store:
                 got += len(chunk)
                 if got > req.size:
                     raise InvalidArgument("header.size", req.size, f"more bytes arrived ({got}+): set size to the state file's exact length")
+                check.feed(chunk)
                 h.update(chunk)
                 f.write(chunk)
         if got != req.size:

@@ -10,11 +10,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multiverse.codec import decode_state, encode_state, inspect_state
+from multiverse.codec import decode_state, encode_state
 from multiverse.config import Limits
 from multiverse.errors import InvalidArgument
 from multiverse.records import SpaceRecord
 from multiverse.synth import synth_state
+from multiverse.validate import StateValidator, inspect_state
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=4)
 TOKENS = SpaceRecord("tokens", (6,), "uint16", 4, vocab_size=100)
@@ -208,3 +209,39 @@ def test_single_byte_corruption_is_rejected_or_still_valid(tmp_path_factory, pos
         inspect_state(path, SPACE, LIMITS)
     except InvalidArgument as err:
         assert err.field.startswith(("state", "players", "timeline"))
+
+
+def feed_in_pieces(data: bytes, cuts: list[int], space=SPACE):
+    check = StateValidator(space, LIMITS, len(data))
+    edges = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for a, b in zip(edges, edges[1:]):
+        check.feed(data[a:b])
+    return check.finish()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12), st.integers(0, 71), st.sampled_from(["ok", "nan", "inf"]))
+def test_streaming_validation_does_not_depend_on_piece_boundaries(cuts, where, bad):
+    """Validation fed in arbitrary pieces agrees with validation of the whole file, NaN positions included."""
+    frames = torch.randn((3, 4, 3, 2)).to(torch.float16)
+    if bad != "ok":
+        frames.view(-1)[where] = float(bad)
+    data = state(frames)
+    if bad == "ok":
+        assert feed_in_pieces(data, cuts) == feed_in_pieces(data, [])
+        return
+    with pytest.raises(InvalidArgument) as whole:
+        feed_in_pieces(data, [])
+    with pytest.raises(InvalidArgument) as pieces:
+        feed_in_pieces(data, cuts)
+    assert whole.value.message == pieces.value.message
+    at = tuple(int(i) for i in torch.unravel_index(torch.tensor(where), (3, 4, 3, 2)))
+    assert str(at) in pieces.value.message
+
+
+def test_streaming_validation_refuses_a_short_upload():
+    data = state()
+    check = StateValidator(SPACE, LIMITS, len(data))
+    check.feed(data[:-3])
+    with pytest.raises(InvalidArgument, match="truncated"):
+        check.finish()

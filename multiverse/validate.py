@@ -1,0 +1,218 @@
+"""Validation of an untrusted state file against its latent space, fed in pieces as it streams in.
+
+The server validates while the upload arrives, so a 1 GiB state is never read twice and bad input is
+refused as early as its first bad byte. Every rejection is an InvalidArgument naming the field, the value
+and the fix. Checks: safetensors framing (header length, JSON, offsets contiguous and covering the data),
+exactly the tensors ``frames`` and ``players`` with the space's dtype and shape, the metadata (format, space,
+players' JSON schema, guidance texts), no NaN/Inf in float data, token ids inside the vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multiverse.codec import STATE_FORMAT, StateInfo
+from multiverse.config import Limits
+from multiverse.errors import InvalidArgument
+from multiverse.players import validate_players, validate_timeline
+from multiverse.records import SpaceRecord
+from multiverse.spaces import BY_CODE, FLOAT_DTYPES, DType
+
+MAX_HEADER = 100 * 1000 * 1000  # safetensors' own cap
+FIX = "send a safetensors file as written by multiverse.codec.encode_state or safetensors.torch.save"
+
+
+def inspect_state(path: Path, space: SpaceRecord, limits: Limits) -> StateInfo:
+    """Validate the state file at ``path`` (read in 8 MiB pieces)."""
+    check = StateValidator(space, limits, path.stat().st_size)
+    with open(path, "rb") as f:
+        while piece := f.read(8 << 20):
+            check.feed(piece)
+    return check.finish()
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    name: str
+    dtype: DType
+    shape: tuple[int, ...]
+    begin: int
+    end: int
+
+
+class _Scanner:
+    """Scans one tensor's bytes in order: floats must be finite, token ids inside [0, vocab)."""
+
+    def __init__(self, t: _Tensor, vocab: int) -> None:
+        self.t, self.vocab, self.done, self.carry = t, vocab, 0, b""
+        d = t.dtype
+        self.bits = np.dtype(f"<u{d.itemsize}") if d.floating else np.dtype(d.name).newbyteorder("<")
+
+    def feed(self, piece: memoryview) -> None:
+        size = self.t.dtype.itemsize
+        if self.carry:
+            take = min(size - len(self.carry), len(piece))
+            self.carry += bytes(piece[:take])
+            piece = piece[take:]
+            if len(self.carry) == size:
+                self._check(np.frombuffer(self.carry, dtype=self.bits))
+                self.carry = b""
+        whole = len(piece) - len(piece) % size
+        if whole:
+            self._check(np.frombuffer(piece[:whole], dtype=self.bits))
+        if whole < len(piece):
+            self.carry = bytes(piece[whole:])
+
+    def _check(self, a: np.ndarray) -> None:
+        d, name = self.t.dtype, f"state.{self.t.name}"
+        if d.floating:
+            bad = np.flatnonzero((a & d.nonfinite_mask) == d.nonfinite_mask)
+            if bad.size:
+                at = np.unravel_index(self.done + int(bad[0]), self.t.shape)
+                raise InvalidArgument(name, f"NaN or Inf at index {tuple(int(i) for i in at)}",
+                                      "send finite values only (check the model's output for overflow)")
+        elif a.size and (int(a.min()) < 0 or int(a.max()) >= self.vocab):
+            raise InvalidArgument(name, f"token ids from {int(a.min())} to {int(a.max())}",
+                                  f"the latent space has token ids 0..{self.vocab - 1}")
+        self.done += a.size
+
+
+class StateValidator:
+    """Feed the file's bytes in order with ``feed``; ``finish`` returns the StateInfo or raises."""
+
+    def __init__(self, space: SpaceRecord, limits: Limits, size: int) -> None:
+        if size < 8:
+            raise InvalidArgument("state", f"{size} bytes", FIX, reason="the state file is too short to be safetensors")
+        self.space, self.limits, self.size = space, limits, size
+        self._buf, self._need = bytearray(), 8
+        self._header_len = -1
+        self._info: StateInfo | None = None
+        self._scanners: list[_Scanner] = []
+        self._data_pos = 0
+
+    def feed(self, chunk: bytes | memoryview) -> None:
+        view = memoryview(chunk)
+        while view.nbytes:
+            if self._info is None:
+                take = min(view.nbytes, self._need - len(self._buf))
+                self._buf += view[:take]
+                view = view[take:]
+                self._advance()
+            else:
+                view = self._scan(view)
+
+    def finish(self) -> StateInfo:
+        data_len = self.size - 8 - max(self._header_len, 0)
+        if self._info is None or self._data_pos != data_len or any(s.carry for s in self._scanners):
+            raise InvalidArgument("state", f"{self._data_pos} of {data_len} data bytes", "send the whole file",
+                                  reason="the state file is truncated")
+        return self._info
+
+    def _advance(self) -> None:
+        while self._info is None and len(self._buf) == self._need:
+            if self._header_len < 0:
+                (n,) = struct.unpack("<Q", self._buf)
+                if n > MAX_HEADER or n > self.size - 8:
+                    raise InvalidArgument("state.header_length", n, f"the header must fit in the file ({self.size} bytes) and 100 MB; {FIX}")
+                self._header_len, self._buf, self._need = n, bytearray(), n
+            else:
+                self._parse_header(bytes(self._buf))
+                self._buf = bytearray()
+
+    def _parse_header(self, raw: bytes) -> None:
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidArgument("state.header", str(exc), f"the header must be JSON; {FIX}") from None
+        if not isinstance(header, dict):
+            raise InvalidArgument("state.header", type(header).__name__, f"the header must be a JSON object; {FIX}")
+        meta = header.pop("__metadata__", {})
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise InvalidArgument("state.__metadata__", meta, "metadata must map strings to strings")
+        if set(header) != {"frames", "players"}:
+            raise InvalidArgument("state.tensors", sorted(header), "a state holds exactly two tensors: frames and players")
+        tensors = sorted((_tensor(name, spec) for name, spec in header.items()), key=lambda t: (t.begin, t.end))
+        data_len, cursor = self.size - 8 - self._header_len, 0
+        for t in tensors:
+            if t.begin != cursor:
+                raise InvalidArgument(f"state.{t.name}.data_offsets", [t.begin, t.end], "tensor data must be contiguous, without gaps or overlaps")
+            cursor = t.end
+        if cursor != data_len:
+            raise InvalidArgument("state", f"{data_len} data bytes", f"the tensors cover {cursor} bytes: the file is truncated or has trailing bytes")
+        by_name = {t.name: t for t in tensors}
+        frames, players = _check_tensors(by_name, self.space, self.limits)
+        self._info = _check_metadata(meta, self.space, frames.shape[0], players.shape[0], self.limits)
+        self._scanners = [_Scanner(t, self.space.vocab_size) for t in tensors]
+
+    def _scan(self, view: memoryview) -> memoryview:
+        for s in self._scanners:
+            if s.t.begin <= self._data_pos < s.t.end:
+                take = min(view.nbytes, s.t.end - self._data_pos)
+                s.feed(view[:take])
+                self._data_pos += take
+                return view[take:]
+        raise InvalidArgument("state", f"more than {self.size} bytes", "the upload is longer than its header says")
+
+
+def _tensor(name: str, spec: Any) -> _Tensor:
+    field_ = f"state.{name}"
+    if not isinstance(spec, dict) or spec.get("dtype") not in BY_CODE:
+        raise InvalidArgument(f"{field_}.dtype", spec.get("dtype") if isinstance(spec, dict) else spec,
+                              f"use one of {', '.join(BY_CODE)}")
+    shape, offsets = spec.get("shape"), spec.get("data_offsets")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise InvalidArgument(f"{field_}.shape", shape, "use a list of non-negative integers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) and o >= 0 for o in offsets)):
+        raise InvalidArgument(f"{field_}.data_offsets", offsets, "use [begin, end] byte offsets")
+    dtype = BY_CODE[spec["dtype"]]
+    if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
+        raise InvalidArgument(f"{field_}.data_offsets", offsets,
+                              f"shape {shape} of {dtype.name} needs {math.prod(shape) * dtype.itemsize} bytes")
+    return _Tensor(name, dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def _check_tensors(tensors: dict[str, _Tensor], space: SpaceRecord, limits: Limits) -> tuple[_Tensor, _Tensor]:
+    frames, players = tensors["frames"], tensors["players"]
+    if frames.dtype.name != space.dtype:
+        raise InvalidArgument("state.frames.dtype", frames.dtype.name,
+                              f"latent space {space.name} stores {space.dtype}: convert the frames to {space.dtype}")
+    expected = tuple(space.frame_shape)
+    if len(frames.shape) != len(expected) + 1 or frames.shape[1:] != expected:
+        want = ", ".join(str(d) for d in expected)
+        raise InvalidArgument("state.frames.shape", frames.shape,
+                              f"latent space {space.name} expects (T, {want})", reason=f"frames has shape {frames.shape}")
+    if not 1 <= frames.shape[0] <= limits.max_frames:
+        raise InvalidArgument("state.frames.shape[0]", frames.shape[0], f"send 1 to {limits.max_frames} frames")
+    if players.dtype.name not in FLOAT_DTYPES:
+        raise InvalidArgument("state.players.dtype", players.dtype.name, f"player vectors are floats: use one of {', '.join(FLOAT_DTYPES)}")
+    if len(players.shape) != 2 or players.shape[1] != space.player_dim:
+        raise InvalidArgument("state.players.shape", players.shape,
+                              f"latent space {space.name} expects (P, {space.player_dim}): one row per player")
+    return frames, players
+
+
+def _check_metadata(meta: dict[str, str], space: SpaceRecord, frame_count: int, player_count: int, limits: Limits) -> StateInfo:
+    if meta.get("format") != STATE_FORMAT:
+        raise InvalidArgument("state.__metadata__.format", meta.get("format"), f'set it to "{STATE_FORMAT}"')
+    if meta.get("space") != space.name:
+        raise InvalidArgument("state.__metadata__.space", meta.get("space"),
+                              f"this world lives in latent space {space.name}: save states of that space")
+    parsed = {}
+    for key in ("players", "timeline"):
+        try:
+            parsed[key] = json.loads(meta.get(key, "[]"))
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"state.__metadata__.{key}", str(exc), "use a JSON list") from None
+    players = validate_players(parsed["players"], max_players=min(space.max_players, limits.max_players), limits=limits)
+    if len(players) != player_count:
+        raise InvalidArgument("state.players.shape[0]", player_count,
+                              f"there are {len(players)} players in the metadata: send one vector row per player")
+    timeline = validate_timeline(parsed["timeline"], frame_count=frame_count, limits=limits)
+    return StateInfo(space.name, frame_count, player_count, players, timeline)
