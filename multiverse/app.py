@@ -29,6 +29,9 @@ class App:
         )
         store = Store(meta, blobs, settings.spool_dir, settings.limits)
         store.recover()
+        # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
+        # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
+        blobs.sweep_staging(max_age_s=3600.0 if settings.blobs_url.startswith("s3://") else 0.0)
         return cls(settings, meta, blobs, store)
 
     def close(self) -> None:

@@ -33,11 +33,12 @@ class BlobStore(Protocol):
         """Store ``data``; returns its sha256."""
         ...
 
-    def open_chunks(self, digest: str, chunk_size: int = CHUNK, *, offset: int = 0) -> Iterator[bytes]:
-        """Yield the blob's bytes from ``offset`` in chunks of at most ``chunk_size``."""
+    def open_chunks(self, digest: str, chunk_size: int = CHUNK, *, offset: int = 0, verify: bool = True) -> Iterator[bytes]:
+        """Yield the blob's bytes from ``offset`` in chunks of at most ``chunk_size``. With ``verify`` a read of
+        the whole blob is hashed on the way and raises ``Corrupt`` after the last chunk if it was damaged."""
         ...
 
-    def read(self, digest: str) -> bytes:
+    def read(self, digest: str, *, verify: bool = True) -> bytes:
         """The whole blob (for small blobs)."""
         ...
 
@@ -51,6 +52,10 @@ class BlobStore(Protocol):
 
     def digests(self) -> Iterator[str]:
         """Every stored digest, in no particular order."""
+        ...
+
+    def sweep_staging(self, max_age_s: float = 3600.0) -> int:
+        """Remove what puts interrupted by a crash left behind (never visible as blobs); returns how many."""
         ...
 
     def describe(self) -> str:

@@ -1,0 +1,116 @@
+"""Helpers shared by the blob store adapters: digest checks and argument validation."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from multiverse.errors import Corrupt, InvalidArgument
+
+IO_BUFFER = 4 << 20  # 4 MiB: the copy/hash unit for files (fewer syscalls than CHUNK, still cache friendly)
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def is_digest(value: object) -> bool:
+    return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def check_digest(value: object, field: str = "digest") -> str:
+    """``value`` if it is a sha256 hex digest (64 lowercase hex characters); else InvalidArgument."""
+    if not is_digest(value):
+        raise InvalidArgument(
+            field,
+            value,
+            "pass the blob's sha256 as 64 lowercase hex characters (hashlib.sha256(data).hexdigest())",
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_read_args(chunk_size: int, offset: int) -> None:
+    if not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise InvalidArgument("chunk_size", chunk_size, "pass a positive number of bytes, e.g. 1 MiB")
+    if not isinstance(offset, int) or offset < 0:
+        raise InvalidArgument("offset", offset, "pass a byte offset >= 0")
+
+
+def check_offset(offset: int, size: int, digest: str) -> None:
+    if offset > size:
+        raise InvalidArgument(
+            "offset",
+            offset,
+            f"pass an offset between 0 and the blob's size {size}",
+            reason=f"offset={offset} is past the end of blob {digest} ({size} bytes)",
+        )
+
+
+def mismatch(expected: str, actual: str, what: str = "content") -> Corrupt:
+    """The error for bytes that do not hash to the digest they were given (or stored) under."""
+    return Corrupt(
+        f"{what} hashes to sha256 {actual} but digest {expected} was expected: nothing was stored; "
+        "send the same bytes the digest was computed from",
+        expected=expected,
+        actual=actual,
+    )
+
+
+def stored_mismatch(expected: str, actual: str, where: str) -> Corrupt:
+    return Corrupt(
+        f"stored blob {expected} in {where} hashes to {actual}: its bytes were damaged; "
+        "restore it from a replica or backup",
+        expected=expected,
+        actual=actual,
+    )
+
+
+def byte_view(data: object, field: str) -> memoryview:
+    if isinstance(data, (bytes, bytearray)):
+        return memoryview(data)
+    if isinstance(data, memoryview):
+        return data if data.format == "B" and data.c_contiguous else memoryview(data.tobytes())
+    raise InvalidArgument(field, type(data).__name__, "pass bytes (or bytearray/memoryview)")
+
+
+def write_all(fd: int, view: memoryview) -> None:
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def hash_chunks(chunks: Iterable[bytes]) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(byte_view(chunk, "chunks"))
+    return h.hexdigest()
+
+
+def hash_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(IO_BUFFER)
+    view = memoryview(buf)
+    while n := os.readv(fd, [buf]):
+        h.update(view[:n])
+    return h.hexdigest()
+
+
+def hash_file(path: Path) -> str:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return hash_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def stat_source(path: Path) -> os.stat_result:
+    """``lstat`` of a file to store; InvalidArgument naming ``path`` when it is missing or a directory."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidArgument("path", str(path), "pass the path of an existing file") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidArgument("path", str(path), "pass a file, not a directory")
+    return os.lstat(path)
