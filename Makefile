@@ -7,11 +7,13 @@ ARGS ?=
 
 .PHONY: run test bootstrap proto bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml contracts/package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# torch is pinned to the CPU build that pip finds on this machine (no CUDA download).
 	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@# solcjs, OpenZeppelin and anvil for the contracts (pinned in contracts/package-lock.json).
+	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 bootstrap: $(STAMP)
