@@ -50,6 +50,7 @@ class WorldRecord:
     owner: str  # principal name of the game server (or admin) that may write it
     created_at: float = 0.0
     description: str = ""
+    origin: dict[str, Any] = field(default_factory=dict)  # a spawned world: {"recipe_sha256", "snapshot"}
 
 
 @dataclass(frozen=True)

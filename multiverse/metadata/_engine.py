@@ -1,0 +1,83 @@
+"""Engines for the metadata store: SQLite (embedded) or PostgreSQL (psycopg 3), set up for many threads.
+
+SQLite gets WAL (readers never block the writer), a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for
+transactions marked with ``WRITE_OPTION``, so two writers (threads or processes) queue for the write lock
+instead of failing half-way. PostgreSQL gets a connection pool with pre-ping (a restarted server costs no
+failed call) and a connect timeout. Connection-level failures become ``Unavailable`` via ``unavailable``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from multiverse.errors import InvalidArgument, Unavailable
+
+BUSY_TIMEOUT_S = 30.0  # SQLite: how long a writer waits for another writer's lock
+WRITE_OPTION = "multiverse_write"  # execution option: this transaction writes (SQLite: BEGIN IMMEDIATE)
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+    """An engine for a ``sqlite:///path`` or ``postgresql[+psycopg]://`` URL, set up for many threads."""
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise InvalidArgument(
+                "url", parsed.render_as_string(), "use the psycopg 3 driver: postgresql+psycopg://"
+            )
+        return sa.create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": 10},
+        )
+    if backend != "sqlite":
+        raise InvalidArgument(
+            "url", parsed.render_as_string(), "use sqlite:///path/to/file.db or postgresql+psycopg://..."
+        )
+    memory = parsed.database in (None, "", ":memory:")
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+        # One in-memory database is one connection: share it (transactions are serialized by SqlMetadata).
+        **({"poolclass": StaticPool} if memory else {"pool_size": pool_size, "max_overflow": max_overflow}),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below), not the sqlite3 module
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A write takes the database's write lock up front, so writers serialize instead of deadlocking
+        # when a read transaction tries to upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
+
+    return engine
+
+
+def where(engine: Engine) -> str:
+    """The engine's URL without its password, for messages."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def unavailable(engine: Engine, exc: BaseException) -> Unavailable:
+    cause = getattr(exc, "orig", None) or exc
+    return Unavailable(
+        f"metadata database {where(engine)} is unavailable ({type(cause).__name__}: {str(cause).strip()}); "
+        "check that it is running and reachable, then retry",
+        database=where(engine),
+    )

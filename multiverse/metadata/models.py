@@ -1,0 +1,119 @@
+"""The metadata schema as SQLModel tables. ``migrations/versions`` creates exactly these (a test compares them).
+
+Conventions: ids and names are text; JSON-ish fields (frame shape, reference statistics, provenance) are
+canonical JSON text (sorted keys, no whitespace) so both databases store the same bytes; timestamps are
+float seconds since the epoch in double precision.
+
+Lineage lives in two tables: ``snapshots`` holds each record with its ``generation`` (1 + max of its
+parents'), and ``snapshot_parents`` holds one row per parent edge with the parent's ``position`` in the
+record's parent tuple. Walks (log, merge bases) pop the newest generation first, as git and lakeFS do.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+ID = sa.String(64)  # sha256 hex
+NAME = sa.String(200)
+JSON_TEXT = sa.Text()
+SECONDS = sa.Double()
+
+
+class SpaceRow(SQLModel, table=True):
+    __tablename__ = "spaces"
+
+    name: str = Field(primary_key=True, sa_type=NAME)
+    frame_shape: str = Field(sa_type=JSON_TEXT)  # canonical JSON list of ints
+    dtype: str = Field(sa_type=sa.String(16))
+    player_dim: int
+    model: str = Field(default="", sa_type=NAME)
+    version: str = Field(default="", sa_type=NAME)
+    vocab_size: int = 0
+    max_players: int = 256
+    reference: str = Field(default="{}", sa_type=JSON_TEXT)  # canonical JSON object
+    decoder: str = Field(default="", sa_type=NAME)
+    created_at: float = Field(default=0.0, sa_type=SECONDS)
+
+
+class WorldRow(SQLModel, table=True):
+    __tablename__ = "worlds"
+
+    name: str = Field(primary_key=True, sa_type=NAME)
+    space: str = Field(foreign_key="spaces.name", index=True, sa_type=NAME)
+    owner: str = Field(index=True, sa_type=NAME)
+    created_at: float = Field(default=0.0, sa_type=SECONDS)
+    description: str = Field(default="", sa_type=sa.Text())
+    origin: str = Field(
+        default="{}", sa_type=JSON_TEXT
+    )  # canonical JSON object: how a spawned world was made
+
+
+class SnapshotRow(SQLModel, table=True):
+    __tablename__ = "snapshots"
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    world: str = Field(foreign_key="worlds.name", index=True, sa_type=NAME)
+    state: str = Field(index=True, sa_type=ID)  # sha256 of the state blob
+    state_size: int = Field(sa_type=sa.BigInteger())
+    frame_count: int
+    player_count: int
+    generation: int
+    created_at: float = Field(sa_type=SECONDS)
+    provenance: str = Field(default="{}", sa_type=JSON_TEXT)  # canonical JSON object
+
+
+class SnapshotParentRow(SQLModel, table=True):
+    """One parent edge: ``child`` has ``parent`` at index ``position`` of its parent tuple."""
+
+    __tablename__ = "snapshot_parents"
+
+    child: str = Field(primary_key=True, foreign_key="snapshots.id", sa_type=ID)
+    position: int = Field(primary_key=True)
+    parent: str = Field(foreign_key="snapshots.id", index=True, sa_type=ID)
+
+
+class HeadRow(SQLModel, table=True):
+    """A world's named pointer; moved only by compare-and-swap in ``commit_snapshot``."""
+
+    __tablename__ = "heads"
+
+    world: str = Field(primary_key=True, foreign_key="worlds.name", sa_type=NAME)
+    name: str = Field(primary_key=True, sa_type=NAME)
+    snapshot: str = Field(foreign_key="snapshots.id", index=True, sa_type=ID)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """A save's idempotency key: the same (principal, world, key) replays the snapshot it made."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: str = Field(primary_key=True, sa_type=NAME)
+    world: str = Field(primary_key=True, foreign_key="worlds.name", sa_type=NAME)
+    key: str = Field(primary_key=True, sa_type=NAME)
+    snapshot: str = Field(foreign_key="snapshots.id", sa_type=ID)
+    created_at: float = Field(sa_type=SECONDS)
+
+
+class ApiKeyRow(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, sa_type=NAME)
+    principal: str = Field(index=True, sa_type=NAME)
+    role: str = Field(index=True, sa_type=sa.String(16))
+    secret_hash: str = Field(sa_type=ID)
+    created_at: float = Field(default=0.0, sa_type=SECONDS)
+    revoked: bool = Field(default=False)
+
+
+TABLES = (SpaceRow, WorldRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow)
+TABLE_NAMES = frozenset(t.__tablename__ for t in TABLES)
+
+# The same tables as Core ``Table`` objects, for the queries in sql.py.
+spaces: sa.Table = SpaceRow.__table__  # type: ignore[attr-defined]
+worlds: sa.Table = WorldRow.__table__  # type: ignore[attr-defined]
+snapshots: sa.Table = SnapshotRow.__table__  # type: ignore[attr-defined]
+snapshot_parents: sa.Table = SnapshotParentRow.__table__  # type: ignore[attr-defined]
+heads: sa.Table = HeadRow.__table__  # type: ignore[attr-defined]
+idempotency_keys: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
+api_keys: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]

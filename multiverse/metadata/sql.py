@@ -1,0 +1,450 @@
+"""``SqlMetadata``: the metadata port on SQLite (embedded default) or PostgreSQL (scaled out), one code path.
+
+Every public method is one transaction on a pooled connection (``_transaction``); SQLAlchemy's
+connection-level errors are mapped to ``Unavailable`` there, once. The two databases differ only in
+``_engine.make_engine``: SQLite gets WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` for writes (so
+two writers queue instead of failing half-way); PostgreSQL gets psycopg 3 and a connection pool, and runs at
+READ COMMITTED, where the head's compare-and-swap (``UPDATE ... WHERE snapshot = expected``) re-checks
+its condition on the row a concurrent writer just committed. No update is ever lost on either.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import replace
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import StaticPool
+
+from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFound, Unavailable
+from multiverse.metadata import _rows, walk
+from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
+from multiverse.metadata.models import (
+    api_keys,
+    heads,
+    idempotency_keys,
+    snapshot_parents,
+    snapshots,
+    spaces,
+    worlds,
+)
+from multiverse.records import (
+    DEFAULT_HEAD,
+    ROLE_ADMIN,
+    ROLE_SERVER,
+    ApiKeyRecord,
+    SnapshotRecord,
+    SpaceRecord,
+    WorldRecord,
+)
+
+MIN_PREFIX = 8
+
+
+class SqlMetadata:
+    """The ``Metadata`` port over SQLAlchemy Core. Build it with ``open_metadata(url)``, which migrates."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        shared = isinstance(engine.pool, StaticPool)
+        self._serial = threading.RLock() if shared else nullcontext()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"SqlMetadata({where(self._engine)!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction; commits on success, rolls back on any error; connection errors -> Unavailable."""
+        try:
+            with self._serial, self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            raise unavailable(self._engine, exc) from exc
+
+    def _insert_new(self, conn: Connection, table: sa.Table, **values: Any) -> bool:
+        """INSERT unless the primary key is taken (waiting for a concurrent inserter). True if inserted."""
+        key = next(iter(table.primary_key.columns))
+        stmt = self._insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return conn.execute(stmt).first() is not None
+
+    # spaces
+
+    def put_space(self, space: SpaceRecord) -> SpaceRecord:
+        _rows.need_name("space.name", space.name)
+        row = _rows.space_row(space)
+        given = _rows.space_record(row)  # as it will come back: frame_shape a tuple of ints
+        with self._transaction(write=True) as conn:
+            if not self._insert_new(conn, spaces, **row):
+                stored = self._space(conn, space.name)
+                if replace(stored, created_at=0.0) != replace(given, created_at=0.0):
+                    raise AlreadyExists(
+                        f"latent space {space.name!r} is already registered with different settings "
+                        f"({_rows.diff(stored, space)}); pick another name or register the same settings",
+                        space=space.name,
+                    )
+                return stored
+        return given
+
+    def get_space(self, name: str) -> SpaceRecord:
+        with self._transaction() as conn:
+            return self._space(conn, name)
+
+    def list_spaces(self) -> list[SpaceRecord]:
+        with self._transaction() as conn:
+            rows = conn.execute(sa.select(spaces).order_by(spaces.c.name)).mappings()
+            return [_rows.space_record(r) for r in rows]
+
+    def _space(self, conn: Connection, name: str) -> SpaceRecord:
+        row = conn.execute(sa.select(spaces).where(spaces.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"latent space {name!r} does not exist: register it first", space=name)
+        return _rows.space_record(row)
+
+    # worlds
+
+    def create_world(self, world: WorldRecord) -> WorldRecord:
+        with self._transaction(write=True) as conn:
+            stored, _ = self._create_world(conn, world)
+            return stored
+
+    def _create_world(self, conn: Connection, world: WorldRecord) -> tuple[WorldRecord, bool]:
+        """Insert ``world``; (stored, False) if an equal one (ignoring created_at) exists, else AlreadyExists."""
+        _rows.need_name("world.name", world.name)
+        row = _rows.world_row(world)
+        given = _rows.world_record(row)
+        self._space(conn, world.space)
+        if self._insert_new(conn, worlds, **row):
+            return given, True
+        stored = self._world(conn, world.name)
+        if replace(stored, created_at=0.0) != replace(given, created_at=0.0):
+            raise AlreadyExists(
+                f"world {world.name!r} already exists with different settings ({_rows.diff(stored, world)}); "
+                "pick another name",
+                world=world.name,
+            )
+        return stored, False
+
+    def get_world(self, name: str) -> WorldRecord:
+        with self._transaction() as conn:
+            return self._world(conn, name)
+
+    def list_worlds(
+        self, *, space: str | None = None, owner: str | None = None, after: str = "", limit: int = 100
+    ) -> list[WorldRecord]:
+        _rows.check_limit(limit)
+        query = sa.select(worlds).where(worlds.c.name > after).order_by(worlds.c.name).limit(limit)
+        if space is not None:
+            query = query.where(worlds.c.space == space)
+        if owner is not None:
+            query = query.where(worlds.c.owner == owner)
+        with self._transaction() as conn:
+            return [_rows.world_record(r) for r in conn.execute(query).mappings()]
+
+    def _world(self, conn: Connection, name: str) -> WorldRecord:
+        row = conn.execute(sa.select(worlds).where(worlds.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(f"world {name!r} does not exist: create it first", world=name)
+        return _rows.world_record(row)
+
+    # snapshots and heads
+
+    def commit_snapshot(
+        self,
+        record: SnapshotRecord,
+        *,
+        head: str,
+        expected: str | None,
+        idempotency_key: str = "",
+        principal: str = "",
+    ) -> tuple[SnapshotRecord, bool]:
+        _rows.check_record(record)
+        _rows.need_name("head", head)
+        for _ in range(3):
+            try:
+                with self._transaction(write=True) as conn:
+                    return self._commit(conn, record, head, expected, idempotency_key, principal)
+            except _KeyTaken:
+                continue  # a concurrent save with the same key won: the next round replays it
+        raise Unavailable(f"idempotency key {idempotency_key!r} kept changing hands; retry the save")
+
+    def _commit(
+        self,
+        conn: Connection,
+        record: SnapshotRecord,
+        head: str,
+        expected: str | None,
+        key: str,
+        principal: str,
+    ) -> tuple[SnapshotRecord, bool]:
+        if key:
+            seen = conn.execute(
+                sa.select(idempotency_keys.c.snapshot).where(
+                    idempotency_keys.c.principal == principal,
+                    idempotency_keys.c.world == record.world,
+                    idempotency_keys.c.key == key,
+                )
+            ).scalar()
+            if seen is not None:
+                return self._load(conn, [seen])[seen], False
+        self._world(conn, record.world)
+        self._insert_snapshot(conn, record)
+        self._move_head(conn, record.world, head, expected, record.id)
+        if key and not self._insert_new(
+            conn,
+            idempotency_keys,
+            principal=principal,
+            world=record.world,
+            key=key,
+            snapshot=record.id,
+            created_at=time.time(),
+        ):
+            raise _KeyTaken
+        return record, True
+
+    def spawn_world(
+        self, world: WorldRecord, first: SnapshotRecord, *, head: str = DEFAULT_HEAD
+    ) -> tuple[WorldRecord, SnapshotRecord, bool]:
+        """Create ``world`` with ``first`` (a snapshot of it, e.g. a cross of other worlds' snapshots) at
+        ``world@head``, all in one transaction: nobody ever sees the world without its first state.
+
+        Returns (world, first, True). If an equal world (ignoring created_at) exists already, nothing changes
+        and (stored world, the snapshot at its ``head``, False) comes back; a different one under the name
+        raises AlreadyExists."""
+        _rows.check_record(first)
+        _rows.need_name("head", head)
+        if first.world != world.name:
+            raise InvalidArgument(
+                "first.world", first.world, f"a new world's first snapshot must belong to {world.name!r}"
+            )
+        with self._transaction(write=True) as conn:
+            stored, created = self._create_world(conn, world)
+            if not created:
+                current = self._head(conn, world.name, head)
+                if current is None:
+                    raise AlreadyExists(
+                        f"world {world.name!r} exists but has no head {head!r}", world=world.name
+                    )
+                return stored, self._load(conn, [current])[current], False
+            self._insert_snapshot(conn, first)
+            self._move_head(conn, world.name, head, None, first.id)
+            return stored, first, True
+
+    def _insert_snapshot(self, conn: Connection, record: SnapshotRecord) -> None:
+        """Store ``record`` and its parent edges unless its id is stored already (same id, same body).
+        Parents must exist and ``record.generation`` must be 1 + the largest of theirs."""
+        _rows.check_generation(record, self._generations(conn, record.parents))
+        if self._insert_new(conn, snapshots, **_rows.snapshot_row(record)) and record.parents:
+            conn.execute(
+                snapshot_parents.insert(),
+                [{"child": record.id, "position": i, "parent": p} for i, p in enumerate(record.parents)],
+            )
+
+    def _move_head(self, conn: Connection, world: str, head: str, expected: str | None, new: str) -> None:
+        """The compare-and-swap: ``world@head`` goes from ``expected`` (None: absent) to ``new``, or HeadMoved."""
+        if expected is None:
+            moved = self._insert_new(conn, heads, world=world, name=head, snapshot=new)
+        else:
+            moved = (
+                conn.execute(
+                    heads.update()
+                    .where(heads.c.world == world, heads.c.name == head, heads.c.snapshot == expected)
+                    .values(snapshot=new)
+                ).rowcount
+                == 1
+            )
+        if not moved:
+            raise HeadMoved(world, head, expected, self._head(conn, world, head))
+
+    def _generations(self, conn: Connection, ids: Sequence[str]) -> dict[str, int]:
+        """Generation of each of ``ids``; NotFound naming the first that does not exist."""
+        if not ids:
+            return {}
+        rows = conn.execute(sa.select(snapshots.c.id, snapshots.c.generation).where(snapshots.c.id.in_(ids)))
+        found = {sid: gen for sid, gen in rows}
+        for sid in ids:
+            if sid not in found:
+                raise NotFound(
+                    f"snapshot {sid} does not exist: save it before naming it as a parent", snapshot=sid
+                )
+        return found
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+        with self._transaction() as conn:
+            sid = self._resolve(conn, snapshot_id)
+            return self._load(conn, [sid])[sid]
+
+    def _resolve(self, conn: Connection, given: str, field: str = "snapshot_id") -> str:
+        """A full id or a unique prefix of at least 8 hex characters -> the full id."""
+        prefix = given.strip().lower()
+        if len(prefix) < MIN_PREFIX or len(prefix) > 64 or not _rows.HEX.fullmatch(prefix):
+            raise InvalidArgument(
+                field,
+                given,
+                f"give the 64-character hex id or a unique prefix of at least {MIN_PREFIX} of its characters",
+            )
+        # Ids are lowercase hex, so every id starting with `prefix` sorts in [prefix, prefix + "g").
+        rows = conn.execute(
+            sa.select(snapshots.c.id)
+            .where(snapshots.c.id >= prefix, snapshots.c.id < prefix + "g")
+            .order_by(snapshots.c.id)
+            .limit(2)
+        )
+        found = [sid for (sid,) in rows if sid.startswith(prefix)]
+        if not found:
+            raise NotFound(f"no snapshot has the id {given!r}", snapshot=given)
+        if len(found) > 1:
+            raise InvalidArgument(
+                field,
+                given,
+                "give more characters of the id",
+                reason=f"prefix {prefix} is ambiguous: it matches {found[0]}, {found[1]} and maybe more",
+            )
+        return found[0]
+
+    def _load(self, conn: Connection, ids: Iterable[str]) -> dict[str, SnapshotRecord]:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        parents: dict[str, list[str]] = {sid: [] for sid in ids}
+        edges = conn.execute(
+            sa.select(snapshot_parents.c.child, snapshot_parents.c.parent)
+            .where(snapshot_parents.c.child.in_(ids))
+            .order_by(snapshot_parents.c.child, snapshot_parents.c.position)
+        )
+        for child, parent in edges:
+            parents[child].append(parent)
+        rows = conn.execute(sa.select(snapshots).where(snapshots.c.id.in_(ids))).mappings()
+        return {r["id"]: _rows.snapshot_record(r, parents[r["id"]]) for r in rows}
+
+    def _parents_of(self, conn: Connection, ids: list[str]) -> dict[str, list[walk.Node]]:
+        """Parents of each of ``ids`` as (generation, id): the one query of the lineage walks."""
+        out: dict[str, list[walk.Node]] = {}
+        rows = conn.execute(
+            sa.select(snapshot_parents.c.child, snapshots.c.generation, snapshots.c.id)
+            .join(snapshots, snapshots.c.id == snapshot_parents.c.parent)
+            .where(snapshot_parents.c.child.in_(ids))
+        )
+        for child, gen, sid in rows:
+            out.setdefault(child, []).append((gen, sid))
+        return out
+
+    def get_head(self, world: str, head: str) -> str | None:
+        with self._transaction() as conn:
+            self._world(conn, world)
+            return self._head(conn, world, head)
+
+    def _head(self, conn: Connection, world: str, head: str) -> str | None:
+        return conn.execute(
+            sa.select(heads.c.snapshot).where(heads.c.world == world, heads.c.name == head)
+        ).scalar()
+
+    def heads(self, world: str) -> dict[str, str]:
+        with self._transaction() as conn:
+            self._world(conn, world)
+            rows = conn.execute(
+                sa.select(heads.c.name, heads.c.snapshot).where(heads.c.world == world).order_by(heads.c.name)
+            )
+            return {name: sid for name, sid in rows}
+
+    def log(self, start: str, *, limit: int = 100, cursor: str = "") -> tuple[list[SnapshotRecord], str]:
+        _rows.check_limit(limit)
+        with self._transaction() as conn:
+            if cursor:
+                ids = _rows.decode_cursor(cursor, start)
+                try:
+                    gens = self._generations(conn, ids)
+                except NotFound as exc:
+                    raise InvalidArgument("cursor", cursor, "start again without a cursor") from exc
+                frontier = [(gens[sid], sid) for sid in ids]
+            else:
+                sid = self._resolve(conn, start, "start")
+                frontier = [(self._generations(conn, [sid])[sid], sid)]
+            page, rest = walk.ancestors(frontier, lambda ask: self._parents_of(conn, ask), limit)
+            records = self._load(conn, [sid for _, sid in page])
+        next_cursor = _rows.encode_cursor(start, [sid for _, sid in rest]) if rest else ""
+        return [records[sid] for _, sid in page], next_cursor
+
+    def lowest_common_ancestors(self, a: str, b: str) -> list[str]:
+        """The merge bases of snapshots ``a`` and ``b`` (ids or unique prefixes): common ancestors that are not
+        ancestors of another common ancestor, newest generation first. A snapshot is its own ancestor, so if
+        ``a`` is an ancestor of ``b`` the answer is ``[a]``; unrelated snapshots give ``[]``; criss-cross
+        merges give more than one."""
+        with self._transaction() as conn:
+            ids = [self._resolve(conn, a, "a"), self._resolve(conn, b, "b")]
+            gens = self._generations(conn, ids)
+            return walk.merge_bases(
+                (gens[ids[0]], ids[0]), (gens[ids[1]], ids[1]), lambda ask: self._parents_of(conn, ask)
+            )
+
+    def snapshots_with_state(self, state: str) -> list[SnapshotRecord]:
+        """Every snapshot whose state blob is ``state``, oldest first (by created_at, then id)."""
+        with self._transaction() as conn:
+            ids = (
+                conn.execute(
+                    sa.select(snapshots.c.id)
+                    .where(snapshots.c.state == state)
+                    .order_by(snapshots.c.created_at, snapshots.c.id)
+                )
+                .scalars()
+                .all()
+            )
+            records = self._load(conn, ids)
+            return [records[sid] for sid in ids]
+
+    # api keys
+
+    def add_key(self, key: ApiKeyRecord) -> None:
+        """Store a key. The same record again is a no-op; another record under a taken id raises AlreadyExists."""
+        _rows.need_name("key.id", key.id)
+        if key.role not in (ROLE_ADMIN, ROLE_SERVER):
+            raise InvalidArgument("key.role", key.role, f"use {ROLE_ADMIN!r} or {ROLE_SERVER!r}")
+        with self._transaction(write=True) as conn:
+            if not self._insert_new(conn, api_keys, **_rows.fields(key)) and self._key(conn, key.id) != key:
+                raise AlreadyExists(f"API key id {key.id!r} is taken: generate a new key", key_id=key.id)
+
+    def get_key(self, key_id: str) -> ApiKeyRecord:
+        with self._transaction() as conn:
+            return self._key(conn, key_id)
+
+    def _key(self, conn: Connection, key_id: str) -> ApiKeyRecord:
+        row = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"API key {key_id!r} does not exist", key_id=key_id)
+        return ApiKeyRecord(**row)
+
+    def count_keys(self, role: str) -> int:
+        """How many keys of ``role`` are not revoked."""
+        with self._transaction() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).where(api_keys.c.role == role, sa.not_(api_keys.c.revoked))
+            ).scalar_one()
+
+
+class _KeyTaken(Exception):
+    """A concurrent transaction stored the same idempotency key first (PostgreSQL); retry to replay it."""
