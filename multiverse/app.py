@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.base import BlobStore
 from multiverse.config import Settings
+from multiverse.crossing import Crossing
 from multiverse.metadata import open_metadata
 from multiverse.metadata.base import Metadata
 from multiverse.store import Store
@@ -18,6 +19,7 @@ class App:
     meta: Metadata
     blobs: BlobStore
     store: Store
+    crossing: Crossing
 
     @classmethod
     def open(cls, settings: Settings) -> App:
@@ -32,7 +34,7 @@ class App:
         # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
         # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
         blobs.sweep_staging(max_age_s=3600.0 if settings.blobs_url.startswith("s3://") else 0.0)
-        return cls(settings, meta, blobs, store)
+        return cls(settings, meta, blobs, store, Crossing(store))
 
     def close(self) -> None:
         self.meta.close()

@@ -103,6 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     heads.add_argument("world")
     heads.set_defaults(run=lambda a: print(json.dumps(_client(a).heads(a.world), indent=2)))
 
+    cross = sub.add_parser("cross", help="spawn a new world by crossing two or more states (admin)")
+    cross.add_argument("refs", nargs="+", metavar="REF", help="snapshot id, world or world@head (two or more)")
+    cross.add_argument("--op", default="", help="operator (see `multiverse operators`)")
+    cross.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="operator parameter (JSON value)")
+    cross.add_argument("--pipeline", default="", help='a whole pipeline as JSON: {"steps": [{"op": ..., "params": {...}}]}')
+    cross.add_argument("--seed", type=int, default=0)
+    cross.add_argument("--name", required=True, help="the new world's name")
+    cross.add_argument("--align", default="", help="last_n | truncate | resample, for different frame counts")
+    cross.add_argument("--frames", type=int, default=0, help="frames after alignment (default: shortest/longest)")
+    cross.add_argument("--player-policy", default="", help="prefer-first | prefer-second | max | union")
+    cross.add_argument("--base", default="", help="explicit merge base (default: lowest common ancestor)")
+    cross.add_argument("--owner", default="")
+    cross.add_argument("--preview", action="store_true", help="compute and report, store nothing")
+    cross.set_defaults(run=_cross)
+    ops = sub.add_parser("operators", help="list the merge and crossover operators")
+    ops.set_defaults(run=_operators)
+
     key = sub.add_parser("key", help="API keys").add_subparsers(required=True, metavar="ACTION")
     kc = key.add_parser("create", help="create a key for a game server (admin); prints the token once")
     kc.add_argument("principal")
@@ -180,6 +197,55 @@ def _log(a: argparse.Namespace) -> None:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.created_at))
         parents = ",".join(p[:12] for p in s.parents) or "-"
         print(f"{s.id[:12]}  {when}  {s.world:<20} gen {s.generation:<5} frames {s.frame_count:<6} parents {parents}")
+
+
+def _cross(a: argparse.Namespace) -> None:
+    params = {}
+    for item in a.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise errors.InvalidArgument("--param", item, "write KEY=VALUE, e.g. --param density=0.3")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    pipeline = None
+    if a.pipeline:
+        try:
+            pipeline = json.loads(a.pipeline)
+        except json.JSONDecodeError as exc:
+            raise errors.InvalidArgument("--pipeline", a.pipeline[:60], f"use JSON ({exc})") from None
+    kw = dict(name=a.name, op=a.op, params=params, pipeline=pipeline, seed=a.seed, align=a.align, frames=a.frames,
+              player_policy=a.player_policy, base=a.base)
+    client = _client(a)
+    if a.preview:
+        p = client.preview_cross(a.refs, **kw)
+        print(f"preview {a.name}\nstate {p.state_sha256}\nbase {p.base or '-'}\nframes {p.frame_count} players {p.player_count}")
+        print(f"stats {p.stats.json}")
+        return
+    shown = _progress_line("crossing")
+    r = client.cross(a.refs, owner=a.owner, progress=shown, **kw)
+    print(f"world {r.world.name} (space {r.world.space}){'' if r.created else ' (existing: same recipe)'}")
+    print(f"snapshot {r.snapshot.id}")
+    print(f"state {r.snapshot.state_sha256}")
+    print(f"recipe {r.recipe_sha256}")
+    print(f"stats {r.stats.json}")
+
+
+def _operators(a: argparse.Namespace) -> None:
+    for o in _client(a).list_operators():
+        params = ", ".join(f"{p.name}{'=' + p.default_json if p.default_json != 'null' else ''} {p.allowed}" for p in o.params)
+        print(f"{o.name:<18} {o.family:<12} base {o.base:<8} {o.summary}")
+        if params:
+            print(f"{'':<18} params: {params}")
+
+
+def _progress_line(verb: str):
+    def show(stage: str, fraction: float) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{verb}: {stage:<8} {100 * fraction:5.1f}%", end="", file=sys.stderr, flush=True)
+
+    return show
 
 
 def _progress(verb: str, started: float):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from typing import Any
 import grpc
 
 from multiverse import errors
-from multiverse.v1 import common_pb2, store_pb2, store_pb2_grpc
+from multiverse.v1 import common_pb2, multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
 
 CHUNK = 1 << 20
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
@@ -71,6 +72,7 @@ class Client:
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
         self._channel = grpc.insecure_channel(target, options=options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
+        self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
         self._metadata = (("authorization", f"Bearer {key}"),) if key else ()
 
     def close(self) -> None:
@@ -82,11 +84,8 @@ class Client:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _call(self, method: str, request: Any, **kw: Any) -> Any:
-        try:
-            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=kw.get("timeout", self.timeout))
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+    def _call(self, method: str, request: Any) -> Any:
+        return self._call_on(self._stub, method, request)
 
     # admin and lookups -----------------------------------------------------------------------------
     def whoami(self) -> store_pb2.WhoAmIResponse:
@@ -123,6 +122,37 @@ class Client:
             token = page.next_page_token
             if not token:
                 return
+
+    # crossing worlds ---------------------------------------------------------------------------------
+    def cross(self, parents: list[str], *, name: str, op: str = "", params: dict[str, Any] | None = None,
+              pipeline: dict[str, Any] | None = None, seed: int = 0, align: str = "", frames: int = 0,
+              player_policy: str = "", base: str = "", owner: str = "", description: str = "",
+              progress: Callable[[str, float], None] | None = None) -> multiverse_pb2.CrossResult:
+        """Spawn world ``name`` from ``parents`` (ids, worlds or world@head); returns the result (world, snapshot,
+        statistics, created). ``progress(stage, fraction)`` sees the server's progress events."""
+        request = _cross_request(parents, name=name, op=op, params=params, pipeline=pipeline, seed=seed, align=align,
+                                 frames=frames, player_policy=player_policy, base=base, owner=owner, description=description)
+        try:
+            for event in self._multiverse.CrossWorlds(request, metadata=self._metadata, timeout=self.timeout):
+                if event.WhichOneof("event") == "result":
+                    return event.result
+                if progress:
+                    progress(event.progress.stage, event.progress.fraction)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
+        raise errors.Unavailable("the cross stream ended without a result: try again (the recipe makes it idempotent)")
+
+    def preview_cross(self, parents: list[str], **kw: Any) -> multiverse_pb2.CrossPreview:
+        return self._call_on(self._multiverse, "PreviewCross", _cross_request(parents, **kw))
+
+    def list_operators(self) -> list[multiverse_pb2.OperatorInfo]:
+        return list(self._call_on(self._multiverse, "ListOperators", multiverse_pb2.ListOperatorsRequest()).operators)
+
+    def _call_on(self, stub: Any, method: str, request: Any) -> Any:
+        try:
+            return getattr(stub, method)(request, metadata=self._metadata, timeout=self.timeout)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
 
     # snapshots ---------------------------------------------------------------------------------------
     def save_snapshot(
@@ -183,6 +213,13 @@ class Client:
         finally:
             if tmp:
                 tmp.unlink(missing_ok=True)
+
+
+def _cross_request(parents: list[str], *, name: str = "", op: str = "", params: dict[str, Any] | None = None,
+                   pipeline: dict[str, Any] | None = None, **fields: Any) -> multiverse_pb2.CrossRequest:
+    return multiverse_pb2.CrossRequest(parents=list(parents), name=name, op=op,
+                                       params_json=json.dumps(params) if params else "",
+                                       pipeline_json=json.dumps(pipeline) if pipeline else "", **fields)
 
 
 def _upload(header: store_pb2.SaveHeader, state: bytes | Path, size: int, progress: Progress | None) -> Iterator[store_pb2.SaveSnapshotRequest]:

@@ -9,8 +9,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from multiverse.app import App
-from multiverse.v1 import store_pb2, store_pb2_grpc
+from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
 from services.auth import Authenticator
+from services.multiverse_servicer import MultiverseServicer
 from services.store_servicer import StoreServicer
 
 MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
@@ -26,10 +27,12 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or app.settings.workers), options=options)
     auth = Authenticator(app.meta)
     store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
+    multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing, auth), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [store_pb2.DESCRIPTOR.services_by_name["Store"].full_name]
+    names = [store_pb2.DESCRIPTOR.services_by_name["Store"].full_name,
+             multiverse_pb2.DESCRIPTOR.services_by_name["Multiverse"].full_name]
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
