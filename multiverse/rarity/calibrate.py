@@ -1,0 +1,125 @@
+"""Percentiles and tiers against a versioned calibration. Pure.
+
+A calibration is the population's score distribution at one index version, kept as the scores at a fixed grid
+of percentiles (finer towards the top, where the tiers are narrow). A score's percentile is the share of the
+calibrated population scoring at or below it (interpolated on the grid); its tier follows NFT rarity tools:
+
+    common < 50% <= uncommon < 90% <= rare < 99% <= epic < 99.9% <= legendary
+
+Ranks must not drift silently: every calibration has a version (a hash of what it was fitted on), and every
+score names the calibration and the index version it was computed against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from multiverse.errors import InvalidArgument
+
+TIERS: tuple[tuple[str, float], ...] = (
+    ("common", 0.0),
+    ("uncommon", 50.0),
+    ("rare", 90.0),
+    ("epic", 99.0),
+    ("legendary", 99.9),
+)
+TIER_NAMES = tuple(name for name, _ in TIERS)
+GRID = np.unique(
+    np.round(
+        np.concatenate(
+            [
+                np.arange(0.0, 90.0, 0.5),
+                np.arange(90.0, 99.0, 0.05),
+                np.arange(99.0, 99.9, 0.005),
+                np.arange(99.9, 100.0, 0.0005),
+                [100.0],
+            ]
+        ),
+        6,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Score quantiles of a population at one index version. ``values[i]`` is the score at ``GRID[i]``%."""
+
+    version: str
+    index_version: str
+    n: int
+    knn_ref: float  # median k-th neighbour distance
+    knn_hi: float  # k-th neighbour distance past which it counts as extreme (score.knn_scale)
+    weight: float  # the tie-breaking global term's weight the scores were computed with
+    values: tuple[float, ...]
+
+    def percentile(self, scores: np.ndarray) -> np.ndarray:
+        """Percent (0-100) of the calibrated population scoring at or below each score."""
+        s = np.asarray(scores, dtype=np.float64)
+        if self.n == 0:
+            return np.zeros(s.shape)
+        values = np.asarray(self.values)
+        top, keep = np.unique(values[::-1], return_index=True)  # per distinct value, its highest percentile
+        grid = GRID[::-1][keep]
+        out = np.interp(s, top, grid, left=0.0, right=100.0)
+        out[s < values[0]] = 0.0
+        return np.where(np.isnan(s), 0.0, out)
+
+    def threshold(self, tier: str) -> float:
+        """The lowest score in ``tier`` (the score at the tier's lower percentile)."""
+        lower = dict(TIERS)[check_tier(tier)]
+        return float(np.interp(lower, GRID, np.asarray(self.values))) if self.n else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "version": self.version,
+            "index_version": self.index_version,
+            "n": self.n,
+            "knn_ref": self.knn_ref,
+            "knn_hi": self.knn_hi,
+            "weight": self.weight,
+            "values": list(self.values),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Calibration:
+        values = tuple(float(v) for v in data["values"])
+        if len(values) != len(GRID):
+            raise ValueError(f"calibration has {len(values)} quantiles, this version uses {len(GRID)}")
+        return cls(
+            str(data["version"]),
+            str(data["index_version"]),
+            int(data["n"]),
+            float(data["knn_ref"]),
+            float(data["knn_hi"]),
+            float(data["weight"]),
+            values,
+        )
+
+
+def fit(scores: np.ndarray, *, index_version: str, knn_ref: float, knn_hi: float, weight: float) -> Calibration:
+    """The calibration of a population whose scores are ``scores`` (non-finite scores are left out)."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s[np.isfinite(s)]
+    values = tuple(float(v) for v in np.quantile(s, GRID / 100.0)) if len(s) else tuple(0.0 for _ in GRID)
+    body = {"index_version": index_version, "n": int(len(s)), "ref": [knn_ref, knn_hi], "weight": float(weight)}
+    digest = hashlib.sha256(json.dumps([body, [round(v, 9) for v in values]]).encode()).hexdigest()[:16]
+    return Calibration(f"cal-{digest}", index_version, int(len(s)), float(knn_ref), float(knn_hi), float(weight), values)
+
+
+def tier_of(percentile: float) -> str:
+    """The tier of a percentile (0-100)."""
+    name = TIERS[0][0]
+    for tier, lower in TIERS:
+        if percentile >= lower:
+            name = tier
+    return name
+
+
+def check_tier(tier: str) -> str:
+    if tier not in TIER_NAMES:
+        raise InvalidArgument("tier", tier, f"use one of {', '.join(TIER_NAMES)}")
+    return tier

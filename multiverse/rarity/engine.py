@@ -1,0 +1,281 @@
+"""The rarity engine of one latent space: the service layer's single entry point.
+
+It holds one population per kind ("frame": flattened frame latents; "player": implicit player vectors), takes
+plain numpy arrays and string/tuple ids, and answers with frozen records (``records.py``). Calls are
+serialised by a lock; reads never see a half-applied add.
+
+    engine = RarityEngine.for_space(space_record)
+    result = engine.add("frame", frames, snapshot=snap_id, world="overworld-1")   # (T, *frame_shape)
+    engine.rarity_of(VectorId(snap_id, "frame", 3))
+    page, cursor = engine.top_rare("frame", tier="legendary", world="overworld-1", limit=50)
+    digest = engine.save(blobs)            # keep the digest (e.g. in metadata) ...
+    engine = RarityEngine.open(blobs, digest, space=space_record, source=replay)   # ... to reload on start
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+
+import faiss
+import numpy as np
+
+from multiverse.errors import Corrupt, InvalidArgument, NotFound
+from multiverse.rarity import reads
+from multiverse.rarity.calibrate import Calibration
+from multiverse.rarity.embed import make_embedder
+from multiverse.rarity.population import Population
+from multiverse.rarity.records import KINDS, AddResult, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
+from multiverse.records import SpaceRecord
+
+# One batch of a replay: (kind, vectors, snapshot, world, indices or None)
+Batch = tuple[str, np.ndarray, str, str, "np.ndarray | None"]
+
+
+class RarityEngine:
+    """Rarity of the frame latents and player vectors of one latent space (see the module docstring)."""
+
+    def __init__(
+        self,
+        space: str,
+        *,
+        frame_dim: int,
+        player_dim: int = 0,
+        vocab_size: int = 0,
+        config: RarityConfig | None = None,
+    ) -> None:
+        self.space = space
+        self.config = config or RarityConfig()
+        self.frame_dim, self.player_dim, self.vocab_size = frame_dim, player_dim, vocab_size
+        if self.config.threads:
+            faiss.omp_set_num_threads(self.config.threads)
+        c = self.config
+        self._pops = {"frame": Population("frame", make_embedder(frame_dim, max_dim=c.embed_dim, seed=c.embed_seed,
+                                                                  vocab_size=vocab_size), c)}
+        if player_dim:
+            self._pops["player"] = Population("player", make_embedder(player_dim, max_dim=c.embed_dim,
+                                                                      seed=c.embed_seed), c)
+        self._lock = threading.RLock()
+
+    @classmethod
+    def for_space(cls, space: SpaceRecord, config: RarityConfig | None = None) -> RarityEngine:
+        """The engine for a registered latent space (frames flattened; token ids sketched in a discrete space)."""
+        return cls(
+            space.name,
+            frame_dim=math.prod(space.frame_shape),
+            player_dim=space.player_dim,
+            vocab_size=space.vocab_size if space.discrete else 0,
+            config=config,
+        )
+
+    def population(self, kind: str) -> Population:
+        if kind not in KINDS:
+            raise InvalidArgument("kind", kind, f"use one of {', '.join(KINDS)}")
+        pop = self._pops.get(kind)
+        if pop is None:
+            raise InvalidArgument("kind", kind, f"latent space {self.space} has no player vectors (player_dim=0)")
+        return pop
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def add(
+        self, kind: str, vectors: np.ndarray, *, snapshot: str, world: str, indices: Iterable[int] | None = None
+    ) -> AddResult:
+        """Add one snapshot's vectors of ``kind`` ((n, values) or (n, *frame_shape)); ``indices`` name them
+        within the snapshot (default 0..n-1). Returns the batch's scores and the earlier vectors re-scored.
+        Adding the same snapshot again with the same vectors is a no-op that returns the same scores."""
+        with self._lock:
+            pop = self.population(kind)
+            idx = _indices(indices, len(vectors) if hasattr(vectors, "__len__") else 0)
+            rows, changed, new_points = pop.add(vectors, _name("snapshot", snapshot), _name("world", world), idx)
+            if pop.deferred:
+                return AddResult((), (), new_points, pop.index_version)
+            pos = pop.registry.snapshot_keys(snapshot)
+            key_of = dict(zip(pop.registry.key_index[pos].tolist(), pos.tolist()))
+            keys = np.array([key_of[int(i)] for i in idx], dtype=np.int64)
+            reads.ensure_calibrated(pop)
+            scores = reads.member_scores(pop, rows, keys)
+            first = pop.registry.first_keys(pop.n_rows)[changed]
+            rescored = tuple(reads._vid(pop, p) for p in first.tolist())
+            return AddResult(tuple(scores), rescored, new_points, pop.index_version)
+
+    def add_snapshot(
+        self, snapshot: str, world: str, *, frames: np.ndarray | None = None, players: np.ndarray | None = None
+    ) -> dict[str, AddResult]:
+        """Add a snapshot's frames (T, *frame_shape) and/or player vectors (P, player_dim)."""
+        out = {}
+        for kind, vectors in (("frame", frames), ("player", players)):
+            if vectors is not None and len(vectors):
+                out[kind] = self.add(kind, vectors, snapshot=snapshot, world=world)
+        return out
+
+    def remove_snapshot(self, snapshot: str) -> int:
+        """Forget a snapshot's vectors (garbage collection); returns how many ids were removed."""
+        with self._lock:
+            return sum(pop.remove_snapshot(snapshot)[0] for pop in self._pops.values())
+
+    def rebuild(self, kind: str | None = None) -> None:
+        """Compact, retrain the index and recompute every k-NN list and the calibration (a new build)."""
+        with self._lock:
+            for pop in self._selected(kind):
+                pop.rebuild()
+                reads.calibrate(pop)
+
+    def calibrate(self, kind: str | None = None) -> dict[str, Calibration]:
+        """Refit the calibration now (it is refitted automatically as the population grows)."""
+        with self._lock:
+            return {pop.kind: reads.calibrate(pop) for pop in self._selected(kind)}
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[RarityEngine]:
+        """Add many snapshots and link them once at the end (for rebuilding from the store):
+        ``with engine.bulk(): engine.add(...)``. Scores returned inside the block are placeholders."""
+        with self._lock:
+            for pop in self._pops.values():
+                pop.deferred = True
+            try:
+                yield self
+            finally:
+                for pop in self._pops.values():
+                    pop.deferred = False
+                    pop.relink()
+                    pop.revision += 1
+                    reads.calibrate(pop)
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def score(self, kind: str, vectors: np.ndarray) -> list[RarityScore]:
+        """Scores of vectors that are not added (a candidate state, a crossed world's frames): the index is
+        unchanged. ``uncharted`` marks vectors outside every reference ball (off the seen manifold)."""
+        with self._lock:
+            return reads.vector_scores(self.population(kind), vectors)
+
+    def rarity_of(self, vid: VectorId | tuple[str, str, int]) -> RarityScore:
+        """The current score of an added vector."""
+        with self._lock:
+            vid = VectorId(*vid)
+            pop = self.population(vid.kind)
+            row, key = pop.registry.row_of(vid.snapshot, vid.index, vid.kind)
+            return reads.member_scores(pop, np.array([row]), np.array([key]))[0]
+
+    def neighbors(
+        self,
+        query: VectorId | tuple[str, str, int] | np.ndarray,
+        k: int | None = None,
+        *,
+        kind: str | None = None,
+        world: str | None = None,
+    ) -> list[Neighbor]:
+        """The ``k`` (default: the engine's k) nearest other points to an added vector's id, or to a vector
+        (then ``kind`` is required), nearest first; ``world`` keeps only points with an id in that world."""
+        k = self.config.k if k is None else k
+        if not isinstance(k, int) or not 1 <= k <= 1000:
+            raise InvalidArgument("k", k, "ask for 1 to 1000 neighbours")
+        with self._lock:
+            if isinstance(query, np.ndarray):
+                if kind is None:
+                    raise InvalidArgument("kind", None, "say which kind of vector this is: frame or player")
+                pop, own = self.population(kind), None
+                q = pop.embedder.embed(query[None] if query.ndim == 1 else query, field="query")
+                if len(q) != 1:
+                    raise InvalidArgument("query", f"{len(q)} vectors", "pass one vector")
+                q = q[0]
+            else:
+                vid = VectorId(*query)
+                pop = self.population(vid.kind)
+                own, _ = pop.registry.row_of(vid.snapshot, vid.index, vid.kind)
+                q = pop.x[own]
+            wid = pop.registry.world_id(world) if world is not None else None
+            return reads.neighbors(pop, q, k, own=own, world=wid)
+
+    def top_rare(
+        self, kind: str, *, tier: str | None = None, world: str | None = None, limit: int = 50, cursor: str = ""
+    ) -> tuple[list[RarityScore], str]:
+        """Distinct vectors rarest first, optionally of one tier and one world; returns (page, next_cursor),
+        next_cursor "" on the last page. Each item is named by its first id (its discoverer)."""
+        with self._lock:
+            pop = self.population(kind)
+            try:
+                wid = pop.registry.world_id(world) if world is not None else None
+            except NotFound:
+                return [], ""
+            return reads.top_rare(pop, tier=tier, world=wid, limit=limit, cursor=cursor)
+
+    def stats(self) -> dict[str, KindStats]:
+        with self._lock:
+            out = {}
+            for kind, pop in self._pops.items():
+                c = reads.ensure_calibrated(pop) if pop.n_alive else None
+                reg, ix = pop.registry, pop.index
+                out[kind] = KindStats(
+                    kind, pop.n_alive, int(reg.key_alive[: reg.n_keys].sum()), len(reg.snapshots), len(reg.worlds),
+                    pop.dim, pop.embedder.version, ix.kind, ix.nlist, ix.nprobe, ix.measured_recall,
+                    pop.index_version, c.version if c else "", c.n if c else 0,
+                )
+            return out
+
+    def _selected(self, kind: str | None) -> list[Population]:
+        return list(self._pops.values()) if kind is None else [self.population(kind)]
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def save(self, blobs) -> str:
+        """Write index, lists, ids and calibration to ``blobs``; returns the manifest's digest (keep it)."""
+        from multiverse.rarity.persist import save
+
+        with self._lock:
+            return save(self, blobs)
+
+    @classmethod
+    def load(cls, blobs, digest: str, *, threads: int = 0) -> RarityEngine:
+        """The engine saved under ``digest``. NotFound/Corrupt when blobs are missing or damaged."""
+        from multiverse.rarity.persist import load
+
+        return load(cls, blobs, digest, threads=threads)
+
+    @classmethod
+    def open(
+        cls,
+        blobs,
+        digest: str | None,
+        *,
+        space: SpaceRecord,
+        config: RarityConfig | None = None,
+        source: Callable[[], Iterable[Batch]],
+    ) -> RarityEngine:
+        """Reload the engine saved under ``digest``; when there is none, it is missing or damaged, or it was
+        built with another config, rebuild it from ``source()`` (every stored snapshot's vectors)."""
+        from multiverse.rarity.persist import StaleIndex
+
+        config = config or RarityConfig()
+        if digest:
+            try:
+                engine = cls.load(blobs, digest, threads=config.threads)
+                if engine.config == replace(config, threads=engine.config.threads):
+                    return engine
+            except (StaleIndex, NotFound, Corrupt):
+                pass  # rebuild below
+        engine = cls.for_space(space, config)
+        with engine.bulk():
+            for kind, vectors, snapshot, world, indices in source():
+                engine.add(kind, vectors, snapshot=snapshot, world=world, indices=indices)
+        return engine
+
+
+def _name(field: str, value: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise InvalidArgument(field, value, f"pass the {field} name or id as a non-empty string")
+    return value
+
+
+def _indices(indices: Iterable[int] | None, n: int) -> np.ndarray:
+    if indices is None:
+        return np.arange(n, dtype=np.int64)
+    idx = np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices)
+    if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+        raise InvalidArgument("indices", f"array of shape {idx.shape}", "pass one integer index per vector")
+    if idx.size and (idx.min() < 0 or idx.max() >= 2**31):
+        raise InvalidArgument("indices", f"[{idx.min()}, {idx.max()}]", "use indices in [0, 2^31)")
+    if len(np.unique(idx)) != len(idx):
+        raise InvalidArgument("indices", "repeated indices", "give each vector of the snapshot its own index")
+    return idx.astype(np.int64)

@@ -1,0 +1,182 @@
+"""The FAISS index of one population: exact while small, IVF past a size, on a GPU when there is one.
+
+- ``flat``: ``IndexIDMap2(IndexFlatL2)``: exact; ids are the population's row numbers.
+- ``ivf``: ``IndexIVFFlat`` with a hash-table direct map (so rows can be removed and reconstructed), nlist about
+  ``nlist_per_sqrt * sqrt(N)``, trained on a seeded sample and retrained when the population has grown by
+  ``retrain_growth`` since; ``nprobe`` is the smallest power of two whose n-recall@k against exact search on a
+  seeded sample of the population reaches ``target_recall`` (plus a margin for the sample's noise).
+
+Distances in and out are squared L2 (FAISS's convention); callers take square roots.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+RECALL_MARGIN = 0.01  # tune to target + this, so that the sample's estimate is not right at the edge
+MAX_NPROBE = 1024
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    exact_limit: int = 100_000  # flat up to this many points, IVF past it
+    nlist_per_sqrt: float = 4.0
+    target_recall: float = 0.95
+    nprobe: int = 0  # 0: tuned for target_recall
+    retrain_growth: float = 4.0
+    train_per_list: int = 48  # k-means sample: this many points per list (FAISS warns below 39)
+    tune_queries: int = 400
+    seed: int = 0
+    use_gpu: bool = True
+
+
+def gpu_count() -> int:
+    """GPUs FAISS can use (0 for the CPU build)."""
+    get = getattr(faiss, "get_num_gpus", None)
+    try:
+        return int(get()) if get is not None else 0
+    except RuntimeError:  # a GPU build on a machine without a driver
+        return 0
+
+
+class VectorIndex:
+    """Rows (int64 ids) of one population in a FAISS index; see the module docstring."""
+
+    def __init__(self, dim: int, settings: IndexSettings) -> None:
+        self.dim = dim
+        self.settings = settings
+        self.kind = "flat"
+        self.nlist = 0
+        self.nprobe = 0
+        self.trained_n = 0
+        self.measured_recall: float | None = None
+        self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatL2(dim))
+        self._gpu: faiss.Index | None = None
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._index.ntotal)
+
+    def wants_rebuild(self, n_after: int) -> bool:
+        """Whether growing to ``n_after`` points calls for a new index (flat -> IVF, or an IVF retrain)."""
+        if self.kind == "flat":
+            return n_after > self.settings.exact_limit
+        return n_after > self.settings.retrain_growth * self.trained_n
+
+    def build(self, x: np.ndarray, rows: np.ndarray, k: int) -> None:
+        """Replace the index by one over ``x`` (n, dim) with ids ``rows``; IVF when n > exact_limit."""
+        n = len(rows)
+        self._gpu = None
+        if n <= self.settings.exact_limit:
+            self.kind, self.nlist, self.nprobe, self.trained_n, self.measured_recall = "flat", 0, 0, n, None
+            self._index = faiss.IndexIDMap2(faiss.IndexFlatL2(self.dim))
+            if n:
+                self._index.add_with_ids(x, rows)
+            return
+        nlist = max(16, int(round(self.settings.nlist_per_sqrt * math.sqrt(n))))
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, nlist, faiss.METRIC_L2)
+        ivf.cp.seed = self.settings.seed
+        ivf.cp.niter = 10
+        ivf.cp.max_points_per_centroid = self.settings.train_per_list
+        rng = np.random.default_rng(self.settings.seed)
+        sample = rng.choice(n, size=min(n, nlist * self.settings.train_per_list), replace=False)
+        ivf.train(x[np.sort(sample)])
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        ivf.add_with_ids(x, rows)
+        self.kind, self.nlist, self.trained_n, self._index = "ivf", nlist, n, ivf
+        if self.settings.nprobe:
+            self.nprobe, self.measured_recall = min(self.settings.nprobe, nlist), None
+        else:
+            self.nprobe, self.measured_recall = self._tune(x, rows, k)
+        ivf.nprobe = self.nprobe
+
+    def _tune(self, x: np.ndarray, rows: np.ndarray, k: int) -> tuple[int, float]:
+        """Smallest power-of-two nprobe reaching target_recall + margin on a seeded sample of the points."""
+        rng = np.random.default_rng(self.settings.seed + 1)
+        pick = np.sort(rng.choice(len(rows), size=min(len(rows), self.settings.tune_queries), replace=False))
+        queries = x[pick]
+        _, exact = faiss.knn(queries, x, k + 1)  # positions; the query itself is among them
+        truth = [set(rows[e].tolist()) - {int(rows[p])} for e, p in zip(exact, pick)]
+        goal = min(1.0, self.settings.target_recall + RECALL_MARGIN)
+        nprobe, recall = 1, 0.0
+        while True:
+            self._index.nprobe = nprobe
+            _, found = self._index.search(queries, k + 1)
+            recall = float(np.mean([len(t & set(f.tolist())) / max(1, len(t)) for t, f in zip(truth, found)]))
+            if recall >= goal or nprobe >= min(self.nlist, MAX_NPROBE):
+                return nprobe, recall
+            nprobe *= 2
+
+    def add(self, x: np.ndarray, rows: np.ndarray) -> None:
+        if len(rows):
+            self._index.add_with_ids(np.ascontiguousarray(x, dtype=np.float32), rows.astype(np.int64))
+            self._gpu = None
+
+    def remove(self, rows: np.ndarray) -> None:
+        if len(rows):
+            self._index.remove_ids(faiss.IDSelectorBatch(rows.astype(np.int64)))
+            self._gpu = None
+
+    def search(self, queries: np.ndarray, k: int, *, bulk: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(squared distances, rows) of the ``k`` nearest indexed points of each query; -1 rows pad.
+        ``bulk`` (many queries) runs on a GPU copy of the index when FAISS has a GPU."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        k = max(1, min(k, self.ntotal)) if self.ntotal else 1
+        if self.ntotal == 0:
+            return np.full((len(q), 1), np.inf, np.float32), np.full((len(q), 1), -1, np.int64)
+        index = self._on_gpu() if bulk else self._index
+        return index.search(q, k)
+
+    def range_pairs(self, queries: np.ndarray, radius2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query, row, squared distance) with squared distance < ``radius2`` that the index finds
+        (all of them for ``flat``; those in the ``nprobe`` probed lists for ``ivf``)."""
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        lims, dist, rows = self._index.range_search(q, float(radius2))
+        qi = np.repeat(np.arange(len(q), dtype=np.int64), np.diff(lims))
+        return qi, rows.astype(np.int64), dist
+
+    def reconstruct(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows`` (n, dim)."""
+        if not len(rows):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(rows.astype(np.int64))
+
+    def _on_gpu(self) -> faiss.Index:
+        if not self.settings.use_gpu or gpu_count() == 0 or self.kind != "ivf":
+            return self._index
+        if self._gpu is None:  # pragma: no cover - needs faiss-gpu and a device
+            self._gpu = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._index)
+            self._gpu.nprobe = self.nprobe
+        return self._gpu
+
+    # persistence -------------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        return faiss.serialize_index(self._index).tobytes()
+
+    def meta(self) -> dict:
+        return {
+            "kind": self.kind,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "trained_n": self.trained_n,
+            "measured_recall": self.measured_recall,
+            "ntotal": self.ntotal,
+        }
+
+    @classmethod
+    def from_bytes(cls, dim: int, settings: IndexSettings, data: bytes, meta: dict) -> VectorIndex:
+        index = cls(dim, settings)
+        loaded = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        if loaded.d != dim or loaded.ntotal != meta["ntotal"]:
+            raise ValueError(f"stored index has d={loaded.d}, ntotal={loaded.ntotal}; expected {dim}, {meta['ntotal']}")
+        if meta["kind"] == "ivf":
+            loaded = faiss.downcast_index(loaded)
+            loaded.nprobe = int(meta["nprobe"])
+        index._index = loaded
+        index.kind, index.nlist, index.nprobe = meta["kind"], int(meta["nlist"]), int(meta["nprobe"])
+        index.trained_n, index.measured_recall = int(meta["trained_n"]), meta["measured_recall"]
+        return index

@@ -1,0 +1,260 @@
+"""One population: every distinct vector of one kind ("frame" | "player") of one latent space, its FAISS index
+and k-NN lists, kept exact under adds and removals. Reads (scores, pages) live in ``reads.py``.
+
+Points are rows of ``x``; a row never changes number until a compacting ``rebuild``. Adding a batch Q:
+
+1. embed, collapse exact duplicates (by content hash, then by comparing the vectors) onto existing or new rows;
+2. index the new rows and search their k nearest (self excluded by row id, not by position);
+3. find the earlier points whose k-NN ball (radius r_k) contains a new point (a "ball query": exhaustive by GEMM
+   on a flat index; on IVF a range search over the probed lists for the bulk of the points plus an exhaustive
+   pass over the widest 1% of balls) and merge the new points into their lists: exactly the lists a rebuild
+   computes, on the flat index.
+
+A batch at least as large as the population is scored in bulk instead (index rebuilt, every list searched).
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from multiverse.errors import AlreadyExists, InvalidArgument
+from multiverse.rarity import calibrate
+from multiverse.rarity.embed import Embedder, content_hash
+from multiverse.rarity.ids import Registry
+from multiverse.rarity.index import VectorIndex
+from multiverse.rarity.knn import BLOCK, Graph, sq_dists
+from multiverse.rarity.records import RarityConfig
+from multiverse.rarity.score import effective_k
+
+WIDE_QUANTILE = 0.99  # on IVF, balls wider than this quantile of radii are checked exhaustively
+SLACK = 1e-3  # relative slack on GEMM distance filters; exact checks follow on recomputed distances
+
+
+class Population:
+    def __init__(self, kind: str, embedder: Embedder, config: RarityConfig) -> None:
+        self.kind = kind
+        self.embedder = embedder
+        self.config = config
+        self.k = config.k
+        self.dim = embedder.out_dim
+        self.x = np.zeros((0, self.dim), dtype=np.float32)
+        self.hashes = np.zeros(0, dtype=np.uint64)
+        self.alive = np.zeros(0, dtype=bool)
+        self.n_rows = 0
+        self.graph = Graph(self.k)
+        self.index = VectorIndex(self.dim, config.index)
+        self.registry = Registry()
+        self.by_hash: dict[int, list[int]] = {}
+        self.build = 0
+        self.revision = 0
+        self.calibration: calibrate.Calibration | None = None
+        self.deferred = False  # inside RarityEngine.bulk(): rows are added unlinked, relinked at the end
+        self.cache: dict = {}  # reads.py's ranked pages, keyed by index and calibration version
+
+    # -- state -----------------------------------------------------------------------------------------
+    @property
+    def index_version(self) -> str:
+        return f"{self.kind}.b{self.build}.r{self.revision}"
+
+    @property
+    def n_alive(self) -> int:
+        return int(self.alive[: self.n_rows].sum())
+
+    @property
+    def k_eff(self) -> int:
+        return effective_k(self.k, self.n_alive)
+
+    def alive_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.alive[: self.n_rows])
+
+    def radius(self) -> np.ndarray:
+        """Each row's k-NN ball radius at the full k (+inf while its list is not full), (n_rows,)."""
+        return self.graph.dist[: self.n_rows, -1]
+
+    # -- adding ----------------------------------------------------------------------------------------
+    def add(self, vectors: np.ndarray, snapshot: str, world: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Add one snapshot's vectors of this kind. Returns (row per input, rows whose lists changed, number of
+        new distinct points). Adding a snapshot that is already here with the same vectors changes nothing."""
+        emb = self.embedder.embed(vectors, field=f"{self.kind}s")
+        if len(indices) != len(emb):
+            raise InvalidArgument("indices", f"{len(indices)} indices", f"give one index per vector ({len(emb)})")
+        hashes = content_hash(emb)
+        if self.registry.has_snapshot(snapshot):
+            return self._re_add(snapshot, emb, indices), np.zeros(0, np.int64), 0
+        rows, fresh = self._assign_rows(emb, hashes)
+        new_rows = rows[fresh]
+        self._append(emb[fresh], hashes[fresh], new_rows)
+        self.registry.add(snapshot, world, indices, rows)
+        linked = len(new_rows) and not self.deferred
+        changed = self._connect(new_rows) if linked else np.zeros(0, np.int64)
+        self.revision += 1
+        return rows, changed, len(new_rows)
+
+    def _re_add(self, snapshot: str, emb: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        pos = self.registry.snapshot_keys(snapshot)
+        known = dict(zip(self.registry.key_index[pos].tolist(), self.registry.key_row[pos].tolist()))
+        rows = np.array([known.get(int(i), -1) for i in indices], dtype=np.int64)
+        if len(known) != len(indices) or (rows < 0).any() or not np.array_equal(self.x[rows], emb):
+            raise AlreadyExists(
+                f"snapshot {snapshot} already has {len(known)} {self.kind} vectors in the rarity index that differ "
+                f"from these {len(indices)}: a snapshot id names one immutable state; remove it first to replace it",
+                snapshot=snapshot,
+            )
+        return rows
+
+    def _assign_rows(self, emb: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row of each input (existing point, or a new row for the first copy within the batch) and the mask
+        of inputs that create a new row."""
+        rows = np.full(len(emb), -1, dtype=np.int64)
+        fresh = np.zeros(len(emb), dtype=bool)
+        pending: dict[int, list[int]] = {}
+        nxt = self.n_rows
+        for i, h in enumerate(hashes.tolist()):
+            for r in self.by_hash.get(h, ()):
+                if np.array_equal(self.x[r], emb[i]):
+                    rows[i] = r
+                    break
+            else:
+                for j in pending.get(h, ()):
+                    if np.array_equal(emb[j], emb[i]):
+                        rows[i] = rows[j]
+                        break
+                else:
+                    rows[i], fresh[i] = nxt, True
+                    nxt += 1
+                    pending.setdefault(h, []).append(i)
+        return rows, fresh
+
+    def _append(self, emb: np.ndarray, hashes: np.ndarray, rows: np.ndarray) -> None:
+        need = self.n_rows + len(rows)
+        if need > len(self.x):
+            cap = max(need, int(1.5 * len(self.x)), 1024)
+            self.x = _grow(self.x, cap)
+            self.hashes = _grow(self.hashes, cap)
+            self.alive = _grow(self.alive, cap)
+            self.graph.reserve(cap)
+        self.x[rows], self.hashes[rows], self.alive[rows] = emb, hashes, True
+        self.n_rows = need
+        for r, h in zip(rows.tolist(), hashes.tolist()):
+            self.by_hash.setdefault(h, []).append(r)
+
+    def _connect(self, new: np.ndarray) -> np.ndarray:
+        """Index the new rows, give them lists and merge them into the lists of earlier points whose k-NN balls
+        contain them. Returns the earlier rows whose lists changed."""
+        n_before = self.n_alive - len(new)
+        if n_before == 0 or len(new) >= n_before:  # bulk: cheaper to recompute every list
+            before = self.graph.dist[: self.n_rows].copy(), self.graph.nbr[: self.n_rows].copy()
+            self.relink()
+            old = np.setdiff1d(self.alive_rows(), new)
+            same = (before[1][old] == self.graph.nbr[old]).all(axis=1)
+            return old[~same]
+        if self.index.wants_rebuild(self.n_alive):
+            rows = self.alive_rows()
+            self.index.build(self.x[rows], rows, self.k)
+        else:
+            self.index.add(self.x[new], new)
+        self._search_lists(new)
+        qi, targets = self.ball_candidates(self.x[new], self.radius())
+        sources = new[qi]
+        keep = ~np.isin(targets, new)  # new-to-new pairs came with the search above
+        return self.graph.merge(self.x, targets[keep], sources[keep])
+
+    def relink(self) -> None:
+        """Rebuild the index over the alive rows and search every list again."""
+        rows = self.alive_rows()
+        self.index.build(self.x[rows], rows, self.k)
+        self.graph.drop(np.flatnonzero(~self.alive[: self.n_rows]))
+        self._search_lists(rows, bulk=True)
+
+    def _search_lists(self, rows: np.ndarray, *, bulk: bool = False) -> None:
+        step = 16384 if bulk else 4096
+        for s in range(0, len(rows), step):
+            part = rows[s : s + step]
+            _, found = self.index.search(self.x[part], self.k + 1, bulk=bulk)
+            self.graph.set_lists(self.x, part, found)
+        short = rows[(self.graph.nbr[rows, : self.k_eff] < 0).any(axis=1)] if self.k_eff else rows[:0]
+        if len(short):  # IVF probed too few points for these: search them exhaustively
+            alive = self.alive_rows()
+            _, pos = faiss.knn(self.x[short], self.x[alive], min(self.k + 1, len(alive)))
+            self.graph.set_lists(self.x, short, np.where(pos >= 0, alive[pos], -1))
+
+    def ball_candidates(self, queries: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (query i, row) where the query may lie in the row's ball (distance <= radius[row]), a superset
+        within float slack: exhaustive on a flat index, probed lists + exhaustive wide balls on IVF."""
+        rows = self.alive_rows()
+        if self.index.kind == "flat":
+            return _gemm_within(queries, self.x, rows, radius)
+        r = radius[rows]
+        finite = r[np.isfinite(r)]
+        cap = float(np.quantile(finite, WIDE_QUANTILE)) if len(finite) else 0.0
+        qi, hit, d2 = self.index.range_pairs(queries, cap * cap * (1 + SLACK))
+        near = d2 <= radius[hit].astype(np.float64) ** 2 * (1 + SLACK)
+        wide = rows[~(r <= cap)]
+        qw, hw = _gemm_within(queries, self.x, wide, radius)
+        return np.concatenate([qi[near], qw]), np.concatenate([hit[near], hw])
+
+    # -- removing and rebuilding -----------------------------------------------------------------------
+    def remove_snapshot(self, snapshot: str) -> tuple[int, np.ndarray]:
+        """Drop a snapshot's ids; points no id holds any more leave the index, and the lists that held them are
+        searched again. Returns (ids removed, rows whose lists changed)."""
+        pos = self.registry.snapshot_keys(snapshot)
+        rows = self.registry.remove_snapshot(snapshot)
+        gone = rows[self.registry.copies(self.n_rows)[rows] == 0]
+        if len(gone):
+            self.alive[gone] = False
+            self.index.remove(gone)
+            for r in gone.tolist():
+                self.by_hash[int(self.hashes[r])].remove(r)
+            self.graph.drop(gone)
+            touched = self.graph.pointing_to(gone, self.alive)
+            self._search_lists(touched)
+        else:
+            touched = np.zeros(0, np.int64)
+        self.revision += 1
+        return len(pos), touched
+
+    def rebuild(self) -> None:
+        """Renumber the alive rows densely, retrain the index and recompute every list (a new build)."""
+        keep = self.alive_rows()
+        new_row = np.full(self.n_rows + 1, -1, dtype=np.int64)
+        new_row[keep] = np.arange(len(keep))
+        self.x, self.hashes = self.x[keep].copy(), self.hashes[keep].copy()
+        self.alive = np.ones(len(keep), dtype=bool)
+        self.n_rows = len(keep)
+        self.graph = Graph(self.k, len(keep))
+        self.registry.remap(new_row)
+        self.by_hash = {}
+        for r, h in enumerate(self.hashes.tolist()):
+            self.by_hash.setdefault(h, []).append(r)
+        self.relink()
+        self.build += 1
+        self.revision = 0
+
+
+def _grow(a: np.ndarray, cap: int) -> np.ndarray:
+    out = np.zeros((cap,) + a.shape[1:], dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+def _gemm_within(
+    queries: np.ndarray, x: np.ndarray, rows: np.ndarray, radius: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exhaustive ball test by GEMM over ``rows``: pairs (query i, row) with squared distance within slack of
+    radius[row]^2."""
+    out_q, out_r = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    if not len(rows) or not len(queries):
+        return out_q[0], out_r[0]
+    step = max(1, BLOCK // max(1, len(queries)))
+    qn = np.einsum("ij,ij->i", queries, queries)[:, None]
+    for s in range(0, len(rows), step):
+        part = rows[s : s + step]
+        pts = x[part]
+        d2 = sq_dists(queries, pts)
+        r2 = radius[part].astype(np.float32) ** 2
+        tol = SLACK * (qn + np.einsum("ij,ij->i", pts, pts)[None, :]) * 1e-2
+        qi, j = np.nonzero(d2 <= r2[None, :] * (1 + SLACK) + tol)
+        out_q.append(qi.astype(np.int64))
+        out_r.append(part[j])
+    return np.concatenate(out_q), np.concatenate(out_r)

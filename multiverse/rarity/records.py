@@ -1,0 +1,135 @@
+"""What the rarity engine takes and returns: its configuration, vector ids and frozen result records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from multiverse.errors import InvalidArgument
+from multiverse.rarity.index import IndexSettings
+
+KINDS = ("frame", "player")
+
+
+class VectorId(NamedTuple):
+    """A scored vector: row ``index`` of kind ``kind`` ("frame" | "player") in snapshot ``snapshot``."""
+
+    snapshot: str
+    kind: str
+    index: int
+
+
+@dataclass(frozen=True)
+class RarityConfig:
+    """How a space's rarity is computed. Built once at the edge; every field changes scores, so the config
+    is stored with a persisted engine."""
+
+    k: int = 10  # the k of the k-th nearest neighbour distance
+    weight: float = 0.02  # weight of the tie-breaking global term of the ranked score (score.combine)
+    extreme_mads: float = 2.0  # k-th distances this many robust SDs above the median count as extreme
+    embed_dim: int = 256  # vectors with more values are projected to this many
+    embed_seed: int = 0
+    index: IndexSettings = field(default_factory=IndexSettings)
+    recalibrate_growth: float = 0.1  # refit the calibration once the population changed by this share
+    threads: int = 0  # FAISS OpenMP threads (0: leave FAISS's default)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= 1000:
+            raise InvalidArgument("k", self.k, "use 1 to 1000 neighbours (10 is the usual choice)")
+        if not 0.0 <= self.weight <= 10.0:
+            raise InvalidArgument("weight", self.weight, "use a weight in [0, 10]")
+        if not 0.0 <= self.extreme_mads <= 100.0:
+            raise InvalidArgument("extreme_mads", self.extreme_mads, "use 0 to 100 robust deviations (2 is usual)")
+        if self.recalibrate_growth <= 0:
+            raise InvalidArgument("recalibrate_growth", self.recalibrate_growth, "use a positive share, e.g. 0.1")
+        if not 0.0 < self.index.target_recall <= 1.0:
+            raise InvalidArgument("target_recall", self.index.target_recall, "use a recall in (0, 1]")
+        if self.index.exact_limit < 1:
+            raise InvalidArgument("exact_limit", self.index.exact_limit, "use a positive number of points")
+
+    def to_json(self) -> dict:
+        s = self.index
+        return {
+            "k": self.k,
+            "weight": self.weight,
+            "extreme_mads": self.extreme_mads,
+            "embed_dim": self.embed_dim,
+            "embed_seed": self.embed_seed,
+            "recalibrate_growth": self.recalibrate_growth,
+            "index": {name: getattr(s, name) for name in IndexSettings.__dataclass_fields__},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, *, threads: int = 0) -> RarityConfig:
+        return cls(
+            k=int(data["k"]),
+            weight=float(data["weight"]),
+            extreme_mads=float(data["extreme_mads"]),
+            embed_dim=int(data["embed_dim"]),
+            embed_seed=int(data["embed_seed"]),
+            recalibrate_growth=float(data["recalibrate_growth"]),
+            index=IndexSettings(**data["index"]),
+            threads=threads,
+        )
+
+
+@dataclass(frozen=True)
+class RarityScore:
+    """The rarity of one vector, with what it was computed against.
+
+    ``score`` ranks (higher = rarer); ``percentile`` and ``tier`` place it in the calibrated population.
+    ``knn_distance`` is the k-th nearest neighbour distance in the embedded space, ``local_ratio`` the LOF-like
+    ratio (about 1 inside a uniform region), ``reference_rarity`` Han et al.'s Rarity Score (None when the
+    vector lies in no reference ball: ``uncharted``). ``copies`` counts ids holding this exact vector (they
+    share one point, so duplicates cannot fake density)."""
+
+    id: VectorId | None
+    score: float
+    percentile: float
+    tier: str
+    knn_distance: float
+    local_ratio: float
+    reference_rarity: float | None
+    uncharted: bool
+    neighbors_used: int
+    copies: int
+    world: str | None
+    index_version: str
+    n: int
+    calibration_version: str
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    id: VectorId  # the first id that holds this point (in the world asked for, if any)
+    distance: float
+    copies: int
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What adding one batch did: the batch's scores in input order, and the ids of earlier vectors whose
+    k-NN lists changed (their k-th distance shrank, so their scores moved)."""
+
+    scores: tuple[RarityScore, ...]
+    rescored: tuple[VectorId, ...]
+    new_points: int  # distinct vectors the batch added (the rest were exact duplicates)
+    index_version: str
+
+
+@dataclass(frozen=True)
+class KindStats:
+    kind: str
+    points: int  # distinct vectors
+    ids: int  # ids (snapshot, kind, index) pointing at them
+    snapshots: int
+    worlds: int
+    dim: int  # embedded dimension
+    embedder: str
+    index_kind: str  # "flat" | "ivf"
+    nlist: int
+    nprobe: int
+    measured_recall: float | None
+    index_version: str
+    calibration_version: str
+    calibrated_n: int
