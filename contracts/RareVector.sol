@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+
+/// @title RareVector: one ERC-721 token per rare latent vector of a Multiverse world.
+/// @notice tokenId = uint256(sha256(canonical bytes of the vector)). The minter computes the hash off-chain (a
+/// frame latent is kilobytes, far too big for calldata) and passes it in; ERC-721 ownership is the record, so
+/// the same vector can never be minted twice (there is no burn). Each mint emits {Provenance}.
+///
+/// Royalty (ERC-2981): `royaltyBps` of every sale goes to the token's discoverer, the address it was minted to.
+/// To keep mint at the cost of a plain OpenZeppelin mint, the discoverer is not written at mint: while the token
+/// has never moved, its owner is the discoverer; the first transfer away records the sender (one storage
+/// write, once per token lifetime, paid by that first transfer).
+contract RareVector is ERC721, AccessControl, IERC2981 {
+    bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @notice Rarity at mint is a percentile in parts per million (999_000 = the rarest 0.1%).
+    uint32 public constant RARITY_SCALE = 1_000_000;
+    uint256 private constant BPS = 10_000;
+
+    /// @notice Basis points of each sale price owed to the discoverer, fixed at deployment.
+    uint256 public immutable royaltyBps;
+
+    mapping(uint256 tokenId => address) private _discoverers; // set on a token's first transfer
+    string private _base;
+    string private _contractURI;
+
+    /// @notice Where a minted vector came from: latent space (UTF-8 name, right-padded with zeros), snapshot id
+    /// (sha256), index of the vector in that snapshot, rarity percentile in ppm at mint.
+    event Provenance(uint256 indexed tokenId, bytes32 space, bytes32 snapshot, uint32 index, uint32 rarityPpm);
+    /// @notice ERC-7572: contractURI() changed.
+    event ContractURIUpdated();
+    /// @notice ERC-4906: every token's metadata may have changed (the base URI moved).
+    event BatchMetadataUpdate(uint256 fromTokenId, uint256 toTokenId);
+
+    error AlreadyMinted(bytes32 contentHash);
+    error RarityOutOfRange(uint32 rarityPpm);
+    error RoyaltyTooHigh(uint256 royaltyBps);
+
+    constructor(
+        address admin,
+        address minter,
+        uint256 royaltyBps_,
+        string memory baseURI_,
+        string memory contractURI_
+    ) ERC721("Multiverse Rare Vector", "RARE") {
+        if (royaltyBps_ > BPS) revert RoyaltyTooHigh(royaltyBps_);
+        royaltyBps = royaltyBps_;
+        _base = baseURI_;
+        _contractURI = contractURI_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(MINTER_ROLE, minter);
+    }
+
+    /// @notice Mint the vector whose canonical bytes hash to `contentHash` to its discoverer `to`.
+    /// @return tokenId uint256(contentHash)
+    function mint(
+        address to,
+        bytes32 contentHash,
+        bytes32 space,
+        bytes32 snapshot,
+        uint32 index,
+        uint32 rarityPpm
+    ) external onlyRole(MINTER_ROLE) returns (uint256 tokenId) {
+        if (rarityPpm > RARITY_SCALE) revert RarityOutOfRange(rarityPpm);
+        tokenId = uint256(contentHash);
+        // _mint would refuse too, with ERC721InvalidSender(0); this names the cause. The slot is warm for _mint.
+        if (_ownerOf(tokenId) != address(0)) revert AlreadyMinted(contentHash);
+        _mint(to, tokenId);
+        emit Provenance(tokenId, space, snapshot, index, rarityPpm);
+    }
+
+    /// @notice The address the token was minted to (reverts for a token that does not exist).
+    function discoverer(uint256 tokenId) public view returns (address) {
+        address recorded = _discoverers[tokenId];
+        return recorded != address(0) ? recorded : _requireOwned(tokenId);
+    }
+
+    /// @inheritdoc IERC2981
+    /// @dev A token that does not exist has no royalty: (address(0), 0).
+    function royaltyInfo(uint256 tokenId, uint256 salePrice) external view returns (address receiver, uint256 amount) {
+        receiver = _discoverers[tokenId];
+        if (receiver == address(0)) receiver = _ownerOf(tokenId);
+        if (receiver != address(0)) amount = (salePrice * royaltyBps) / BPS;
+    }
+
+    /// @notice `baseURI` followed by the token id as 0x-prefixed 64-digit hex (the content hash).
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        return bytes(_base).length == 0 ? "" : string.concat(_base, Strings.toHexString(tokenId, 32));
+    }
+
+    /// @notice ERC-7572 collection metadata.
+    function contractURI() external view returns (string memory) {
+        return _contractURI;
+    }
+
+    function setBaseURI(string calldata baseURI_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _base = baseURI_;
+        emit BatchMetadataUpdate(0, type(uint256).max);
+    }
+
+    function setContractURI(string calldata contractURI_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _contractURI = contractURI_;
+        emit ContractURIUpdated();
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl, IERC165) returns (bool) {
+        return
+            interfaceId == type(IERC2981).interfaceId ||
+            interfaceId == bytes4(0x49064906) || // ERC-4906
+            super.supportsInterface(interfaceId);
+    }
+
+    /// @dev Records the discoverer on the token's first move away from them (see the contract notice).
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        from = super._update(to, tokenId, auth);
+        if (from != address(0) && _discoverers[tokenId] == address(0)) _discoverers[tokenId] = from;
+    }
+}

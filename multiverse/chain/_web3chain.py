@@ -1,0 +1,382 @@
+"""The chain port over a web3.py client. Both adapters are this class with a different provider."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_account import Account
+from eth_utils import is_address, to_checksum_address
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import Web3Exception
+
+from multiverse.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+
+from ._boundary import RevertDecoder, translate
+from .artifacts import load_artifact
+from .base import (
+    RARITY_SCALE,
+    SPACE_BYTES,
+    ChainEvent,
+    Contracts,
+    DeployOptions,
+    Minted,
+    Provenance,
+    TokenInfo,
+)
+from .config import Secret
+
+T = TypeVar("T")
+_HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+ERC721_INTERFACE = bytes.fromhex("80ac58cd")
+ERC2981_INTERFACE = bytes.fromhex("2a55205a")
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+class Web3Chain:
+    """Implements ``multiverse.chain.base.Chain``. Calls are serialised by one lock: the minter's nonces must be,
+    and the in-process EVM is not thread-safe."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        key: Secret,
+        *,
+        where: str,
+        timeout_s: float,
+        artifacts_dir: Path,
+        expected_chain_id: int | None = None,
+    ) -> None:
+        self._w3 = w3
+        self._account = Account.from_key(key.reveal())
+        self._where = where
+        self._timeout_s = timeout_s
+        self._lock = threading.RLock()
+        self._artifacts = {name: load_artifact(name, Path(artifacts_dir)) for name in ("RareVector", "Exchange")}
+        self._decoder = RevertDecoder(a.abi for a in self._artifacts.values())
+        self._contracts: Contracts | None = None
+        self._token: Contract | None = None
+        self._exchange: Contract | None = None
+        self._events: dict[bytes, tuple[str, Any]] = {}
+        self._royalty_bps: int | None = None
+        self._chain_id = self._read("read the chain id", lambda: int(w3.eth.chain_id))
+        if expected_chain_id is not None and expected_chain_id != self._chain_id:
+            raise FailedPrecondition(
+                f"the node at {where} serves chain {self._chain_id} but the configuration expects "
+                f"{expected_chain_id}: point chain.rpc_url at the right network or fix chain.chain_id"
+            )
+
+    # -- the port --------------------------------------------------------------------------------------------
+
+    @property
+    def web3(self) -> Web3:
+        """The web3 client (for the wallet-facing JSON-RPC endpoint, sign-in checks and tests)."""
+        return self._w3
+
+    @property
+    def token_contract(self) -> Contract:
+        """The web3 RareVector contract object (for wallets, scripts and tests)."""
+        return self._require(self._token)
+
+    @property
+    def exchange_contract(self) -> Contract:
+        """The web3 Exchange contract object (for wallets, scripts and tests)."""
+        return self._require(self._exchange)
+
+    @property
+    def contracts(self) -> Contracts:
+        if self._contracts is None:
+            raise FailedPrecondition("no contracts attached: call deploy() or attach() first")
+        return self._contracts
+
+    @property
+    def minter(self) -> str:
+        return self._account.address
+
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def block_number(self) -> int:
+        return self._read("read the block number", lambda: int(self._w3.eth.block_number))
+
+    def block_hash(self, number: int) -> str:
+        if not isinstance(number, int) or number < 0:
+            raise InvalidArgument("number", number, "give a block number >= 0")
+        head = self.block_number()
+        if number > head:
+            raise NotFound(f"block {number} is past the head {head}", block=number)
+        return self._read(f"read block {number}", lambda: _hex(self._w3.eth.get_block(number)["hash"]))
+
+    def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:
+        admin = _address("admin", options.admin) if options.admin else self.minter
+        if not 0 <= options.royalty_bps <= 10_000:
+            raise InvalidArgument("royalty_bps", options.royalty_bps, "use basis points between 0 and 10000")
+        token = self._w3.eth.contract(abi=self._artifacts["RareVector"].abi, bytecode=self._artifacts["RareVector"].bytecode)
+        receipt = self._send(
+            "deploy RareVector",
+            lambda: token.constructor(admin, self.minter, options.royalty_bps, options.base_uri, options.contract_uri),
+        )
+        exchange = self._w3.eth.contract(abi=self._artifacts["Exchange"].abi, bytecode=self._artifacts["Exchange"].bytecode)
+        exchange_receipt = self._send("deploy Exchange", lambda: exchange.constructor())
+        return self.attach(
+            Contracts(
+                chain_id=self._chain_id,
+                token=receipt["contractAddress"],
+                exchange=exchange_receipt["contractAddress"],
+                deployed_at=int(receipt["blockNumber"]),
+            )
+        )
+
+    def attach(self, contracts: Contracts) -> Contracts:
+        if contracts.chain_id != self._chain_id:
+            raise FailedPrecondition(
+                f"the contracts were deployed on chain {contracts.chain_id} but the node at {self._where} serves "
+                f"chain {self._chain_id}: attach to contracts of this chain"
+            )
+        token = self._w3.eth.contract(address=_address("token", contracts.token), abi=self._artifacts["RareVector"].abi)
+        exchange = self._w3.eth.contract(address=_address("exchange", contracts.exchange), abi=self._artifacts["Exchange"].abi)
+        for name, contract in (("token", token), ("exchange", exchange)):
+            code = self._read(f"read the code of the {name}", lambda c=contract: self._w3.eth.get_code(c.address))
+            if not code:
+                raise FailedPrecondition(
+                    f"no contract at {name} address {contract.address} on chain {self._chain_id}: deploy first or fix the address"
+                )
+        try:  # a contract of another kind answers these with a revert or garbage
+            is_token = self._read(
+                "check the token",
+                lambda: token.functions.supportsInterface(ERC721_INTERFACE).call()
+                and token.functions.supportsInterface(ERC2981_INTERFACE).call(),
+            )
+            domain = self._read("check the exchange", lambda: exchange.functions.eip712Domain().call())
+        except (FailedPrecondition, NotFound, PermissionDenied, Web3Exception):
+            is_token, domain = False, None
+        if not is_token or not domain or domain[1] != "Multiverse Exchange":
+            raise FailedPrecondition(
+                f"the contracts at {token.address} / {exchange.address} are not a RareVector token and a Multiverse "
+                "Exchange: check the addresses"
+            )
+        with self._lock:
+            self._token, self._exchange, self._contracts = token, exchange, contracts
+            self._royalty_bps = None
+            self._events = {}
+            for name, contract in (("RareVector", token), ("Exchange", exchange)):
+                for item in contract.abi:
+                    if item.get("type") == "event":
+                        event = contract.events[item["name"]]()
+                        self._events[bytes(Web3.keccak(text=_signature(item)))] = (name, event)
+        return contracts
+
+    def mint(self, to: str, content_hash: str, provenance: Provenance) -> Minted:
+        owner = _address("to", to)
+        token_id = _token_id(content_hash, "content_hash")
+        space, snapshot = _space(provenance.space), _bytes32("provenance.snapshot", provenance.snapshot)
+        if not isinstance(provenance.index, int) or not 0 <= provenance.index < 2**32:
+            raise InvalidArgument("provenance.index", provenance.index, "give the vector's index as an integer in [0, 2**32)")
+        if not isinstance(provenance.rarity_ppm, int) or not 0 <= provenance.rarity_ppm <= RARITY_SCALE:
+            raise InvalidArgument(
+                "provenance.rarity_ppm", provenance.rarity_ppm, f"give the percentile in parts per million, 0..{RARITY_SCALE}"
+            )
+        token = self._require(self._token)
+        receipt = self._send(
+            f"mint {_id_hex(token_id)}",
+            lambda: token.functions.mint(
+                owner, token_id.to_bytes(32, "big"), space, snapshot, provenance.index, provenance.rarity_ppm
+            ),
+        )
+        return Minted(
+            token_id=_id_hex(token_id),
+            owner=owner,
+            tx_hash=_hex(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+        )
+
+    def owner_of(self, token_id: str) -> str:
+        tid = _token_id(token_id)
+        token = self._require(self._token)
+        return self._read(f"read the owner of token {_id_hex(tid)}", lambda: token.functions.ownerOf(tid).call())
+
+    def token_info(self, token_id: str) -> TokenInfo:
+        tid = _token_id(token_id)
+        token = self._require(self._token)
+        what = f"read token {_id_hex(tid)}"
+        owner = self._read(what, lambda: token.functions.ownerOf(tid).call())
+        discoverer = self._read(what, lambda: token.functions.discoverer(tid).call())
+        uri = self._read(what, lambda: token.functions.tokenURI(tid).call())
+        if self._royalty_bps is None:
+            self._royalty_bps = self._read(what, lambda: int(token.functions.royaltyBps().call()))
+        return TokenInfo(
+            token_id=_id_hex(tid),
+            owner=owner,
+            discoverer=discoverer,
+            royalty_bps=self._royalty_bps,
+            token_uri=uri,
+            provenance=self._provenance(tid),
+        )
+
+    def is_approved_for_all(self, owner: str, operator: str) -> bool:
+        o, op = _address("owner", owner), _address("operator", operator)
+        token = self._require(self._token)
+        return bool(self._read("read an approval", lambda: token.functions.isApprovedForAll(o, op).call()))
+
+    def get_approved(self, token_id: str) -> str | None:
+        tid = _token_id(token_id)
+        token = self._require(self._token)
+        approved = self._read(f"read the approval of token {_id_hex(tid)}", lambda: token.functions.getApproved(tid).call())
+        return None if int(approved, 16) == 0 else approved
+
+    def listing_used(self, listing_hash: str) -> bool:
+        h = _bytes32("listing_hash", listing_hash)
+        exchange = self._require(self._exchange)
+        return bool(self._read("read a listing's state", lambda: exchange.functions.used(h).call()))
+
+    def counter_of(self, seller: str) -> int:
+        s = _address("seller", seller)
+        exchange = self._require(self._exchange)
+        return int(self._read("read a seller's counter", lambda: exchange.functions.counterOf(s).call()))
+
+    def get_logs(self, from_block: int, to_block: int | None = None) -> list[ChainEvent]:
+        if not isinstance(from_block, int) or from_block < 0:
+            raise InvalidArgument("from_block", from_block, "give a block number >= 0")
+        if to_block is not None and (not isinstance(to_block, int) or to_block < from_block):
+            raise InvalidArgument("to_block", to_block, f"give a block number >= from_block ({from_block}) or None")
+        token, exchange = self._require(self._token), self._require(self._exchange)
+        query = {
+            "address": [token.address, exchange.address],
+            "fromBlock": from_block,
+            "toBlock": "latest" if to_block is None else to_block,
+        }
+        logs = self._read(f"read logs of blocks {from_block}..{to_block or 'head'}", lambda: self._w3.eth.get_logs(query))
+        return [event for event in map(self._decode, logs) if event is not None]
+
+    def describe(self) -> str:
+        where = f"chain {self._chain_id} at {self._where}"
+        if self._contracts is not None:
+            where += f" (token {self._contracts.token}, exchange {self._contracts.exchange})"
+        return where
+
+    def close(self) -> None:
+        """Nothing to release for HTTP and in-process providers; kept for the port."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()}, minter={self.minter})"
+
+    # -- internals -------------------------------------------------------------------------------------------
+
+    def _read(self, what: str, call: Callable[[], T]) -> T:
+        with self._lock, translate(what, self._where, self._decoder):
+            return call()
+
+    def _send(self, what: str, build: Callable[[], Any], value: int = 0, account: Any = None) -> Any:
+        """Build (estimating gas, which surfaces a revert with its reason), sign with ``account`` (the minter by
+        default), send, and wait for the receipt."""
+        account = account or self._account
+        with self._lock, translate(what, self._where, self._decoder):
+            nonce = self._w3.eth.get_transaction_count(account.address, "pending")
+            tx = build().build_transaction({"from": account.address, "nonce": nonce, "chainId": self._chain_id, "value": value})
+            tx_hash = self._w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+            receipt = self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._timeout_s, poll_latency=0.05)
+        if receipt["status"] != 1:
+            raise FailedPrecondition(
+                f"{what}: transaction {_hex(tx_hash)} was mined but reverted (the chain changed after the check): retry"
+            )
+        return receipt
+
+    def _require(self, contract: Contract | None) -> Contract:
+        if contract is None:
+            raise FailedPrecondition("no contracts attached: call deploy() or attach() first")
+        return contract
+
+    def _provenance(self, token_id: int) -> Provenance | None:
+        token = self._require(self._token)
+        event = token.events.Provenance()
+        topic0 = Web3.keccak(text="Provenance(uint256,bytes32,bytes32,uint32,uint32)")
+        query = {
+            "address": token.address,
+            "topics": [_hex(topic0), "0x" + token_id.to_bytes(32, "big").hex()],
+            "fromBlock": self.contracts.deployed_at,
+            "toBlock": "latest",
+        }
+        logs = self._read("read the provenance log", lambda: self._w3.eth.get_logs(query))
+        if not logs:
+            return None
+        args = event.process_log(logs[0])["args"]
+        return Provenance(
+            space=args["space"].rstrip(b"\0").decode("utf-8", errors="replace"),
+            snapshot=args["snapshot"].hex(),
+            index=int(args["index"]),
+            rarity_ppm=int(args["rarityPpm"]),
+        )
+
+    def _decode(self, log: Any) -> ChainEvent | None:
+        topics = log["topics"]
+        if not topics or bytes(topics[0]) not in self._events:
+            return None
+        contract_name, event = self._events[bytes(topics[0])]
+        decoded = event.process_log(log)
+        return ChainEvent(
+            contract=contract_name,
+            name=decoded["event"],
+            args={k: _id_hex(v) if k == "tokenId" else _plain(v) for k, v in decoded["args"].items()},
+            address=to_checksum_address(log["address"]),
+            block_number=int(log["blockNumber"]),
+            block_hash=_hex(log["blockHash"]),
+            tx_hash=_hex(log["transactionHash"]),
+            log_index=int(log["logIndex"]),
+        )
+
+
+def _signature(item: dict[str, Any]) -> str:
+    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+
+
+def _address(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidArgument(field, value, "give a 0x-prefixed 20-byte hex address")
+    return to_checksum_address(value)
+
+
+def _token_id(value: Any, field: str = "token_id") -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**256:
+        return value
+    if isinstance(value, str) and _HEX64.match(value):
+        return int(value.removeprefix("0x"), 16)
+    raise InvalidArgument(field, value, "give the sha256 of the vector's canonical bytes as 64 hex digits")
+
+
+def _bytes32(field: str, value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray) and len(value) == 32:
+        return bytes(value)
+    if isinstance(value, str) and _HEX64.match(value):
+        return bytes.fromhex(value.removeprefix("0x"))
+    raise InvalidArgument(field, value, "give 32 bytes as 64 hex digits")
+
+
+def _space(name: Any) -> bytes:
+    data = name.encode("utf-8") if isinstance(name, str) else b""
+    if not data or len(data) > SPACE_BYTES or b"\0" in data:
+        raise InvalidArgument(
+            "provenance.space", name, f"give the latent space's name: 1 to {SPACE_BYTES} UTF-8 bytes, no NUL"
+        )
+    return data.ljust(SPACE_BYTES, b"\0")
+
+
+def _id_hex(token_id: int) -> str:
+    return f"{token_id:064x}"
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(HexBytes(value)).hex()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
