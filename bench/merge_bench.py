@@ -63,10 +63,17 @@ TARGETS = {
 
 
 def best_time(fn, repeats: int) -> float:
+    """Best wall time of ``repeats`` runs; on CUDA each run is synchronised (after one warm-up run)."""
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    if cuda:
+        fn()
+        torch.cuda.synchronize()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        if cuda:
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     return best
 
@@ -89,7 +96,7 @@ def ref_bernoulli(tensor: torch.Tensor, density: float) -> torch.Tensor:
 
 def ref_gta(xs, base, sparsify, density, consensus: bool, normalize: bool) -> torch.Tensor:
     deltas = torch.stack([sparsify(x - base, density) for x in xs], dim=0)
-    weights = torch.ones(len(xs), dtype=deltas.dtype).view((-1,) + (1,) * base.dim())
+    weights = torch.ones(len(xs), dtype=deltas.dtype, device=deltas.device).view((-1,) + (1,) * base.dim())
     weighted = deltas * weights
     if consensus:
         sign = weighted.sign()
@@ -122,6 +129,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--ops", default="", help="comma-separated subset of cases")
     ap.add_argument("--parents", default="2,4", help="parent counts to run")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda: where the tensors live (and so where they merge)")
     args = ap.parse_args(argv)
     if args.quick:
         args.mb, args.repeats = min(args.mb, 8), 1
@@ -133,12 +141,13 @@ def main(argv=None) -> dict:
     shape = (T,) + FRAME
     nbytes = 4 * T * FRAME[0] * FRAME[1] * FRAME[2]
     g = torch.Generator().manual_seed(0)
-    base = torch.randn(shape, generator=g)
-    parents = [base + 0.5 * torch.randn(shape, generator=g) for _ in range(max(counts))]
-    out = torch.empty(shape)
+    base = torch.randn(shape, generator=g).to(args.device)
+    parents = [base + 0.5 * torch.randn(shape, generator=g).to(args.device) for _ in range(max(counts))]
+    out = torch.empty(shape, device=args.device)
+    device = torch.cuda.get_device_name() if base.is_cuda else "cpu"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"merge_bench: {len(parents)} parents of {nbytes / 2**20:.0f} MiB {tuple(shape)} float32, "
-          f"torch threads {torch.get_num_threads()}, load average {load}", flush=True)
+          f"on {device}, torch threads {torch.get_num_threads()}, load average {load}", flush=True)
 
     stream_s = best_time(lambda: torch.add(parents[0], parents[1], out=out), max(args.repeats, 2))
     stream_gbps = 3 * nbytes / stream_s / 1e9
@@ -186,6 +195,7 @@ def main(argv=None) -> dict:
         "bench": "merge_kernels",
         "mb_per_parent": round(nbytes / 2 ** 20, 1),
         "shape": list(shape),
+        "device": device,
         "threads": torch.get_num_threads(),
         "load_average": load,
         "stream_add_gbps": round(stream_gbps, 2),
