@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.base import BlobStore
@@ -10,6 +11,8 @@ from multiverse.config import Settings
 from multiverse.crossing import Crossing
 from multiverse.metadata import open_metadata
 from multiverse.metadata.base import Metadata
+from multiverse.rarity.service import RarityService
+from multiverse.rarity.sync import Observed
 from multiverse.store import Store
 
 
@@ -20,6 +23,8 @@ class App:
     blobs: BlobStore
     store: Store
     crossing: Crossing
+    rarity: RarityService | None = None  # scores every committed snapshot (see multiverse/rarity/service.py)
+    market: Any = None  # multiverse.market.wiring.MarketStack when settings.market is set (chain, market, indexer)
 
     @classmethod
     def open(cls, settings: Settings) -> App:
@@ -29,12 +34,23 @@ class App:
         blobs = open_blob_store(
             settings.blobs_url, access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None
         )
-        store = Store(meta, blobs, settings.spool_dir, settings.limits)
+        # Rarity first: it loads (or rebuilds) its index, then listens to every snapshot the store commits.
+        rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity")
+        store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
         store.recover()
         # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
         # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
         blobs.sweep_staging(max_age_s=3600.0 if settings.blobs_url.startswith("s3://") else 0.0)
-        return cls(settings, meta, blobs, store, Crossing(store))
+        app = cls(settings, meta, blobs, store, Crossing(store), rarity)
+        if settings.market is not None:  # the chain (contracts deployed at start-up by default), market, indexer
+            from multiverse.market.wiring import open_market, service_rarity
+
+            app.market = open_market(settings.market, meta, store, service_rarity(rarity))
+        return app
 
     def close(self) -> None:
+        if self.market is not None:
+            self.market.close()
+        if self.rarity is not None:
+            self.rarity.close()
         self.meta.close()

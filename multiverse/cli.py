@@ -127,7 +127,45 @@ def _parser() -> argparse.ArgumentParser:
     kc.set_defaults(run=lambda a: print(_client(a).create_api_key(a.principal, a.role).token))
     who = sub.add_parser("whoami", help="who the key speaks for")
     who.set_defaults(run=lambda a: _print(_client(a).whoami()))
+
+    rare = sub.add_parser("rare", help="the rarest stored vectors, rarest first")
+    rare.add_argument("--space", default="", help="latent space (default: the only one registered)")
+    rare.add_argument("--tier", default="", choices=["", "common", "uncommon", "rare", "epic", "legendary"])
+    rare.add_argument("--kind", default="frame", choices=["frame", "player"])
+    rare.add_argument("--world", default="", help="only vectors with an id in this world")
+    rare.add_argument("--limit", type=int, default=20, help="how many (1-1000)")
+    rare.set_defaults(run=_rare)
+
+    sim = sub.add_parser("sim", help="run a simulated game server (tileworld bots) against the service")
+    sim.add_argument("--server", required=True, help="the server's name (its key's principal, or any with the admin key)")
+    sim.add_argument("--ticks", type=int, default=64)
+    sim.add_argument("--seed", type=int, default=0, help="map and bots (same seed, same game)")
+    sim.add_argument("--players", type=int, default=4)
+    sim.add_argument("--strange", type=int, default=1, help="bots that spin or teleport (sparse player vectors)")
+    sim.add_argument("--save-every", type=int, default=8, help="ticks per saved state")
+    sim.add_argument("--tick-seconds", type=float, default=0.0)
+    sim.add_argument("--world", default="", help="world name (default: the server's name)")
+    sim.set_defaults(run=_sim)
     return p
+
+
+def _sim(a: argparse.Namespace) -> None:
+    from multiverse.sim import SimConfig, run_sim
+
+    cfg = SimConfig(server=a.server, ticks=a.ticks, seed=a.seed, players=a.players, strange=a.strange,
+                    save_every=a.save_every, tick_seconds=a.tick_seconds, world=a.world)
+    with _client(a) as client:
+        result = run_sim(client, cfg, log=lambda line: print(line, flush=True))
+    print(f"{result.world}: {result.ticks} ticks, {len(result.snapshots)} snapshots, head {result.snapshots[-1]}")
+
+
+def _rare(a: argparse.Namespace) -> None:
+    page = _client(a).top_rare(a.space, kind=a.kind, tier=a.tier, world=a.world, limit=a.limit)
+    if not page.items:
+        print("no vectors scored yet" + (f" in tier {a.tier}" if a.tier else ""))
+    for s in page.items:
+        print(f"{s.tier:<10} {s.percentile:8.3f}%  score {s.score:8.4f}  {s.id.snapshot[:12]} {s.id.kind}[{s.id.index}]"
+              f"  world {s.world}{'  uncharted' if s.uncharted else ''}  (N={s.n}, {s.index_version}, {s.calibration_version})")
 
 
 # client commands -----------------------------------------------------------------------------------
@@ -283,7 +321,9 @@ def _up(a: argparse.Namespace) -> None:
     host = settings.grpc_addr.rsplit(":", 1)[0]
     print(_banner(settings, f"{host}:{port}", app, admin), flush=True)
     if not a.no_demo:
-        print("demo       skipped: the simulated game servers are not built yet (issue: reference world model)", flush=True)
+        from multiverse.demo import start_demo
+
+        start_demo(f"{host}:{port}", admin, settings.data_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -304,6 +344,9 @@ def _banner(settings, address: str, app, admin: str | None) -> str:
         f"gRPC       {address}  (health checking and reflection on)",
         f"metadata   {_redact(settings.database_url)}",
         f"blobs      {app.blobs.describe()}",
+        *([f"chain      {app.market.chain.describe()}"
+           + (f"\n           wallets connect to JSON-RPC {app.market.rpc_url}" if app.market.rpc_url else "")]
+          if getattr(app, "market", None) is not None else []),
         key_line,
         "try, from another terminal:",
         f"  .venv/bin/multiverse --grpc {address} space register demo --frame-shape 16,18,32 --dtype float16 --player-dim 64",

@@ -15,6 +15,8 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ import grpc
 
 from multiverse import errors
 from multiverse.v1 import common_pb2, multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
+from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 
 CHUNK = 1 << 20
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
@@ -73,6 +76,7 @@ class Client:
         self._channel = grpc.insecure_channel(target, options=options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
+        self._rarity = rarity_pb2_grpc.RarityStub(self._channel)
         self._metadata = (("authorization", f"Bearer {key}"),) if key else ()
 
     def close(self) -> None:
@@ -148,6 +152,48 @@ class Client:
     def list_operators(self) -> list[multiverse_pb2.OperatorInfo]:
         return list(self._call_on(self._multiverse, "ListOperators", multiverse_pb2.ListOperatorsRequest()).operators)
 
+    # rarity ------------------------------------------------------------------------------------------
+    def score_vectors(self, space: str, vectors: Any, *, kind: str = "frame") -> list[rarity_pb2.RarityScore]:
+        """Rarity of ad hoc vectors (a numpy array (n, values...)) against ``space``; nothing is stored."""
+        request = rarity_pb2.ScoreRequest(space=space, kind=kind, vectors=_vectors_pb(vectors))
+        return list(self._call_on(self._rarity, "Score", request).scores)
+
+    def top_rare(self, space: str = "", *, kind: str = "frame", tier: str = "", world: str = "", limit: int = 50,
+                 page_token: str = "") -> rarity_pb2.TopRareResponse:
+        """One page of the rarest stored vectors (``next_page_token`` continues)."""
+        request = rarity_pb2.TopRareRequest(space=space, kind=kind, tier=tier, world=world, page_size=limit,
+                                            page_token=page_token)
+        return self._call_on(self._rarity, "TopRare", request)
+
+    def rarity_of(self, snapshot: str, kind: str = "frame", index: int = 0) -> rarity_pb2.RarityScore:
+        ref = rarity_pb2.VectorRef(snapshot=snapshot, kind=kind, index=index)
+        return self._call_on(self._rarity, "RarityOf", rarity_pb2.RarityOfRequest(id=ref))
+
+    def neighbors(self, snapshot: str = "", kind: str = "frame", index: int = 0, *, vector: Any = None,
+                  space: str = "", k: int = 0, world: str = "") -> list[rarity_pb2.Neighbor]:
+        """Nearest stored vectors to a stored one (snapshot, kind, index) or to ``vector`` (then ``space``)."""
+        request = rarity_pb2.NeighborsRequest(space=space, kind=kind, k=k, world=world)
+        if vector is not None:
+            request.vector.CopyFrom(_vectors_pb(vector))
+        else:
+            request.id.CopyFrom(rarity_pb2.VectorRef(snapshot=snapshot, kind=kind, index=index))
+        return list(self._call_on(self._rarity, "Neighbors", request).neighbors)
+
+    def rarity_stats(self, space: str = "") -> rarity_pb2.StatsResponse:
+        return self._call_on(self._rarity, "Stats", rarity_pb2.StatsRequest(space=space))
+
+    def watch_rare(self, space: str = "", *, kind: str = "", tier: str = "") -> Iterator[rarity_pb2.RarityScore]:
+        """Newly scored vectors at or above ``tier`` (default rare) until the iterator is closed."""
+        request = rarity_pb2.WatchRareRequest(space=space, kind=kind, tier=tier)
+        call = self._rarity.WatchRare(request, metadata=self._metadata, timeout=self.timeout)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                raise from_rpc_error(exc) from None
+        finally:
+            call.cancel()
+
     def _call_on(self, stub: Any, method: str, request: Any) -> Any:
         try:
             return getattr(stub, method)(request, metadata=self._metadata, timeout=self.timeout)
@@ -193,12 +239,12 @@ class Client:
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part") if dest else None
         try:
             header = next(stream).header
-            h, done, parts = hashlib.sha256(), 0, []
-            with open(tmp, "wb") if tmp else contextlib.nullcontext() as out:
-                sink = out.write if tmp else parts.append
+            done, parts = 0, []
+            with open(tmp, "wb") if tmp else contextlib.nullcontext() as out, _Hasher(out.write if tmp else None) as h:
                 for message in stream:
-                    h.update(message.chunk)
-                    sink(message.chunk)
+                    h.feed(message.chunk)
+                    if not tmp:
+                        parts.append(message.chunk)
                     done += len(message.chunk)
                     if progress:
                         progress(done, header.size)
@@ -213,6 +259,45 @@ class Client:
         finally:
             if tmp:
                 tmp.unlink(missing_ok=True)
+
+
+class _Hasher:
+    """sha256 (and an optional file write) of a download on a second thread, so hashing overlaps receiving:
+    hashlib and file writes release the GIL on large buffers. ``feed`` blocks when 8 chunks are pending."""
+
+    def __init__(self, write: Callable[[bytes], Any] | None = None) -> None:
+        self._h, self._write = hashlib.sha256(), write
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
+
+    def __enter__(self) -> _Hasher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._h.update(chunk)
+                    if self._write:
+                        self._write(chunk)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = exc
+
+    def feed(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
 
 
 def _cross_request(parents: list[str], *, name: str = "", op: str = "", params: dict[str, Any] | None = None,
@@ -238,6 +323,16 @@ def _upload(header: store_pb2.SaveHeader, state: bytes | Path, size: int, progre
         if progress:
             progress(done, size)
     yield store_pb2.SaveSnapshotRequest(sha256=h.hexdigest())
+
+
+def _vectors_pb(vectors: Any) -> rarity_pb2.Vectors:
+    """A numpy array (n, values...) as little-endian bytes with its shape and dtype name."""
+    import numpy as np
+
+    x = np.asarray(vectors)
+    x = x[None] if x.ndim == 1 else x
+    name = {"f": "float", "i": "int", "u": "uint"}.get(x.dtype.kind, "?") + str(8 * x.dtype.itemsize)
+    return rarity_pb2.Vectors(shape=list(x.shape), dtype=name, data=x.astype(x.dtype.newbyteorder("<")).tobytes())
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

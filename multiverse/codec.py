@@ -45,6 +45,14 @@ def encode_state(
     The header is JSON with sorted keys and no spaces, padded with spaces to a multiple of 8 bytes (as
     safetensors does); ``safetensors.torch.save`` itself orders ``__metadata__`` differently from run to run,
     which would give one state several hashes."""
+    return b"".join(encode_state_parts(frames, player_vectors, space=space, players=players, timeline=timeline))
+
+
+def encode_state_parts(
+    frames: Any, player_vectors: Any, *, space: str, players: list[dict[str, Any]], timeline: list[dict[str, Any]]
+) -> list[memoryview]:
+    """``encode_state``'s bytes as three pieces (header, frames, players) viewing the tensors without a copy:
+    for a writer that streams them (``BlobStore.put_stream``) instead of joining them."""
     meta = {
         "format": STATE_FORMAT,
         "space": space,
@@ -54,14 +62,14 @@ def encode_state(
     header: dict[str, Any] = {"__metadata__": meta}
     blobs, offset = [], 0
     for name, tensor in (("frames", frames), ("players", player_vectors)):
-        raw = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+        raw = tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy()  # a view, not a copy
         code = DTYPES[str(tensor.dtype).removeprefix("torch.")].code
         header[name] = {"dtype": code, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
-    return b"".join([struct.pack("<Q", len(text)), text, *blobs])
+    return [memoryview(struct.pack("<Q", len(text)) + text), *(memoryview(b) for b in blobs)]
 
 
 def decode_state(data: bytes) -> tuple[dict[str, Any], StateInfo]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -37,6 +38,8 @@ class Settings:
     s3_secret_key: str = field(default="", repr=False)
     workers: int = 16
     limits: Limits = Limits()
+    # The chain and market (multiverse.market.wiring.MarketSettings); None: no chain, no Market service.
+    market: Any = None
 
     @property
     def database_url(self) -> str:
@@ -62,5 +65,13 @@ class Settings:
             s3_access_key=env.get("MULTIVERSE_S3_ACCESS_KEY", ""),
             s3_secret_key=env.get("MULTIVERSE_S3_SECRET_KEY", ""),
             limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB))),
+            market=None if env.get("MULTIVERSE_MARKET", "on") == "off" else _market_settings(env),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _market_settings(env: dict[str, str]) -> Any:
+    """The market's settings (in-process EVM by default); imported here only, to keep this module light."""
+    from multiverse.market.wiring import MarketSettings
+
+    return MarketSettings.from_env(env)

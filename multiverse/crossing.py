@@ -13,23 +13,51 @@ that stops early leaves nothing but, at most, an unreferenced blob.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable
+import math
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import merge_kernels as mk
 import torch
 
+import merge_kernels as mk
 from multiverse import __version__
 from multiverse.auth import Principal
-from multiverse.codec import decode_state, encode_state
+from multiverse.codec import encode_state_parts
+from multiverse.crosschild import (
+    align_base,
+    align_call,
+    check_child,
+    check_finite,
+    kernel_call,
+    share,
+    timeline,
+)
+from multiverse.crossio import read_info, read_state
 from multiverse.crossplayers import merge_players
 from multiverse.crossstats import cross_stats
-from multiverse.errors import AlreadyExists, Cancelled, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from multiverse.errors import (
+    AlreadyExists,
+    Cancelled,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from multiverse.playermerge import POLICIES
-from multiverse.records import DEFAULT_HEAD, SnapshotRecord, SpaceRecord, WorldRecord, canonical_json, snapshot_id
-from multiverse.spaces import check_name
+from multiverse.records import (
+    DEFAULT_HEAD,
+    SnapshotRecord,
+    SpaceRecord,
+    WorldRecord,
+    canonical_json,
+    snapshot_id,
+)
+from multiverse.spaces import DTYPES, check_name
 from multiverse.store import Store
 
 CODE_VERSION = f"multiverse {__version__}; torch {torch.__version__}"
@@ -41,6 +69,7 @@ Progress = Callable[[str, float], None]
 class CrossLimits:
     max_parents: int = 8
     max_input_bytes: int = 4 << 30  # the parents' states together
+    max_running: int = 2  # crosses computing at once (each holds its parents and child in memory); others queue
 
 
 @dataclass(frozen=True)
@@ -69,11 +98,21 @@ class Plan:
 
 @dataclass(frozen=True)
 class Child:
-    state: bytes
+    """A computed state, not stored: its file as pieces (``codec.encode_state_parts``) and what it holds."""
+
+    parts: tuple[memoryview, ...]
     digest: str
     frame_count: int
     player_count: int
     stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    @property
+    def state(self) -> bytes:
+        return b"".join(self.parts)
 
 
 @dataclass(frozen=True)
@@ -99,6 +138,7 @@ def pipeline_from(op: str, params: dict[str, Any] | None, pipeline: dict[str, An
 class Crossing:
     def __init__(self, store: Store, limits: CrossLimits = CrossLimits()) -> None:
         self.store, self.limits = store, limits
+        self._slots = threading.BoundedSemaphore(limits.max_running)
 
     # planning: cheap, before any heavy work ---------------------------------------------------------
     def plan(self, who: Principal, spec: CrossSpec) -> Plan:
@@ -121,15 +161,16 @@ class Crossing:
         total = sum(p.state_size for p in parents)
         if total > self.limits.max_input_bytes:
             raise InvalidArgument("parents", f"{total} bytes", f"the parents may hold at most {self.limits.max_input_bytes} bytes together")
-        if not spec.align and len({p.frame_count for p in parents}) > 1:
-            counts = [p.frame_count for p in parents]
-            raise InvalidArgument("align", "", f"the parents have {counts} frames: name an alignment policy "
-                                  f"({', '.join(mk.ALIGN_POLICIES)})")
-        pipeline = _kernel_call(lambda: mk.Pipeline.from_dict(spec.pipeline).resolve(len(parents)))
+        length = self._length(spec, [p.frame_count for p in parents])
+        pipeline = kernel_call(lambda: mk.Pipeline.from_dict(spec.pipeline).resolve(len(parents)))
         needs_base = any(mk.get_operator(s.op).needs_base or (s.base and mk.get_operator(s.op).uses_base)
                          for s in pipeline.steps)
         base = self._base(spec, parents, required=needs_base)
         space = self.store.meta.get_space(worlds[0].space)
+        child_bytes = length * math.prod(space.frame_shape) * DTYPES[space.dtype].itemsize
+        if child_bytes > self.store.limits.max_state_bytes:
+            raise InvalidArgument("frames", length, f"the child would hold {child_bytes} bytes of frames, over the "
+                                  f"server's cap of {self.store.limits.max_state_bytes}: ask for fewer frames")
         recipe = {
             "parent_states": [p.state for p in parents],
             "base_state": base.state if base else None,
@@ -142,9 +183,31 @@ class Crossing:
         }
         return Plan(space, parents, base, pipeline, recipe, hashlib.sha256(canonical_json(recipe)).hexdigest())
 
+    def _length(self, spec: CrossSpec, counts: list[int]) -> int:
+        """The child's frame count under the alignment, checked before any work."""
+        if not spec.align:
+            if spec.frames:
+                raise InvalidArgument("frames", spec.frames, "set align (last_n, truncate or resample) to choose a "
+                                      "frame count, or leave frames 0")
+            if len(set(counts)) > 1:
+                raise InvalidArgument("align", "", f"the parents have {counts} frames: name an alignment policy "
+                                      f"({', '.join(mk.ALIGN_POLICIES)})")
+            return counts[0]
+        if not 0 <= spec.frames <= self.store.limits.max_frames:
+            raise InvalidArgument("frames", spec.frames, f"use 0 (the default) to {self.store.limits.max_frames}")
+        if spec.align != "resample" and spec.frames > min(counts):
+            raise InvalidArgument("frames", spec.frames, f"{spec.align} cuts the parents ({counts} frames) to at most "
+                                  f"{min(counts)}: ask for fewer, or use align=resample to stretch")
+        return spec.frames or (max(counts) if spec.align == "resample" else min(counts))
+
     def _base(self, spec: CrossSpec, parents: tuple[SnapshotRecord, ...], *, required: bool) -> SnapshotRecord | None:
         if spec.base:
-            return self.store.resolve(spec.base)
+            base = self.store.resolve(spec.base)
+            space, theirs = self.store.meta.get_world(base.world).space, self.store.meta.get_world(parents[0].world).space
+            if space != theirs:
+                raise FailedPrecondition(f"the base {base.id[:12]} (world {base.world!r}) lives in latent space {space!r}, "
+                                         f"the parents in {theirs!r}: name a base of the parents' space", spaces=f"{theirs},{space}")
+            return base
         common = self.store.meta.lowest_common_ancestors(parents[0].id, parents[1].id)
         for p in parents[2:]:
             if not common:
@@ -164,125 +227,117 @@ class Crossing:
     # computing: pure given the plan -----------------------------------------------------------------
     def compute(self, plan: Plan, spec: CrossSpec, progress: Progress = lambda stage, f: None,
                 cancelled: Callable[[], bool] = lambda: False) -> Child:
+        """Load, align, merge frames and players, carry the guidance texts, encode. Stores nothing.
+        The child's ``digest`` is left empty: storing it hashes it (``Crossing.cross``), ``preview`` hashes it."""
         progress("load", 0.05)
-        states = [decode_state(self.store.blobs.read(p.state)) for p in plan.parents]
-        base_state = decode_state(self.store.blobs.read(plan.base.state)) if plan.base else None
+        uses_base = any(mk.get_operator(s.op).needs_base or (s.base and mk.get_operator(s.op).uses_base)
+                        for s in plan.pipeline.steps)
+        # Reads overlap (file reads and hashing release the GIL). The base's frames only where the pipeline uses
+        # them; its players always (the three-way merge of players' stats).
+        full = [*plan.parents, *([plan.base] if plan.base is not None and uses_base else [])]
+        with ThreadPoolExecutor(max_workers=min(4, len(full)), thread_name_prefix="cross-load") as pool:
+            loaded = list(pool.map(lambda r: read_state(self.store.blobs, r.state, r.state_size), full))
+        states = loaded[:len(plan.parents)]
+        base_state = None
+        if plan.base is not None:
+            base_state = loaded[-1] if uses_base else ({}, read_info(self.store.blobs, plan.base.state))
         _check(cancelled)
         frames = [t["frames"] for t, _ in states]
         lengths = [f.shape[0] for f in frames]
-        length = spec.frames or None
         if spec.align:
-            frames = _kernel_call(lambda: mk.align(frames, spec.align, length))
-        base_frames = _align_base(base_state[0]["frames"], frames[0].shape[0], spec.align) if base_state else None
+            frames = align_call(lambda: mk.align(frames, spec.align, spec.frames or None))
+        base_frames = align_base(base_state[0]["frames"], frames[0].shape[0], spec.align) if uses_base else None
         progress("merge", 0.3)
-        uses_base = any(mk.get_operator(s.op).needs_base or (s.base and mk.get_operator(s.op).uses_base)
-                        for s in plan.pipeline.steps)
         kstats: dict[str, Any] = {}
-        child = _kernel_call(lambda: plan.pipeline.run(frames, base=base_frames if uses_base else None,
-                                                       seed=spec.seed, stats=kstats))
+        child = kernel_call(lambda: plan.pipeline.run(frames, base=base_frames, seed=spec.seed, stats=kstats))
+        check_finite(child, "frames")
         _check(cancelled)
         progress("players", 0.7)
         players, vectors, player_note = merge_players(plan, spec, states, base_state, uses_base)
-        timeline = _timeline(plan, spec, states, lengths, child.shape[0])
-        share = _share(kstats)
-        stats = cross_stats(child, frames, plan.space.reference, share) | {"players": player_note}
-        state = encode_state(child, vectors, space=plan.space.name, players=players, timeline=timeline)
+        check_finite(vectors, "player vectors")
+        texts = timeline(plan, spec, states, lengths, child.shape[0], self.store.limits.max_timeline)
+        check_child(plan.space, self.store.limits, players, texts, child.shape[0])
+        stats = cross_stats(child, frames, plan.space.reference, share(kstats)) | {"players": player_note}
+        progress("encode", 0.8)
+        parts = encode_state_parts(child, vectors, space=plan.space.name, players=players, timeline=texts)
         _check(cancelled)
-        return Child(state, hashlib.sha256(state).hexdigest(), child.shape[0], len(players), stats)
+        return Child(tuple(parts), "", child.shape[0], len(players), stats)
+
+    def preview(self, who: Principal, spec: CrossSpec, cancelled: Callable[[], bool] = lambda: False
+                ) -> tuple[Plan, Child]:
+        """The same computation as ``cross``, nothing stored: the plan and the child (with its digest)."""
+        plan = self.plan(who, spec)
+        with self._slot(cancelled):
+            child = self.compute(plan, spec, cancelled=cancelled)
+        h = hashlib.sha256()
+        for part in child.parts:
+            h.update(part)
+        return plan, Child(child.parts, h.hexdigest(), child.frame_count, child.player_count, child.stats)
 
     # the whole cross --------------------------------------------------------------------------------
     def cross(self, who: Principal, spec: CrossSpec, progress: Progress = lambda stage, f: None,
               cancelled: Callable[[], bool] = lambda: False) -> Crossed:
+        """Plan, compute, store the state blob, then create the world with its first snapshot in one
+        metadata transaction. A repeat of the recipe under the same name returns the world (created=False)."""
         check_name("name", spec.name)
         check_name("owner", spec.owner or who.name)
         if len(spec.description) > 1024:
             raise InvalidArgument("description", spec.description[:40], "use at most 1024 characters")
         progress("resolve", 0.0)
         plan = self.plan(who, spec)
-        origin = {"recipe_sha256": plan.recipe_sha256}
-        existing = _find_world(self.store, spec.name)
-        if existing is not None:
-            if existing.origin.get("recipe_sha256") != plan.recipe_sha256:
-                raise AlreadyExists(f"world {spec.name!r} exists and was not made by this recipe: choose another name")
-            first = self.store.meta.get_snapshot(existing.origin["snapshot"])
-            return Crossed(existing, first, first.provenance.get("stats", {}), False, plan.recipe_sha256)
-        child = self.compute(plan, spec, progress, cancelled)
-        progress("store", 0.85)
-        self.store.blobs.put_bytes(child.state)
-        _check(cancelled)
+        if (done := self._existing(spec.name, plan)) is not None:
+            return done
+        with self._slot(cancelled):
+            child = self.compute(plan, spec, progress, cancelled)
+            progress("store", 0.85)
+            # streamed from the tensors (no joined copy), hashed once on the way, made visible atomically
+            digest = self.store.blobs.put_stream(iter(child.parts))
         now = self.store.clock()
         provenance = {
             "kind": "cross", "by": who.name, "recipe": plan.recipe, "recipe_sha256": plan.recipe_sha256,
             "parents": [p.id for p in plan.parents], "base": plan.base.id if plan.base else None, "stats": child.stats,
         }
-        body = SnapshotRecord("", spec.name, tuple(p.id for p in plan.parents), child.digest, len(child.state),
+        body = SnapshotRecord("", spec.name, tuple(p.id for p in plan.parents), digest, child.size,
                               child.frame_count, child.player_count, 1 + max(p.generation for p in plan.parents),
                               now, provenance).body()
         record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
         world = WorldRecord(spec.name, plan.space.name, spec.owner or who.name, now, spec.description,
-                            origin={**origin, "snapshot": record.id})
+                            origin={"recipe_sha256": plan.recipe_sha256, "snapshot": record.id})
+        _check(cancelled)  # the last moment a cancellation can still leave nothing but an unreferenced blob
         progress("commit", 0.95)
-        world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD)
+        try:
+            world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD)
+        except AlreadyExists:
+            if (done := self._existing(spec.name, plan)) is not None:  # a concurrent repeat of the recipe won
+                return done
+            raise
         progress("done", 1.0)
         return Crossed(world, record, record.provenance.get("stats", {}), created, plan.recipe_sha256)
 
+    @contextlib.contextmanager
+    def _slot(self, cancelled: Callable[[], bool]) -> Iterator[None]:
+        """One of ``max_running`` compute slots; waiting for it stays cancellable."""
+        while not self._slots.acquire(timeout=0.1):
+            _check(cancelled)
+        try:
+            yield
+        finally:
+            self._slots.release()
 
-def _align_base(base: torch.Tensor, length: int, policy: str) -> torch.Tensor:
-    """The base follows the parents' policy where it can (it is long enough to cut), else it is resampled."""
-    if base.shape[0] == length:
-        return base
-    if policy in ("last_n", "truncate") and base.shape[0] > length:
-        return _kernel_call(lambda: mk.align([base], policy, length)[0])
-    return _kernel_call(lambda: mk.resample(base, length))
-
-
-def _find_world(store: Store, name: str) -> WorldRecord | None:
-    try:
-        return store.meta.get_world(name)
-    except NotFound:
-        return None
+    def _existing(self, name: str, plan: Plan) -> Crossed | None:
+        """The world ``name`` if this recipe made it; None if there is none; AlreadyExists if another is there."""
+        try:
+            world = self.store.meta.get_world(name)
+        except NotFound:
+            return None
+        if world.origin.get("recipe_sha256") != plan.recipe_sha256:
+            made = f"by recipe {world.origin['recipe_sha256'][:12]}" if world.origin else "by a game server"
+            raise AlreadyExists(f"world {name!r} exists, made {made}, not by this recipe ({plan.recipe_sha256[:12]}): "
+                                "choose another name", world=name)
+        first = self.store.meta.get_snapshot(world.origin["snapshot"])
+        return Crossed(world, first, first.provenance.get("stats", {}), False, plan.recipe_sha256)
 
 
 def _check(cancelled: Callable[[], bool]) -> None:
     if cancelled():
-        raise Cancelled("the cross was cancelled; nothing was stored")
-
-
-def _kernel_call(fn: Callable[[], Any]) -> Any:
-    """Run a merge_kernels call, translating its errors into the domain's InvalidArgument once."""
-    try:
-        return fn()
-    except mk.ParameterError as exc:
-        raise InvalidArgument(f"pipeline.{exc.param}", exc.value, exc.fix or f"use {exc.allowed}",
-                              reason=str(exc).split(":")[0]) from None
-
-
-def _share(kstats: dict[str, Any]) -> list[float] | None:
-    """The share of elements from each parent, from the first selection step that reports one."""
-    for st in kstats.get("steps", []):
-        if st and "share" in st:
-            return [float(x) for x in st["share"]]
-    return None
-
-
-def _timeline(plan: Plan, spec: CrossSpec, states: list, lengths: list[int], length: int) -> list[dict[str, Any]]:
-    """Parents' guidance texts with frame indices remapped by the alignment, then an event for the cross."""
-    texts: dict[tuple[int, str], int] = {}
-    for k, ((_, info), n) in enumerate(zip(states, lengths)):
-        for entry in info.timeline:
-            frame = _remap(entry["frame"], n, length, spec.align)
-            if frame is not None:
-                texts.setdefault((frame, entry["text"]), k)
-    ops = "+".join(s.op for s in plan.pipeline.steps)
-    event = {"frame": 0, "text": f"[cross] {len(plan.parents)} states crossed with {ops} (seed {spec.seed}, recipe {plan.recipe_sha256[:12]})"}
-    ordered = sorted(texts, key=lambda ft: (ft[0], texts[ft], ft[1]))
-    return [event] + [{"frame": f, "text": t} for f, t in ordered][: 100_000 - 1]
-
-
-def _remap(frame: int, n: int, length: int, policy: str) -> int | None:
-    if policy in ("", "truncate"):
-        return frame if frame < length else None
-    if policy == "last_n":
-        j = frame - (n - length)
-        return j if j >= 0 else None
-    return round(frame * (length - 1) / (n - 1)) if n > 1 else 0
+        raise Cancelled("the cross was cancelled (by the caller or its deadline): no world or snapshot was created")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import merge_kernels as mk
 import torch
 
+import merge_kernels as mk
 from multiverse.playermerge import merge_player, union_players
 
 if TYPE_CHECKING:

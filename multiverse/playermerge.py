@@ -8,7 +8,9 @@ For each top-level stats field (and the wallet): equal on both sides -> that val
     max            the larger number (Health, XpLevel, foodLevel...); non-numbers fall back to prefer-first
     union          Inventory: the union by Slot (first parent wins a slot both fill); other fields: prefer-first
 
-With no base record of the player every difference is a conflict. More than two parents fold left to right.
+Values compare as JSON values (``true`` is not ``1``; ``20`` is ``20.0``). With no base record of the player
+every difference is a conflict. More than two parents fold left to right (the merged first ones against the
+next), so with prefer-second the latest parent holding the player wins a conflict.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ _MISSING = object()
 
 def merge_values(key: str, a: Any, b: Any, base: Any, policy: str) -> Any:
     """One field's three-way merge; ``_MISSING`` stands for an absent field on any side."""
-    if a == b:
+    if _same(a, b):
         return a
-    if base is not _MISSING and a == base:
+    if base is not _MISSING and _same(a, base):
         return b
-    if base is not _MISSING and b == base:
+    if base is not _MISSING and _same(b, base):
         return a
     if a is _MISSING or b is _MISSING:  # added on one side, deleted or absent on the other: keep what exists
         return b if a is _MISSING else a
@@ -78,6 +80,23 @@ def _union_inventory(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> list[d
     slots = {item.get("Slot"): item for item in b}
     slots.update({item.get("Slot"): item for item in a})
     return [slots[s] for s in sorted(slots, key=lambda s: (s is None, s))]
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: true is not 1 (Python says it is), 20 is 20.0."""
+    return _norm(a) == _norm(b)
+
+
+def _norm(x: Any) -> Any:
+    if x is _MISSING:
+        return ("missing",)
+    if isinstance(x, bool):
+        return ("bool", x)
+    if isinstance(x, dict):
+        return ("dict", tuple(sorted((k, _norm(v)) for k, v in x.items())))
+    if isinstance(x, list):
+        return ("list", tuple(_norm(v) for v in x))
+    return x
 
 
 def _number(x: Any) -> bool:

@@ -7,7 +7,6 @@ import queue
 import threading
 
 import merge_kernels as mk
-
 from multiverse.crossing import Crossed, Crossing, CrossSpec, pipeline_from
 from multiverse.errors import InvalidArgument
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc
@@ -31,7 +30,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
             try:
                 outcome["crossed"] = self.crossing.cross(
                     who, spec, progress=lambda stage, f: events.put((stage, f)),
-                    cancelled=lambda: not context.is_active() or (context.time_remaining() or 1) <= 0)
+                    cancelled=lambda: _gone(context))
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
                 outcome["error"] = exc
             events.put(None)
@@ -47,8 +46,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     def PreviewCross(self, request, context):
         who = self.auth(context)
         spec = _spec(request)
-        plan = self.crossing.plan(who, spec)
-        child = self.crossing.compute(plan, spec, cancelled=lambda: not context.is_active())
+        plan, child = self.crossing.preview(who, spec, cancelled=lambda: _gone(context))
         return multiverse_pb2.CrossPreview(stats=_stats(child.stats), state_sha256=child.digest,
                                            frame_count=child.frame_count, player_count=child.player_count,
                                            base=plan.base.id if plan.base else "", recipe_sha256=plan.recipe_sha256)
@@ -57,6 +55,12 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     def ListOperators(self, request, context):
         self.auth(context)
         return multiverse_pb2.ListOperatorsResponse(operators=[_operator(o) for o in mk.list_operators()])
+
+
+def _gone(context) -> bool:
+    """The caller cancelled, or its deadline passed."""
+    remaining = context.time_remaining()
+    return not context.is_active() or (remaining is not None and remaining <= 0)
 
 
 def _spec(r: multiverse_pb2.CrossRequest) -> CrossSpec:

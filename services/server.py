@@ -10,8 +10,10 @@ from grpc_reflection.v1alpha import reflection
 
 from multiverse.app import App
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
+from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 from services.auth import Authenticator
 from services.multiverse_servicer import MultiverseServicer
+from services.rarity_servicer import RaritySvc
 from services.store_servicer import StoreServicer
 
 MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
@@ -25,14 +27,26 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         ("grpc.so_reuseport", 0),
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or app.settings.workers), options=options)
-    auth = Authenticator(app.meta)
+    auth = Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None)
     store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
     multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing, auth), server)
+    if app.rarity is not None:
+        rarity_pb2_grpc.add_RarityServicer_to_server(RaritySvc(app.rarity, auth), server)
+
+    if app.market is not None:
+        from multiverse.v1 import market_pb2, market_pb2_grpc
+        from services.market_servicer import MarketServicer
+
+        market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app.market, auth), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [store_pb2.DESCRIPTOR.services_by_name["Store"].full_name,
              multiverse_pb2.DESCRIPTOR.services_by_name["Multiverse"].full_name]
+    if app.rarity is not None:
+        names.append(rarity_pb2.DESCRIPTOR.services_by_name["Rarity"].full_name)
+    if app.market is not None:
+        names.append(market_pb2.DESCRIPTOR.services_by_name["Market"].full_name)
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .artifacts import Artifact, load_artifact, source_hash
 from .base import (
     RARITY_SCALE,
+    BlockRef,
     Chain,
     ChainEvent,
     Contracts,
@@ -42,6 +43,7 @@ def token_id_for(canonical: bytes) -> str:
 __all__ = [
     "RARITY_SCALE",
     "Artifact",
+    "BlockRef",
     "Chain",
     "ChainConfig",
     "ChainEvent",

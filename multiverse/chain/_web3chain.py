@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from eth_account import Account
-from eth_utils import is_address, to_checksum_address
-from hexbytes import HexBytes
+from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
@@ -21,7 +19,7 @@ from ._boundary import RevertDecoder, translate
 from .artifacts import load_artifact
 from .base import (
     RARITY_SCALE,
-    SPACE_BYTES,
+    BlockRef,
     ChainEvent,
     Contracts,
     DeployOptions,
@@ -30,9 +28,9 @@ from .base import (
     TokenInfo,
 )
 from .config import Secret
+from .values import _address, _bytes32, _hex, _id_hex, _plain, _signature, _space, _token_id, encode_abi_words
 
 T = TypeVar("T")
-_HEX64 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 ERC721_INTERFACE = bytes.fromhex("80ac58cd")
 ERC2981_INTERFACE = bytes.fromhex("2a55205a")
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -111,6 +109,36 @@ class Web3Chain:
         if number > head:
             raise NotFound(f"block {number} is past the head {head}", block=number)
         return self._read(f"read block {number}", lambda: _hex(self._w3.eth.get_block(number)["hash"]))
+
+    def block(self, number: int) -> BlockRef:
+        if not isinstance(number, int) or number < 0:
+            raise InvalidArgument("number", number, "give a block number >= 0")
+        got = self._read(f"read block {number}", lambda: self._w3.eth.get_block(number))
+        if got is None:
+            raise NotFound(f"block {number} is past the head", block=number)
+        return BlockRef(number, _hex(got["hash"]), _hex(got["parentHash"]))
+
+    def block_logs(self, block: BlockRef) -> list[ChainEvent]:
+        # By number, not by blockHash: eth-tester does not take blockHash filters. A caller compares each event's
+        # block_hash with block.hash: a difference means the block was replaced in between.
+        return self.get_logs(block.number, block.number)
+
+    def is_valid_signature(self, signer: str, digest: bytes, signature: bytes) -> bool:
+        address = _address("signer", signer)
+        if len(digest) != 32:
+            raise InvalidArgument("digest", digest.hex(), "give a 32-byte digest")
+        code = self._read(f"read the code of {address}", lambda: self._w3.eth.get_code(address))
+        if not code:
+            try:
+                return Account._recover_hash(digest, signature=bytes(signature)) == address
+            except Exception:  # noqa: BLE001  (malformed bytes raise several kinds: not the signer's)
+                return False
+        call = {"to": address, "data": "0x1626ba7e" + encode_abi_words(digest, bytes(signature))}
+        try:
+            answer = self._read(f"ask {address} about a signature (ERC-1271)", lambda: self._w3.eth.call(call))
+        except (FailedPrecondition, NotFound, PermissionDenied, Web3Exception):
+            return False
+        return bytes(answer)[:4] == bytes.fromhex("1626ba7e")
 
     def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:
         admin = _address("admin", options.admin) if options.admin else self.minter
@@ -329,54 +357,3 @@ class Web3Chain:
             tx_hash=_hex(log["transactionHash"]),
             log_index=int(log["logIndex"]),
         )
-
-
-def _signature(item: dict[str, Any]) -> str:
-    return f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
-
-
-def _address(field: str, value: Any) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise InvalidArgument(field, value, "give a 0x-prefixed 20-byte hex address")
-    return to_checksum_address(value)
-
-
-def _token_id(value: Any, field: str = "token_id") -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**256:
-        return value
-    if isinstance(value, str) and _HEX64.match(value):
-        return int(value.removeprefix("0x"), 16)
-    raise InvalidArgument(field, value, "give the sha256 of the vector's canonical bytes as 64 hex digits")
-
-
-def _bytes32(field: str, value: Any) -> bytes:
-    if isinstance(value, bytes | bytearray) and len(value) == 32:
-        return bytes(value)
-    if isinstance(value, str) and _HEX64.match(value):
-        return bytes.fromhex(value.removeprefix("0x"))
-    raise InvalidArgument(field, value, "give 32 bytes as 64 hex digits")
-
-
-def _space(name: Any) -> bytes:
-    data = name.encode("utf-8") if isinstance(name, str) else b""
-    if not data or len(data) > SPACE_BYTES or b"\0" in data:
-        raise InvalidArgument(
-            "provenance.space", name, f"give the latent space's name: 1 to {SPACE_BYTES} UTF-8 bytes, no NUL"
-        )
-    return data.ljust(SPACE_BYTES, b"\0")
-
-
-def _id_hex(token_id: int) -> str:
-    return f"{token_id:064x}"
-
-
-def _hex(value: Any) -> str:
-    return "0x" + bytes(HexBytes(value)).hex()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

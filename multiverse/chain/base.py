@@ -86,6 +86,15 @@ class ChainEvent:
 
 
 @dataclass(frozen=True)
+class BlockRef:
+    """A block as an indexer sees it: its number, hash and parent's hash (``0x`` hex)."""
+
+    number: int
+    hash: str
+    parent_hash: str
+
+
+@dataclass(frozen=True)
 class DeployOptions:
     """What ``deploy`` needs beyond the minter key. ``admin`` defaults to the minter's address."""
 
@@ -112,6 +121,19 @@ class Chain(Protocol):
 
     def block_hash(self, number: int) -> str:
         """Hash of block ``number``; ``NotFound`` past the head."""
+        ...
+
+    def block(self, number: int) -> BlockRef:
+        """Block ``number`` of the current canonical chain; ``NotFound`` past the head."""
+        ...
+
+    def block_logs(self, block: BlockRef) -> list[ChainEvent]:
+        """Decoded logs of both contracts at ``block.number``, in chain order. Events whose ``block_hash`` is not
+        ``block.hash`` mean the block was replaced (a reorg) since ``block`` was read."""
+        ...
+
+    def is_valid_signature(self, signer: str, digest: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` over ``digest`` is ``signer``'s: ECDSA for an account, ERC-1271 for a contract."""
         ...
 
     def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:

@@ -6,8 +6,8 @@ calibrated population scoring at or below it (interpolated on the grid); its tie
 
     common < 50% <= uncommon < 90% <= rare < 99% <= epic < 99.9% <= legendary
 
-Ranks must not drift silently: every calibration has a version (a hash of what it was fitted on), and every
-score names the calibration and the index version it was computed against.
+Ranks must not drift silently: every calibration has a version (a hash of its content: the density floor and
+the quantiles), remembers the index version it was fitted at, and every score names both.
 """
 
 from __future__ import annotations
@@ -51,9 +51,7 @@ class Calibration:
     version: str
     index_version: str
     n: int
-    knn_ref: float  # median k-th neighbour distance
-    knn_hi: float  # k-th neighbour distance past which it counts as extreme (score.knn_scale)
-    weight: float  # the tie-breaking global term's weight the scores were computed with
+    floor: float  # the density floor the scores were computed with (score.rarity)
     values: tuple[float, ...]
 
     def percentile(self, scores: np.ndarray) -> np.ndarray:
@@ -78,9 +76,7 @@ class Calibration:
             "version": self.version,
             "index_version": self.index_version,
             "n": self.n,
-            "knn_ref": self.knn_ref,
-            "knn_hi": self.knn_hi,
-            "weight": self.weight,
+            "floor": self.floor,
             "values": list(self.values),
         }
 
@@ -93,21 +89,19 @@ class Calibration:
             str(data["version"]),
             str(data["index_version"]),
             int(data["n"]),
-            float(data["knn_ref"]),
-            float(data["knn_hi"]),
-            float(data["weight"]),
+            float(data["floor"]),
             values,
         )
 
 
-def fit(scores: np.ndarray, *, index_version: str, knn_ref: float, knn_hi: float, weight: float) -> Calibration:
+def fit(scores: np.ndarray, *, index_version: str, floor: float) -> Calibration:
     """The calibration of a population whose scores are ``scores`` (non-finite scores are left out)."""
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     values = tuple(float(v) for v in np.quantile(s, GRID / 100.0)) if len(s) else tuple(0.0 for _ in GRID)
-    body = {"index_version": index_version, "n": int(len(s)), "ref": [knn_ref, knn_hi], "weight": float(weight)}
+    body = {"n": int(len(s)), "floor": float(floor).hex()}  # content only: equal populations, equal versions
     digest = hashlib.sha256(json.dumps([body, [round(v, 9) for v in values]]).encode()).hexdigest()[:16]
-    return Calibration(f"cal-{digest}", index_version, int(len(s)), float(knn_ref), float(knn_hi), float(weight), values)
+    return Calibration(f"cal-{digest}", index_version, int(len(s)), float(floor), values)
 
 
 def tier_of(percentile: float) -> str:

@@ -215,6 +215,11 @@ class RarityEngine:
                 )
             return out
 
+    def has_snapshot(self, snapshot: str) -> bool:
+        """Whether any vector of ``snapshot`` is in the index."""
+        with self._lock:
+            return any(pop.registry.has_snapshot(snapshot) for pop in self._pops.values())
+
     def _selected(self, kind: str | None) -> list[Population]:
         return list(self._pops.values()) if kind is None else [self.population(kind)]
 

@@ -24,11 +24,11 @@ MAX_NPROBE = 1024
 @dataclass(frozen=True)
 class IndexSettings:
     exact_limit: int = 100_000  # flat up to this many points, IVF past it
-    nlist_per_sqrt: float = 4.0
+    nlist_per_sqrt: float = 2.0  # k-means cost grows with nlist^2: 2 sqrt(N) lists train 4x faster than 4 sqrt(N)
     target_recall: float = 0.95
     nprobe: int = 0  # 0: tuned for target_recall
     retrain_growth: float = 4.0
-    train_per_list: int = 48  # k-means sample: this many points per list (FAISS warns below 39)
+    train_per_list: int = 40  # k-means sample: this many points per list (FAISS warns below 39)
     tune_queries: int = 400
     seed: int = 0
     use_gpu: bool = True
@@ -56,6 +56,7 @@ class VectorIndex:
         self.measured_recall: float | None = None
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatL2(dim))
         self._gpu: faiss.Index | None = None
+        self._gpu_res = None
 
     @property
     def ntotal(self) -> int:
@@ -136,7 +137,7 @@ class VectorIndex:
         (all of them for ``flat``; those in the ``nprobe`` probed lists for ``ivf``)."""
         q = np.ascontiguousarray(queries, dtype=np.float32)
         lims, dist, rows = self._index.range_search(q, float(radius2))
-        qi = np.repeat(np.arange(len(q), dtype=np.int64), np.diff(lims))
+        qi = np.repeat(np.arange(len(q), dtype=np.int64), np.diff(lims).astype(np.int64))
         return qi, rows.astype(np.int64), dist
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
@@ -149,8 +150,10 @@ class VectorIndex:
         if not self.settings.use_gpu or gpu_count() == 0 or self.kind != "ivf":
             return self._index
         if self._gpu is None:  # pragma: no cover - needs faiss-gpu and a device
-            self._gpu = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._index)
-            self._gpu.nprobe = self.nprobe
+            if self._gpu_res is None:  # the resources must outlive every index cloned with them
+                self._gpu_res = faiss.StandardGpuResources()
+            self._gpu = faiss.index_cpu_to_gpu(self._gpu_res, 0, self._index)
+            faiss.GpuParameterSpace().set_index_parameter(self._gpu, "nprobe", self.nprobe)
         return self._gpu
 
     # persistence -------------------------------------------------------------------------------------

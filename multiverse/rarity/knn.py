@@ -75,19 +75,20 @@ class Graph:
         """Make ``found`` (n, >= k) candidate rows (-1 pads; may include the row itself and repeats of -1)
         the lists of ``rows``: the row itself is dropped by id, distances recomputed, k nearest kept."""
         found = np.where(found == rows[:, None], -1, found)
+        if found.shape[1] < self.k:  # a population of fewer than k + 1 points: pad the lists
+            found = np.hstack([found, np.full((len(found), self.k - found.shape[1]), -1, dtype=found.dtype)])
         dist = pair_distances(x, np.repeat(rows, found.shape[1]), found.ravel()).reshape(found.shape)
         dist, found = sort_lists(dist, found)
         self.dist[rows] = dist[:, : self.k]
         self.nbr[rows] = found[:, : self.k]
-        if found.shape[1] < self.k:
-            self.dist[rows, found.shape[1] :] = np.inf
-            self.nbr[rows, found.shape[1] :] = -1
 
     def merge(self, x: np.ndarray, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
         """Offer ``sources[i]`` as a neighbour of ``targets[i]`` (pairs; sources not yet in the lists).
         Each target keeps its k nearest of old list + offers. Returns the rows whose list changed."""
         if not len(targets):
             return np.zeros(0, dtype=np.int64)
+        pairs = np.unique(np.stack([targets, sources], axis=1), axis=0)  # a pair offered twice counts once
+        targets, sources = pairs[:, 0], pairs[:, 1]
         d = pair_distances(x, targets, sources)
         useful = d < self.dist[targets, -1]
         targets, sources, d = targets[useful], sources[useful], d[useful]

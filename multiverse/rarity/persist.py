@@ -17,7 +17,7 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from multiverse.errors import Corrupt, FailedPrecondition
+from multiverse.errors import Corrupt, FailedPrecondition, NotFound
 from multiverse.rarity.calibrate import Calibration
 from multiverse.rarity.embed import content_hash
 from multiverse.rarity.ids import Registry
@@ -67,6 +67,16 @@ def save(engine, blobs) -> str:
     return blobs.put_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
 
 
+def blobs_of(blobs, digest: str) -> set[str]:
+    """The digests a saved engine consists of: its manifest and every blob the manifest names (empty when the
+    manifest is missing or unreadable)."""
+    try:
+        manifest = json.loads(blobs.read(digest))
+        return {digest} | {entry[name] for entry in manifest["kinds"].values() for name in ("index_blob", "arrays_blob")}
+    except (NotFound, Corrupt, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return set()
+
+
 def load(cls, blobs, digest: str, *, threads: int = 0):
     try:
         manifest = json.loads(blobs.read(digest))
@@ -85,7 +95,7 @@ def load(cls, blobs, digest: str, *, threads: int = 0):
         )
         for kind, entry in manifest["kinds"].items():
             _load_population(engine.population(kind), entry, blobs)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS on a damaged index
         raise Corrupt(f"rarity manifest {digest} does not load: {exc!r}", digest=digest) from exc
     return engine
 

@@ -129,7 +129,7 @@ class Population:
     def _append(self, emb: np.ndarray, hashes: np.ndarray, rows: np.ndarray) -> None:
         need = self.n_rows + len(rows)
         if need > len(self.x):
-            cap = max(need, int(1.5 * len(self.x)), 1024)
+            cap = max(need + need // 4, int(1.5 * len(self.x)), 1024)  # headroom: the next saves do not copy
             self.x = _grow(self.x, cap)
             self.hashes = _grow(self.hashes, cap)
             self.alive = _grow(self.alive, cap)
@@ -189,8 +189,8 @@ class Population:
         finite = r[np.isfinite(r)]
         cap = float(np.quantile(finite, WIDE_QUANTILE)) if len(finite) else 0.0
         qi, hit, d2 = self.index.range_pairs(queries, cap * cap * (1 + SLACK))
-        near = d2 <= radius[hit].astype(np.float64) ** 2 * (1 + SLACK)
-        wide = rows[~(r <= cap)]
+        wide = rows[~(r <= cap)]  # searched exhaustively below, so left out of the probed hits here
+        near = (d2 <= radius[hit].astype(np.float64) ** 2 * (1 + SLACK)) & (radius[hit] <= cap)
         qw, hw = _gemm_within(queries, self.x, wide, radius)
         return np.concatenate([qi[near], qw]), np.concatenate([hit[near], hw])
 

@@ -18,21 +18,18 @@ from multiverse.rarity.embed import content_hash
 from multiverse.rarity.knn import pair_distances, sort_lists
 from multiverse.rarity.population import Population
 from multiverse.rarity.records import Neighbor, RarityScore, VectorId
-from multiverse.rarity.score import combine, knn_scale, kth_distance, local_ratio, lrd, reference_rarity
+from multiverse.rarity.score import densities, floor_of, kth_distance, lrd, rarity, reference_rarity
 
 MAX_PAGE = 1000
 _TIER_EDGES = np.array([lower for _, lower in cal.TIERS[1:]])
 
 
 def calibrate(pop: Population) -> cal.Calibration:
-    """Fit the calibration to the population's current scores."""
+    """Fit the calibration (density floor and score quantiles) to the population's current lists."""
     rows = pop.alive_rows()
-    k_eff = pop.k_eff
-    knn = kth_distance(pop.graph.dist, rows, k_eff)
-    knn_ref, knn_hi = knn_scale(knn, pop.config.extreme_mads)
-    w = pop.config.weight
-    scores = combine(_local_all(pop, rows, k_eff), knn, knn_ref, knn_hi, w)
-    pop.calibration = cal.fit(scores, index_version=pop.index_version, knn_ref=knn_ref, knn_hi=knn_hi, weight=w)
+    own, ref, _ = _densities_all(pop, rows)
+    floor = floor_of(own, pop.config.floor_quantile)
+    pop.calibration = cal.fit(rarity(own, ref, floor), index_version=pop.index_version, floor=floor)
     return pop.calibration
 
 
@@ -44,36 +41,35 @@ def ensure_calibrated(pop: Population) -> cal.Calibration:
     return c
 
 
-def _local_all(pop: Population, rows: np.ndarray, k_eff: int) -> np.ndarray:
-    if k_eff == 0:
-        return np.ones(len(rows))
+def _densities_all(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lrd, ref, lrd of every row (n_rows + 1,)) of ``rows``, computing each row's lrd once."""
+    k_eff, g = pop.k_eff, pop.graph
     dens = np.zeros(pop.n_rows + 1)  # the extra last cell is read by -1 pads, which are masked anyway
-    dens[rows] = lrd(pop.graph.dist, pop.graph.nbr, rows, k_eff)
-    out = np.ones(len(rows))
-    g = pop.graph
-    for s in range(0, len(rows), 16384):
-        part = rows[s : s + 16384]
-        two = g.nbr[g.nbr[part, :k_eff], :k_eff].reshape(len(part), -1)
-        valid = (two >= 0) & (two != part[:, None])
-        ref = np.where(valid, dens[two], 0.0).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
-        out[s : s + len(part)] = np.where(valid.any(axis=1), ref / dens[part], 1.0)
-    return out
+    if k_eff == 0 or not len(rows):
+        return np.ones(len(rows)), np.ones(len(rows)), dens
+    dens[rows] = lrd(g.dist, g.nbr, rows, k_eff)
+    own, ref = densities(g.dist, g.nbr, g.dist[rows], g.nbr[rows], rows, k_eff, lrd_all=dens)
+    return own, ref, dens
 
 
-def member_arrays(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(knn distance, local ratio, score) of population rows."""
+def member_arrays(pop: Population, rows: np.ndarray, *, everyone: bool = False) -> tuple[np.ndarray, ...]:
+    """(knn distance, local ratio, score) of population rows; ``everyone`` when rows are most of the population
+    (each lrd is then computed once)."""
     c = ensure_calibrated(pop)
     k_eff, g = pop.k_eff, pop.graph
     knn = kth_distance(g.dist, rows, k_eff)
-    local = local_ratio(g.dist, g.nbr, g.dist[rows], g.nbr[rows], rows, k_eff)
-    return knn, local, combine(local, knn, c.knn_ref, c.knn_hi, c.weight)
+    if everyone:
+        own, ref, _ = _densities_all(pop, rows)
+    else:
+        own, ref = densities(g.dist, g.nbr, g.dist[rows], g.nbr[rows], rows, k_eff)
+    return knn, ref / own, rarity(own, ref, c.floor)
 
 
 def member_scores(pop: Population, rows: np.ndarray, keys: np.ndarray, *, reference: bool = True) -> list[RarityScore]:
     """Scores of population rows, each named by the key position given for it."""
     rows = np.asarray(rows, dtype=np.int64)
     knn, local, score = member_arrays(pop, rows)
-    ref = _reference(pop, pop.x[rows], rows) if reference else (np.full(len(rows), np.nan), np.zeros(len(rows), bool))
+    ref = _member_reference(pop, rows) if reference else (np.full(len(rows), np.nan), np.zeros(len(rows), bool))
     copies = pop.registry.copies(pop.n_rows)[rows]
     return _records(pop, [_vid(pop, p) for p in keys], knn, local, score, ref, copies, keys)
 
@@ -95,9 +91,9 @@ def vector_scores(pop: Population, vectors: np.ndarray) -> list[RarityScore]:
         k_eff, g = pop.k_eff, pop.graph
         qdist, qnbr = _search(pop, emb[new], max(k_eff, 1), exclude=None)
         knn = qdist[:, k_eff - 1] if k_eff else np.full(len(new), np.inf, np.float32)
-        local = local_ratio(g.dist, g.nbr, qdist, qnbr, np.full(len(new), -1), k_eff)
+        own, dref = densities(g.dist, g.nbr, qdist, qnbr, np.full(len(new), -1), k_eff)
         ref = _reference(pop, emb[new], None)
-        recs = _records(pop, [None] * len(new), knn, local, combine(local, knn, c.knn_ref, c.knn_hi, c.weight), ref,
+        recs = _records(pop, [None] * len(new), knn, dref / own, rarity(own, dref, c.floor), ref,
                         np.zeros(len(new), np.int64), None)
         for i, s in zip(new.tolist(), recs):
             out[i] = s
@@ -136,6 +132,28 @@ def _search(pop: Population, q: np.ndarray, k: int, exclude: np.ndarray | None) 
     dist = pair_distances(q, qi, found.ravel(), pop.x).reshape(found.shape)
     dist, found = sort_lists(dist, found)
     return dist[:, :k], found[:, :k]
+
+
+def _member_reference(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Han et al.'s rarity of population rows, from the k-NN lists: a point's k-NN ball holds exactly the points
+    of its list (ties at the radius aside), so the balls holding x are those of the rows that list x. One
+    vectorised pass over the lists (no distance computations); the same answer for one row or all of them."""
+    k_eff = pop.k_eff
+    if k_eff == 0:
+        return np.full(len(rows), np.nan), np.ones(len(rows), dtype=bool)
+    n = pop.n_rows
+    slot = np.full(n + 1, -1, dtype=np.int32 if len(rows) < 2**31 else np.int64)  # last cell: the -1 pads
+    slot[rows] = np.arange(len(rows))
+    radius = pop.graph.dist[:n, k_eff - 1].astype(np.float64)
+    best = np.full(len(rows), np.inf)
+    step = max(1, (1 << 22) // k_eff)
+    for s in range(0, n, step):
+        pos = slot[pop.graph.nbr[s : s + step, :k_eff]]  # (block, k_eff): which asked row each entry is, or -1
+        src, col = np.nonzero(pos >= 0)
+        np.minimum.at(best, pos[src, col], radius[s + src])
+    uncharted = ~np.isfinite(best)
+    best[uncharted] = np.nan
+    return best, uncharted
 
 
 def _reference(pop: Population, q: np.ndarray, own: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -227,7 +245,7 @@ def top_rare(
         rows = pop.alive_rows()
         first = pop.registry.first_keys(pop.n_rows, world)[rows]
         rows, first = rows[first >= 0], first[first >= 0]
-        _, _, score = member_arrays(pop, rows) if len(rows) else (None, None, np.zeros(0))
+        _, _, score = member_arrays(pop, rows, everyone=True) if len(rows) else (None, None, np.zeros(0))
         tiers = np.searchsorted(_TIER_EDGES, c.percentile(score), side="right")
         sid, idx = pop.registry.key_snap[first], pop.registry.key_index[first]
         order = np.lexsort((idx, sid, -score))

@@ -25,8 +25,7 @@ class RarityConfig:
     is stored with a persisted engine."""
 
     k: int = 10  # the k of the k-th nearest neighbour distance
-    weight: float = 0.02  # weight of the tie-breaking global term of the ranked score (score.combine)
-    extreme_mads: float = 2.0  # k-th distances this many robust SDs above the median count as extreme
+    floor_quantile: float = 0.1  # the density floor is the lrd of this sparsest share (score.rarity)
     embed_dim: int = 256  # vectors with more values are projected to this many
     embed_seed: int = 0
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -36,10 +35,8 @@ class RarityConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.k <= 1000:
             raise InvalidArgument("k", self.k, "use 1 to 1000 neighbours (10 is the usual choice)")
-        if not 0.0 <= self.weight <= 10.0:
-            raise InvalidArgument("weight", self.weight, "use a weight in [0, 10]")
-        if not 0.0 <= self.extreme_mads <= 100.0:
-            raise InvalidArgument("extreme_mads", self.extreme_mads, "use 0 to 100 robust deviations (2 is usual)")
+        if not 0.0 <= self.floor_quantile < 1.0:
+            raise InvalidArgument("floor_quantile", self.floor_quantile, "use a share in [0, 1), e.g. 0.1")
         if self.recalibrate_growth <= 0:
             raise InvalidArgument("recalibrate_growth", self.recalibrate_growth, "use a positive share, e.g. 0.1")
         if not 0.0 < self.index.target_recall <= 1.0:
@@ -51,8 +48,7 @@ class RarityConfig:
         s = self.index
         return {
             "k": self.k,
-            "weight": self.weight,
-            "extreme_mads": self.extreme_mads,
+            "floor_quantile": self.floor_quantile,
             "embed_dim": self.embed_dim,
             "embed_seed": self.embed_seed,
             "recalibrate_growth": self.recalibrate_growth,
@@ -63,8 +59,7 @@ class RarityConfig:
     def from_json(cls, data: dict, *, threads: int = 0) -> RarityConfig:
         return cls(
             k=int(data["k"]),
-            weight=float(data["weight"]),
-            extreme_mads=float(data["extreme_mads"]),
+            floor_quantile=float(data["floor_quantile"]),
             embed_dim=int(data["embed_dim"]),
             embed_seed=int(data["embed_seed"]),
             recalibrate_growth=float(data["recalibrate_growth"]),

@@ -15,6 +15,8 @@ Views of how sparse the neighbourhood of a point x is (r_k(x): distance to its k
   than the floor is itself rare, so a group of isolated points that are each other's neighbours (which LOF
   calls normal) still ranks by how sparse it is against the whole space. On the generated data of
   tests/rarity/data.py it ranks at least as well as exact kNN distance and LOF on each dataset (see the tests).
+"""
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,6 +76,11 @@ def densities(
         own_out[s : s + step] = own
         ref_out[s : s + step] = np.where(count > 0, ref, own)
     return own_out, ref_out
+
+
+def floor_of(lrd_all: np.ndarray, quantile: float) -> float:
+    """The density floor: the lrd at ``quantile`` of the population (its sparsest share), 0 when empty."""
+    return float(np.quantile(lrd_all, quantile)) if len(lrd_all) else 0.0
 
 
 def rarity(own: np.ndarray, ref: np.ndarray, floor: float) -> np.ndarray:

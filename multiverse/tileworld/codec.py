@@ -155,3 +155,12 @@ def space_spec(model: TileModel | None = None) -> dict[str, Any]:
         },
         "decoder": SPACE_NAME,
     }
+
+
+def preview_png(latents, *, frames: int = 1, scale: int = 8) -> bytes:
+    """The space's preview decoder: the last ``frames`` latent frames (T, C, h, w) decoded and drawn as PNG bytes
+    (one map, or a film strip left to right)."""
+    from .render import png_bytes, tiles_to_rgb
+
+    tiles = decode_latents(latents[-max(1, frames):])  # (t, H, W)
+    return png_bytes(tiles_to_rgb(tiles[0] if len(tiles) == 1 else tiles, scale))

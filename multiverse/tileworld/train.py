@@ -14,9 +14,10 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ class TrainConfig:
     hidden: int = 32
     latent_channels: int = 8
     map_size: int = 32
-    threads: int = 2
+    threads: int = 1  # the machines are shared: one thread
 
 
 def make_pool(cfg: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -140,7 +141,7 @@ def evaluate(vae: TileVAE, cfg: TrainConfig, pool: np.ndarray, rng: np.random.Ge
     latents = vae.encode(torch.as_tensor(maps).long())[0]  # (N, C, h, w)
     half = len(latents) // 2
     mid = 0.5 * (latents[:half] + latents[half : 2 * half])  # lerp midpoints of pairs of worlds
-    decode = lambda z: vae.decode(z).argmax(dim=1).numpy()  # noqa: E731
+    decode = lambda z: vae.decode(z).argmax(dim=1).numpy()
     random_tiles = np.random.default_rng(cfg.seed).integers(0, NUM_TILES, maps.shape)
     return {
         "name": SPACE_NAME,

@@ -127,7 +127,11 @@ class ExchangeMachine(RuleBasedStateMachine):
         seller, discoverer = self.addr[signed.seller], self.addr[self.discoverer[tid]]
         proceeds = listing.price - royalty - listing.fee
         assert proceeds + royalty + listing.fee == listing.price and proceeds >= 0
-        expected = Counter({seller: proceeds, discoverer: royalty, self.net.fees.address: listing.fee})
+        # Accumulate: seller, discoverer and buyer may be one address (a dict literal would keep only one value).
+        expected: Counter[str] = Counter()
+        expected[seller] += proceeds
+        expected[discoverer] += royalty
+        expected[self.net.fees.address] += listing.fee
         expected[self.addr[buyer]] -= listing.price + int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
         after = {a: self.net.balance(a) for a in payees}
         assert {a: after[a] - before[a] for a in payees} == {a: expected[a] for a in payees}

@@ -1,6 +1,12 @@
 import numpy as np
 
-from multiverse.tileworld import collect_patterns, generate_maps, plausibility, plausible_tiles, simulate_world
+from multiverse.tileworld import (
+    collect_patterns,
+    generate_maps,
+    plausibility,
+    plausible_tiles,
+    simulate_world,
+)
 from multiverse.tileworld.tiles import LAVA, WATER
 
 

@@ -4,7 +4,14 @@ import json
 
 import numpy as np
 
-from multiverse.tileworld import decode_latents, encode_maps, load_model, render_png, simulate_world, space_spec
+from multiverse.tileworld import (
+    decode_latents,
+    encode_maps,
+    load_model,
+    render_png,
+    simulate_world,
+    space_spec,
+)
 from multiverse.tileworld.train import TrainConfig, save, train
 
 from .pngcheck import read_png

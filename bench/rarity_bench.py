@@ -1,0 +1,134 @@
+"""Rarity engine speed and recall against scikit-learn's exact k-NN, measured side by side in one run.
+
+1. Score N vectors of 128 dims (one bulk add: index build, every k-NN list, calibration, every score) and, in the
+   same run, compute the same k-th neighbour distances with scikit-learn's ``NearestNeighbors`` (exact). Report
+   both times, the speed-up, and the n-recall@k of our lists against scikit-learn's (the anchor: >= 10x at recall
+   >= 0.95).
+2. Build an index of M vectors, then time adding and scoring one new snapshot of 1,000 vectors into it (the
+   incremental path every save takes: index add, its lists, the earlier lists it changes, its scores). Target:
+   under 1 s for M = 1,000,000.
+
+Data: a mixture of 1,000 Gaussian clusters of random spreads in 128 dims plus 1% uniform background (latent
+frames cluster by scene; pure isotropic noise in 128 dims is the worst case for any index and no world model's
+output). Seeded: the same run gives the same data.
+
+    .venv/bin/python bench/rarity_bench.py            # N = 200,000 and M = 1,000,000 (several minutes on 2 cores)
+    .venv/bin/python bench/rarity_bench.py --quick    # N = 20,000 and M = 100,000 (or RARITY_BENCH_QUICK=1)
+
+Where FAISS sees a GPU (faiss.get_num_gpus() > 0) bulk searches run on it; the JSON says whether it did.
+Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine, gpu_count  # noqa: E402
+
+DIM, K, SNAPSHOT = 128, 10, 1_000
+
+
+def data(n: int, seed: int) -> np.ndarray:
+    """(n, 128) float32: 1,000 clusters of spread 0.5-2 around centres in [-10, 10]^128, plus 1% background."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-10, 10, (1_000, DIM)).astype(np.float32)
+    spread = rng.uniform(0.5, 2.0, 1_000).astype(np.float32)
+    which = rng.integers(0, 1_000, n)
+    x = centres[which] + spread[which, None] * rng.standard_normal((n, DIM), dtype=np.float32)
+    background = rng.random(n) < 0.01
+    x[background] = rng.uniform(-14, 14, (int(background.sum()), DIM)).astype(np.float32)
+    return x
+
+
+def score_all(x: np.ndarray, config: RarityConfig) -> tuple[RarityEngine, float, list]:
+    started = time.perf_counter()
+    engine = RarityEngine("bench", frame_dim=DIM, config=config)
+    result = engine.add("frame", x, snapshot="all", world="bench")
+    return engine, time.perf_counter() - started, result.scores
+
+
+def sklearn_knn(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    started = time.perf_counter()
+    dist, ids = NearestNeighbors(n_neighbors=K + 1, n_jobs=-1).fit(x).kneighbors(x)
+    return time.perf_counter() - started, dist[:, -1], ids[:, 1:]
+
+
+def recall(engine: RarityEngine, truth: np.ndarray) -> float:
+    pop = engine.population("frame")
+    ours = pop.graph.nbr[: len(truth)]  # one snapshot, no duplicates: row i is x[i]
+    hits = [len(set(a) & set(b)) for a, b in zip(ours.tolist(), truth.tolist())]
+    return float(np.sum(hits) / truth.size)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", default=bool(os.environ.get("RARITY_BENCH_QUICK")),
+                    help="N = 20,000 and M = 100,000")
+    ap.add_argument("--n", type=int, default=0, help="vectors scored against scikit-learn (default 200,000)")
+    ap.add_argument("--m", type=int, default=0, help="index size for the incremental snapshot (default 1,000,000)")
+    ap.add_argument("--threads", type=int, default=0, help="FAISS threads (0: FAISS's default)")
+    args = ap.parse_args()
+    n = args.n or (20_000 if args.quick else 200_000)
+    m = args.m or (100_000 if args.quick else 1_000_000)
+    # --quick keeps the full run's paths (IVF for the scored set) by lowering the exact-search limit with N.
+    config = RarityConfig(k=K, threads=args.threads, index=IndexSettings(exact_limit=min(100_000, n // 2)))
+    gpu = config.index.use_gpu and gpu_count() > 0
+    print(f"rarity bench: N={n}, M={m}, dim={DIM}, k={K}, gpu={gpu}", flush=True)
+
+    x = data(n, seed=1)
+    engine, ours_s, scores = score_all(x, config)
+    stats = engine.stats()["frame"]
+    print(f"engine: {ours_s:.2f} s for {len(scores)} scores ({stats.index_kind}, nlist={stats.nlist}, "
+          f"nprobe={stats.nprobe}, sampled recall {stats.measured_recall})", flush=True)
+    sk_s, sk_kth, sk_ids = sklearn_knn(x)
+    ours_kth = np.array([s.knn_distance for s in scores])
+    rec = recall(engine, sk_ids)
+    kth_err = float(np.median(np.abs(ours_kth - sk_kth) / np.maximum(sk_kth, 1e-12)))
+    print(f"scikit-learn: {sk_s:.2f} s; speed-up {sk_s / ours_s:.1f}x; n-recall@{K} {rec:.4f}; "
+          f"median relative k-th distance error {kth_err:.2e}", flush=True)
+    del engine, scores
+
+    big = data(m + SNAPSHOT, seed=2)
+    started = time.perf_counter()
+    engine = RarityEngine("bench", frame_dim=DIM, config=config)
+    with engine.bulk():
+        engine.add("frame", big[:m], snapshot="base", world="bench")
+    build_s = time.perf_counter() - started
+    stats = engine.stats()["frame"]
+    print(f"built {m}: {build_s:.1f} s ({stats.index_kind}, nlist={stats.nlist}, nprobe={stats.nprobe})", flush=True)
+    latencies = []
+    for i in range(3):  # three new snapshots, one after the other, as saves arrive
+        snap = big[m:] + np.float32(0.01 * i)
+        started = time.perf_counter()
+        result = engine.add("frame", snap, snapshot=f"new{i}", world="bench")
+        latencies.append(time.perf_counter() - started)
+        assert len(result.scores) == SNAPSHOT
+    incremental_s = float(np.median(latencies))
+    print(f"incremental: {SNAPSHOT} vectors into {m} in {incremental_s:.3f} s (median of {latencies})", flush=True)
+
+    report = {
+        "bench": "rarity", "n": n, "dim": DIM, "k": K, "gpu": gpu,
+        "seconds": round(ours_s, 3), "sklearn_seconds": round(sk_s, 3), "speedup_vs_sklearn": round(sk_s / ours_s, 2),
+        "recall_vs_exact": round(rec, 4), "index": stats.index_kind,
+        "incremental_index_size": m, "incremental_snapshot": SNAPSHOT,
+        "incremental_seconds": round(incremental_s, 4), "build_seconds": round(build_s, 2),
+        "targets_met": {"speedup>=10": sk_s / ours_s >= 10, "recall>=0.95": rec >= 0.95,
+                        "incremental<1s": incremental_s < 1.0},
+    }
+    print(json.dumps(report, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Reading parents' states for a cross: the tensors without extra copies, or the metadata alone.
+
+``read_state`` streams a stored blob (hash-verified by the blob store as it streams) into one buffer and
+views the tensors in place (``torch.frombuffer``): one copy from the store, none in decoding, where
+``codec.decode_state`` on ``BlobStore.read`` makes three (read, safetensors load, and the bytes object).
+The blob was validated against its space when it was saved, so its header is trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import torch
+
+from multiverse.blobs.base import BlobStore
+from multiverse.codec import StateInfo
+from multiverse.errors import Corrupt
+from multiverse.spaces import BY_CODE
+
+CHUNK = 4 << 20
+
+
+def read_state(blobs: BlobStore, digest: str, size: int) -> tuple[dict[str, torch.Tensor], StateInfo]:
+    """The stored state ``digest`` of ``size`` bytes -> ({"frames", "players"} tensors, its metadata)."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    pos = 0
+    for chunk in blobs.open_chunks(digest, CHUNK, verify=True):
+        if pos + len(chunk) > size:
+            raise Corrupt(f"blob {digest} holds more than the {size} bytes its record says", digest=digest)
+        view[pos:pos + len(chunk)] = chunk
+        pos += len(chunk)
+    if pos != size:
+        raise Corrupt(f"blob {digest} holds {pos} bytes, its record says {size}", digest=digest)
+    n = struct.unpack_from("<Q", buf, 0)[0]
+    header = json.loads(bytes(view[8:8 + n]))
+    tensors = {name: _view(buf, 8 + n, header[name]) for name in ("frames", "players")}
+    return tensors, _info(header)
+
+
+def read_info(blobs: BlobStore, digest: str) -> StateInfo:
+    """A stored state's metadata (players, timeline) from its header alone, without reading its tensors."""
+    head = bytearray()
+    need = 8
+    for chunk in blobs.open_chunks(digest, 1 << 16, verify=False):
+        head += chunk
+        if len(head) >= 8:
+            need = 8 + struct.unpack_from("<Q", head, 0)[0]
+        if len(head) >= need:
+            break
+    return _info(json.loads(bytes(head[8:need])))
+
+
+def _view(buf: bytearray, start: int, spec: dict[str, Any]) -> torch.Tensor:
+    """The tensor ``spec`` (safetensors header entry) viewed in ``buf`` without copying."""
+    dtype = getattr(torch, BY_CODE[spec["dtype"]].name)
+    lo, hi = spec["data_offsets"]
+    count = (hi - lo) // torch.empty(0, dtype=dtype).element_size()
+    if count == 0:
+        return torch.empty(spec["shape"], dtype=dtype)
+    return torch.frombuffer(buf, dtype=dtype, count=count, offset=start + lo).reshape(spec["shape"])
+
+
+def _info(header: dict[str, Any]) -> StateInfo:
+    meta = header.get("__metadata__", {})
+    players, timeline = json.loads(meta["players"]), json.loads(meta["timeline"])
+    return StateInfo(meta["space"], header["frames"]["shape"][0], len(players), players, timeline)

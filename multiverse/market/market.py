@@ -1,0 +1,335 @@
+"""The market: claims of rare vectors as tokens, token queries, downloads for the owner, signed listings.
+
+Rules (the servicer only translates):
+- ``claim``: a signed-in wallet mints a rare vector to itself, only if it is the vector's discoverer (for a player
+  vector the wallet in that player's record, for a frame the payout address of the world's owner) and the vector's
+  tier is at least ``min_tier``. The token id is the sha256 of the vector's canonical bytes (vectors.py), so the
+  same matrix is claimed once, whoever holds it.
+- ``download``: the full matrix, only for the wallet that owns the token on the chain now.
+- ``prepare_listing`` / ``submit_listing``: EIP-712 typed data to sign, then the signed listing is stored after
+  checking the signature, the seller's ownership, the exchange's approval, the counter and the amounts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from multiverse.auth import Principal
+from multiverse.chain import RARITY_SCALE, Chain, Listing, Provenance, listing_digest, typed_data
+from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, InvalidArgument, PermissionDenied
+from multiverse.store import Store
+
+from .db import EventRow, MarketDb
+from .records import ListingRow, TokenRow
+from .signin import ROLE_WALLET, SignInConfig
+from .vectors import Vector, VectorRef, extract
+
+TIERS = ("common", "uncommon", "rare", "epic", "legendary")  # as multiverse.rarity names them, lowest first
+ZERO = "0x" + "00" * 20
+
+
+class RarityOf(Protocol):
+    def __call__(self, space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
+        """(tier, percentile 0-100) of row ``index`` of kind ``kind`` in ``snapshot`` of ``space``."""
+        ...
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """``min_tier``: the lowest tier that may be claimed; ``fee_bps``/``fee_recipient``: the marketplace fee put
+    into prepared listings; ``confirmations``: how far behind the head the indexer stays."""
+
+    min_tier: str = "rare"
+    fee_bps: int = 0
+    fee_recipient: str = ZERO
+    listing_ttl_s: float = 30 * 86_400.0
+    confirmations: int = 0
+    signin: SignInConfig = field(default_factory=SignInConfig)
+
+    def __post_init__(self) -> None:
+        if self.min_tier not in TIERS:
+            raise InvalidArgument("market.min_tier", self.min_tier, f"use one of {', '.join(TIERS)}")
+        if not 0 <= self.fee_bps <= 10_000:
+            raise InvalidArgument("market.fee_bps", self.fee_bps, "use basis points between 0 and 10000")
+        if self.fee_bps and self.fee_recipient == ZERO:
+            raise InvalidArgument(
+                "market.fee_recipient", self.fee_recipient, "name the address that receives the fee"
+            )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    listing: Listing
+    typed_data: dict[str, Any]
+    digest: str  # 0x hex: what the seller signs, and the listing's key
+
+
+class Market:
+    def __init__(
+        self,
+        store: Store,
+        chain: Chain,
+        db: MarketDb,
+        rarity_of: RarityOf,
+        config: MarketConfig = MarketConfig(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.chain, self.db, self.rarity_of, self.config, self.clock = (
+            store,
+            chain,
+            db,
+            rarity_of,
+            config,
+            clock,
+        )
+
+    # claims ------------------------------------------------------------------------------------------------
+    def discoverer_of(self, vector: Vector) -> str | None:
+        """The wallet that may claim ``vector``: the player's wallet, or the payout address of the world's owner."""
+        if vector.ref.kind == "player":
+            return vector.player_wallet
+        return self.db.payout(self.store.get_world(vector.world).owner)
+
+    def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
+        wallet = _wallet(who, "claim a vector")
+        vector = self.read(ref)
+        discoverer = self.discoverer_of(vector)
+        if discoverer is None:
+            what = (
+                "the player's record names no wallet"
+                if ref.kind == "player"
+                else f"world {vector.world!r}'s owner has no payout address"
+            )
+            raise FailedPrecondition(
+                f"{ref.kind} {ref.index} of snapshot {ref.snapshot} has no discoverer wallet: {what}"
+            )
+        if discoverer.lower() != wallet.lower():
+            raise PermissionDenied(
+                f"only the discoverer {discoverer} may claim {ref.kind} {ref.index} of snapshot {ref.snapshot}, not {wallet}"
+            )
+        tier, percentile = self.rarity_of(ref.space, ref.snapshot, ref.kind, ref.index)
+        if TIERS.index(tier) < TIERS.index(self.config.min_tier):
+            raise FailedPrecondition(
+                f"{ref.kind} {ref.index} of snapshot {ref.snapshot} is {tier} (percentile {percentile:.3f}); "
+                f"only {self.config.min_tier} or rarer vectors can be claimed",
+                tier=tier,
+                percentile=percentile,
+            )
+        token_id = vector.token_id
+        existing = self.db.find_token(token_id)
+        if existing is not None and existing.owner:
+            raise AlreadyExists(
+                f"this matrix was claimed already as token {token_id} (owner {existing.owner})",
+                token_id=token_id,
+            )
+        ppm = min(RARITY_SCALE, max(0, round(percentile * RARITY_SCALE / 100)))
+        minted = self.chain.mint(wallet, token_id, Provenance(ref.space, ref.snapshot, ref.index, ppm))
+        row = TokenRow(
+            token_id,
+            self.chain.chain_id(),
+            minted.owner,
+            minted.owner,
+            ref.space,
+            ref.snapshot,
+            ref.kind,
+            ref.index,
+            tier,
+            float(percentile),
+            vector.dtype,
+            vector.shape,
+            minted.tx_hash,
+            self.clock(),
+        )
+        self.db.put_token(row)
+        return self.db.get_token(token_id)
+
+    def set_payout(self, who: Principal, principal: str, address: str) -> None:
+        """The address that claims frames of ``principal``'s worlds. Admin, or a server for itself."""
+        from multiverse.chain.values import address as _address
+
+        if not who.admin and (who.role == ROLE_WALLET or who.name != principal):
+            raise PermissionDenied(
+                f"{who.name!r} may not set the payout address of {principal!r}: use an admin key or that server's key"
+            )
+        self.db.set_payout(principal, _address("address", address))
+
+    def read(self, ref: VectorRef) -> Vector:
+        record = self.store.meta.get_snapshot(ref.snapshot)
+        world = self.store.get_world(record.world)
+        if world.space != ref.space:
+            raise InvalidArgument(
+                "space",
+                ref.space,
+                f"snapshot {ref.snapshot} is in latent space {world.space!r}: name that space",
+            )
+        return extract(ref, self.store.blobs.read(record.state), record.world)
+
+    # tokens ------------------------------------------------------------------------------------------------
+    def get_token(self, token_id: str) -> TokenRow:
+        return self.db.get_token(_token_id(token_id))
+
+    def list_tokens(
+        self, *, owner: str = "", space: str = "", tier: str = "", after: str = "", limit: int = 100
+    ) -> list[TokenRow]:
+        if tier and tier not in TIERS:
+            raise InvalidArgument("tier", tier, f"use one of {', '.join(TIERS)}, or leave it empty")
+        if not 1 <= limit <= 1000:
+            raise InvalidArgument("page_size", limit, "use 1 to 1000")
+        return self.db.list_tokens(
+            owner=owner, space=space, tiers=[tier] if tier else [], after=after, limit=limit
+        )
+
+    def history(self, token_id: str, limit: int = 100) -> list[EventRow]:
+        return self.db.events(self.chain.chain_id(), _token_id(token_id), limit)
+
+    def download(self, who: Principal, token_id: str) -> tuple[TokenRow, bytes]:
+        """(token, canonical bytes of its matrix), for the wallet that owns it on the chain now."""
+        wallet = _wallet(who, "download a vector")
+        token = self.get_token(token_id)
+        owner = self.chain.owner_of(token.token_id)
+        if owner.lower() != wallet.lower():
+            raise PermissionDenied(
+                f"token {token.token_id} belongs to {owner}; only its owner may download the matrix"
+            )
+        vector = self.read(VectorRef(token.space, token.snapshot, token.kind, token.vector_index))
+        if hashlib.sha256(vector.data).hexdigest() != token.token_id:
+            raise Corrupt(
+                f"the stored vector of token {token.token_id} no longer hashes to its id",
+                token_id=token.token_id,
+            )
+        return token, vector.data
+
+    # listings ----------------------------------------------------------------------------------------------
+    def prepare_listing(
+        self, who: Principal, token_id: str, price: int, expiry: int = 0, salt: int = 0
+    ) -> Prepared:
+        seller = _wallet(who, "list a token")
+        tid = _token_id(token_id)
+        _uint("price", price)
+        now = int(self.clock())
+        expiry = expiry or now + int(self.config.listing_ttl_s)
+        if expiry <= now:
+            raise InvalidArgument(
+                "expiry", expiry, f"give a unix time in the future (now is {now}), or 0 for the default"
+            )
+        fee = price * self.config.fee_bps // 10_000
+        contracts = self.chain.contracts
+        listing = Listing(
+            seller,
+            contracts.token,
+            int(tid, 16),
+            price,
+            self.config.fee_recipient if fee else ZERO,
+            fee,
+            self.chain.counter_of(seller),
+            salt
+            or int.from_bytes(hashlib.sha256(f"{seller}{tid}{now}{price}".encode()).digest()[:16], "big"),
+            expiry,
+        )
+        self._check_listing(listing)
+        digest = listing_digest(listing, contracts.chain_id, contracts.exchange)
+        return Prepared(
+            listing, typed_data(listing, contracts.chain_id, contracts.exchange), "0x" + digest.hex()
+        )
+
+    def submit_listing(self, who: Principal, listing: Listing, signature: bytes) -> ListingRow:
+        seller = _wallet(who, "submit a listing")
+        if listing.seller.lower() != seller.lower():
+            raise PermissionDenied(
+                f"the listing's seller is {listing.seller}; {seller} may submit only its own listings"
+            )
+        contracts = self.chain.contracts
+        if listing.token.lower() != contracts.token.lower():
+            raise InvalidArgument(
+                "listing.token", listing.token, f"list tokens of this market's contract {contracts.token}"
+            )
+        self._check_listing(listing)
+        digest = listing_digest(listing, contracts.chain_id, contracts.exchange)
+        if not self.chain.is_valid_signature(listing.seller, digest, signature):
+            raise InvalidArgument(
+                "signature",
+                "0x" + bytes(signature).hex(),
+                "sign the typed data from PrepareListing with the seller's wallet (eth_signTypedData_v4)",
+            )
+        if self.chain.listing_used("0x" + digest.hex()):
+            raise FailedPrecondition(
+                f"listing 0x{digest.hex()} was filled or cancelled already: prepare a new one"
+            )
+        row = ListingRow(
+            "0x" + digest.hex(),
+            contracts.chain_id,
+            listing,
+            "0x" + bytes(signature).hex(),
+            "active",
+            self.clock(),
+        )
+        self.db.put_listing(row)
+        return row
+
+    def listings(
+        self, *, token_id: str = "", seller: str = "", status: str = "active", limit: int = 100
+    ) -> list[ListingRow]:
+        if status and status not in ("active", "sold", "cancelled"):
+            raise InvalidArgument(
+                "status", status, "use active, sold or cancelled, or leave it empty for all"
+            )
+        return self.db.listings(
+            token_id=_token_id(token_id) if token_id else "", seller=seller, status=status, limit=limit
+        )
+
+    def _check_listing(self, listing: Listing) -> None:
+        tid = f"{listing.token_id:064x}"
+        for name in ("price", "fee", "counter", "salt", "expiry"):
+            _uint(name, getattr(listing, name))
+        if listing.expiry <= self.clock():
+            raise InvalidArgument("listing.expiry", listing.expiry, "give a unix time in the future")
+        owner = self.chain.owner_of(tid)
+        if owner.lower() != listing.seller.lower():
+            raise PermissionDenied(f"token {tid} belongs to {owner}, not to the seller {listing.seller}")
+        exchange = self.chain.contracts.exchange
+        approved = (
+            self.chain.is_approved_for_all(owner, exchange)
+            or (self.chain.get_approved(tid) or "").lower() == exchange.lower()
+        )
+        if not approved:
+            raise FailedPrecondition(
+                f"the exchange {exchange} may not move token {tid}: call setApprovalForAll({exchange}, true) on the token first"
+            )
+        counter = self.chain.counter_of(listing.seller)
+        if listing.counter != counter:
+            raise FailedPrecondition(
+                f"the listing was signed with counter {listing.counter} but the seller's counter is {counter}: prepare it again"
+            )
+        royalty = listing.price * self.chain.token_info(tid).royalty_bps // 10_000
+        if listing.fee and listing.fee_recipient == ZERO:
+            raise InvalidArgument(
+                "listing.fee_recipient", listing.fee_recipient, "name who receives the fee, or set fee to 0"
+            )
+        if listing.fee + royalty > listing.price:
+            raise InvalidArgument(
+                "listing.price",
+                listing.price,
+                f"the royalty ({royalty}) and fee ({listing.fee}) exceed the price: raise it",
+            )
+
+
+def _wallet(who: Principal, action: str) -> str:
+    if who.role != ROLE_WALLET:
+        raise PermissionDenied(f"{who.name!r} is not a wallet: sign in with a wallet (EIP-4361) to {action}")
+    return who.name
+
+
+def _token_id(value: str) -> str:
+    v = value.removeprefix("0x").lower() if isinstance(value, str) else ""
+    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+        raise InvalidArgument("token_id", value, "give the token id: the vector's sha256 as 64 hex digits")
+    return v
+
+
+def _uint(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
+        raise InvalidArgument(name, value, "give a whole number between 0 and 2**256 - 1")

@@ -1,0 +1,95 @@
+"""The market's records: tokens and listings as the domain and the servicer see them. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from multiverse.chain import Listing
+
+LISTING_STATUSES = ("active", "sold", "cancelled")
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A claimed token. ``owner`` follows the indexed chain ("" when the chain no longer has it)."""
+
+    token_id: str
+    chain_id: int
+    owner: str
+    discoverer: str
+    space: str
+    snapshot: str
+    kind: str
+    vector_index: int
+    tier: str
+    percentile: float
+    dtype: str
+    shape: tuple[int, ...]
+    mint_tx: str
+    created_at: float
+
+    def values(self) -> dict[str, Any]:
+        return {**self.__dict__, "shape": json.dumps(list(self.shape), separators=(",", ":"))}
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> TokenRow:
+        return cls(**{**row, "shape": tuple(json.loads(row["shape"]))})
+
+
+@dataclass(frozen=True)
+class ListingRow:
+    """A signed listing as stored. uint256 fields are ints here and decimal text in the database."""
+
+    listing_hash: str
+    chain_id: int
+    listing: Listing
+    signature: str  # 0x hex
+    status: str
+    created_at: float
+
+    @property
+    def token_id(self) -> str:
+        return f"{self.listing.token_id:064x}"
+
+    def values(self) -> dict[str, Any]:
+        x = self.listing
+        return {
+            "listing_hash": self.listing_hash,
+            "chain_id": self.chain_id,
+            "token_id": self.token_id,
+            "seller": x.seller,
+            "price": str(x.price),
+            "fee_recipient": x.fee_recipient,
+            "fee": str(x.fee),
+            "counter": str(x.counter),
+            "salt": str(x.salt),
+            "expiry": str(x.expiry),
+            "signature": self.signature,
+            "status": self.status,
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any], token: str = "") -> ListingRow:
+        listing = Listing(
+            seller=row["seller"],
+            token=token or row.get("token", ""),
+            token_id=int(row["token_id"], 16),
+            price=int(row["price"]),
+            fee_recipient=row["fee_recipient"],
+            fee=int(row["fee"]),
+            counter=int(row["counter"]),
+            salt=int(row["salt"]),
+            expiry=int(row["expiry"]),
+        )
+        return cls(
+            row["listing_hash"],
+            int(row["chain_id"]),
+            listing,
+            row["signature"],
+            row["status"],
+            row["created_at"],
+        )

@@ -1,0 +1,264 @@
+"""The rarity service: one engine per latent space, fed by the store's saves, persisted in the blob store.
+
+The App wires it as the store's listener (``sync.Observed``): each newly committed snapshot (a save, or a
+crossed world's first snapshot) is queued and, right after the commit, embedded, scored and added by one
+worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snapshot is in the index;
+``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier.
+
+Persistence: ``flush`` saves every changed engine to the blob store and records the manifests' digests in
+``<state_dir>/pointers.json`` (every ``persist_every`` snapshots and on ``close``). ``open`` loads them and then
+adds whatever metadata holds that the loaded engines lack (saves after the last flush, e.g. before a crash); an
+engine that is missing, damaged or built under another configuration is rebuilt from metadata and blobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multiverse.errors import InvalidArgument, MultiverseError
+from multiverse.rarity.calibrate import TIER_NAMES, check_tier
+from multiverse.rarity.engine import RarityEngine
+from multiverse.rarity.index import gpu_count
+from multiverse.rarity.persist import blobs_of
+from multiverse.rarity.records import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
+from multiverse.rarity.sync import Pointers, iter_batches, snapshot_vectors, space_snapshots
+from multiverse.records import SnapshotRecord
+
+log = logging.getLogger("multiverse.rarity")
+_STOP = object()
+
+
+class RarityService:
+    def __init__(self, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None, *,
+                 persist_every: int = 64) -> None:
+        self.meta, self.blobs, self.config = meta, blobs, config or RarityConfig()
+        self.pointers = Pointers(Path(state_dir) / "pointers.json")
+        self.persist_every = persist_every
+        self._engines: dict[str, RarityEngine] = {}
+        self._digests: dict[str, str] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.RLock()
+        self._done = threading.Condition(self._lock)
+        self._scored: set[str] = set()
+        self._failed: dict[str, str] = {}
+        self._queued = 0
+        self._since_flush = 0
+        self._watchers: list[tuple[queue.Queue, Callable[[str, RarityScore], bool]]] = []
+        self._queue: queue.Queue = queue.Queue()
+        self._worker = threading.Thread(target=self._run, name="rarity-worker", daemon=True)
+        self._worker.start()
+
+    # -- start and stop --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None,
+             **kwargs: Any) -> RarityService:
+        """The service with every space's engine loaded (or rebuilt) and caught up with metadata."""
+        service = cls(meta, blobs, state_dir, config, **kwargs)
+        digests = service.pointers.read()
+        for space in meta.list_spaces():
+            engine = RarityEngine.open(blobs, digests.get(space.name), space=space, config=service.config,
+                                       source=lambda s=space: iter_batches(meta, blobs, s))
+            with service._lock:
+                service._engines[space.name] = engine
+                if digests.get(space.name):
+                    service._digests[space.name] = digests[space.name]
+            stored = space_snapshots(meta, space.name)
+            missing = [r for r in stored if not engine.has_snapshot(r.id)]
+            for record in missing:  # committed after the last flush (a crash): add them as the worker would
+                service._add(record)
+            with service._lock:
+                service._scored.update(r.id for r in stored)
+                if missing or not digests.get(space.name):
+                    service._dirty.add(space.name)
+        service.flush()
+        return service
+
+    def close(self) -> None:
+        """Score what is queued, persist, stop the worker."""
+        self._queue.put(_STOP)
+        self._worker.join()
+        self.flush()
+
+    # -- the store's listener --------------------------------------------------------------------------
+    def snapshot_saved(self, record: SnapshotRecord) -> None:
+        """Queue a newly committed snapshot for scoring (called by ``sync.Observed`` after the commit)."""
+        with self._lock:
+            self._queued += 1
+        self._queue.put(record)
+
+    @property
+    def pending(self) -> int:
+        """Snapshots committed but not scored yet."""
+        with self._lock:
+            return self._queued
+
+    def wait_scored(self, snapshot: str, timeout: float = 30.0) -> bool:
+        """Block until ``snapshot`` is in the index (True) or ``timeout`` passes (False). A snapshot whose
+        scoring failed raises the error it failed with."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while snapshot not in self._scored:
+                if snapshot in self._failed:
+                    raise MultiverseError(f"snapshot {snapshot} could not be scored: {self._failed[snapshot]}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+            return True
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until nothing is queued."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            while self._queued:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._done.wait(left)
+            return True
+
+    def _run(self) -> None:
+        while True:
+            record = self._queue.get()
+            if record is _STOP:
+                return
+            try:
+                self._add(record)
+            except Exception as exc:  # noqa: BLE001 - one bad snapshot must not stop the worker
+                log.exception("rarity: scoring snapshot %s failed", record.id)
+                with self._done:
+                    self._failed[record.id] = str(exc)
+            finally:
+                with self._done:
+                    self._queued -= 1
+                    self._done.notify_all()
+            if self.persist_every and self._since_flush >= self.persist_every:
+                self.flush()
+
+    def _add(self, record: SnapshotRecord) -> None:
+        space = self.meta.get_space(self.meta.get_world(record.world).space)
+        engine = self.engine(space.name)
+        frames, players = snapshot_vectors(self.blobs, record, space)
+        results = engine.add_snapshot(record.id, record.world, frames=frames,
+                                      players=players if engine.player_dim else None)
+        with self._done:
+            self._scored.add(record.id)
+            self._dirty.add(space.name)
+            self._since_flush += 1
+            watchers = list(self._watchers)
+            self._done.notify_all()
+        for result in results.values():
+            for score in result.scores:
+                for q, wanted in watchers:
+                    if wanted(space.name, score):
+                        q.put((space.name, score))
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def flush(self) -> dict[str, str]:
+        """Save every changed engine to the blob store and point at it; returns {space: manifest digest}."""
+        with self._lock:
+            dirty, self._dirty, self._since_flush = sorted(self._dirty), set(), 0
+            engines = {name: self._engines[name] for name in dirty}
+        replaced = {}
+        for name, engine in engines.items():
+            digest = engine.save(self.blobs)
+            with self._lock:
+                replaced[name] = self._digests.get(name)
+                self._digests[name] = digest
+        with self._lock:
+            if dirty:
+                self.pointers.write(dict(self._digests))
+            current = dict(self._digests)
+        stale = {old for name, old in replaced.items() if old and old != current[name]}
+        if stale:  # the superseded saves' blobs, except any that a current save shares (equal bytes)
+            keep = set().union(*(blobs_of(self.blobs, d) for d in current.values()))
+            for digest in set().union(*(blobs_of(self.blobs, d) for d in stale)) - keep:
+                self.blobs.delete(digest)
+        return current
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def engine(self, space: str) -> RarityEngine:
+        """The engine of ``space`` ("" when exactly one space is registered)."""
+        name = self._space_name(space)
+        with self._lock:
+            engine = self._engines.get(name)
+            if engine is None:
+                engine = RarityEngine.for_space(self.meta.get_space(name), self.config)
+                self._engines[name] = engine
+            return engine
+
+    def _space_name(self, space: str) -> str:
+        if space:
+            return space
+        names = sorted(s.name for s in self.meta.list_spaces())
+        if len(names) != 1:
+            raise InvalidArgument("space", "", f"name a latent space: one of {', '.join(names) or '(none registered)'}")
+        return names[0]
+
+    def space_of(self, snapshot: str) -> str:
+        return self.meta.get_world(self.meta.get_snapshot(snapshot).world).space
+
+    def score(self, space: str, kind: str, vectors: np.ndarray) -> list[RarityScore]:
+        return self.engine(space).score(kind or "frame", vectors)
+
+    def top_rare(self, space: str, kind: str = "", *, tier: str = "", world: str = "", limit: int = 50,
+                 cursor: str = "") -> tuple[list[RarityScore], str]:
+        return self.engine(space).top_rare(kind or "frame", tier=tier or None, world=world or None, limit=limit,
+                                           cursor=cursor)
+
+    def rarity_of(self, vid: VectorId) -> RarityScore:
+        return self.engine(self.space_of(vid.snapshot)).rarity_of(vid)
+
+    def neighbors(self, query: VectorId | np.ndarray, *, space: str = "", kind: str = "", k: int = 0,
+                  world: str = "") -> list[Neighbor]:
+        if isinstance(query, np.ndarray):
+            engine = self.engine(space)
+            return engine.neighbors(query, k or None, kind=kind or "frame", world=world or None)
+        return self.engine(self.space_of(query.snapshot)).neighbors(query, k or None, world=world or None)
+
+    def stats(self, space: str) -> dict[str, KindStats]:
+        return self.engine(space).stats()
+
+    @property
+    def gpu(self) -> bool:
+        return self.config.index.use_gpu and gpu_count() > 0
+
+    def watch(self, space: str = "", kind: str = "", tier: str = "", *,
+              stop: Callable[[], bool] = lambda: False, poll: float = 0.25) -> Iterator[tuple[str, RarityScore]]:
+        """(space, score) of each newly scored vector of ``space`` (any when ""), ``kind`` (any when "") at or
+        above ``tier`` (default "rare"), until ``stop()`` is true or the consumer closes the generator."""
+        if space:
+            self.meta.get_space(space)
+        if kind and kind not in KINDS:
+            raise InvalidArgument("kind", kind, f"use one of {', '.join(KINDS)}, or leave it empty for both")
+        floor = TIER_NAMES.index(check_tier(tier or "rare"))
+
+        def wanted(name: str, s: RarityScore) -> bool:
+            return ((not space or name == space) and (not kind or s.id is None or s.id.kind == kind)
+                    and TIER_NAMES.index(s.tier) >= floor)
+
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            self._watchers.append((q, wanted))
+        try:
+            while not stop():
+                try:
+                    yield q.get(timeout=poll)
+                except queue.Empty:
+                    continue
+        finally:
+            with self._lock:
+                self._watchers.remove((q, wanted))
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {"spaces": sorted(self._engines), "pending": self._queued, "digests": dict(self._digests)}
+

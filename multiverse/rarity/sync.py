@@ -1,0 +1,116 @@
+"""Keeping the rarity engines in step with the store: which snapshots exist, what vectors a snapshot holds,
+where the persisted engines are. The I/O edge of the rarity package (metadata and blob reads); no scoring here.
+
+- ``Observed`` wraps a Metadata port and tells a listener about every snapshot it commits: a save
+  (``commit_snapshot``) and a spawned, crossed world (``spawn_world``) alike, after the transaction succeeded.
+- ``space_snapshots`` lists every snapshot of a latent space from metadata, oldest first (the replay order of a
+  rebuild, so the first id of each vector is its discoverer as it was on the incremental path).
+- ``snapshot_vectors`` reads a snapshot's state blob and returns its frames and player vectors as numpy.
+- ``Pointers`` is the small JSON file naming each space's persisted engine manifest (a blob digest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from multiverse.codec import decode_state
+from multiverse.records import SnapshotRecord, SpaceRecord
+
+Listener = Callable[[SnapshotRecord], None]
+
+
+class Observed:
+    """A Metadata port that calls ``listener(record)`` after each snapshot it newly commits. Every other
+    method is the wrapped port's own."""
+
+    def __init__(self, inner: Any, listener: Listener) -> None:
+        self._inner, self._listener = inner, listener
+
+    def commit_snapshot(self, record: SnapshotRecord, **kwargs: Any) -> tuple[SnapshotRecord, bool]:
+        saved, created = self._inner.commit_snapshot(record, **kwargs)
+        if created:
+            self._listener(saved)
+        return saved, created
+
+    def spawn_world(self, world: Any, first: SnapshotRecord, **kwargs: Any) -> tuple[Any, SnapshotRecord, bool]:
+        world, saved, created = self._inner.spawn_world(world, first, **kwargs)
+        if created:
+            self._listener(saved)
+        return world, saved, created
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def space_snapshots(meta: Any, space: str, page: int = 1000) -> list[SnapshotRecord]:
+    """Every snapshot reachable from a head of a world of ``space``, oldest first (created_at, then id)."""
+    seen: dict[str, SnapshotRecord] = {}
+    after = ""
+    while True:
+        worlds = meta.list_worlds(space=space, after=after, limit=page)
+        for world in worlds:
+            for head in meta.heads(world.name).values():
+                if head in seen:
+                    continue
+                cursor = ""
+                while True:
+                    records, cursor = meta.log(head, limit=page, cursor=cursor)
+                    fresh = [r for r in records if r.id not in seen]
+                    seen.update((r.id, r) for r in fresh)
+                    if not cursor or not fresh:
+                        break
+        if len(worlds) < page:
+            break
+        after = worlds[-1].name
+    return sorted(seen.values(), key=lambda r: (r.created_at, r.id))
+
+
+def snapshot_vectors(blobs: Any, record: SnapshotRecord, space: SpaceRecord) -> tuple[np.ndarray, np.ndarray | None]:
+    """(frames (T, *frame_shape), player vectors (P, player_dim) or None) of a stored snapshot: float32, or
+    int64 token ids in a discrete space."""
+    tensors, _ = decode_state(blobs.read(record.state))
+    frames = tensors["frames"]
+    frames = frames.to(torch.int64) if space.discrete else frames.to(torch.float32)
+    players = tensors.get("players")
+    vectors = None
+    if players is not None and players.numel() and space.player_dim:
+        vectors = players.to(torch.float32).reshape(players.shape[0], -1).numpy()
+    return frames.numpy(), vectors
+
+
+class Pointers:
+    """``{space: manifest digest}`` in one JSON file, replaced atomically. Losing it costs a rebuild, never a
+    wrong score: the manifests themselves are content-addressed blobs that are checked on load."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        spaces = data.get("spaces") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in spaces.items()} if isinstance(spaces, dict) else {}
+
+    def write(self, digests: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"format": "multiverse.rarity.pointers/1", "spaces": digests}, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def iter_batches(meta: Any, blobs: Any, space: SpaceRecord) -> Iterator[tuple]:
+    """A rebuild's source: (kind, vectors, snapshot, world, None) for every stored snapshot of ``space``."""
+    for record in space_snapshots(meta, space.name):
+        frames, players = snapshot_vectors(blobs, record, space)
+        yield "frame", frames, record.id, record.world, None
+        if players is not None:
+            yield "player", players, record.id, record.world, None

@@ -1,0 +1,181 @@
+"""The Market gRPC service: decode the request, call the domain (multiverse.market), encode the reply."""
+
+from __future__ import annotations
+
+import json
+
+from multiverse.chain import Listing
+from multiverse.errors import InvalidArgument
+from multiverse.market import ListingRow, Market, SignIn, TokenRow, VectorRef
+from multiverse.market.wiring import MarketStack
+from multiverse.v1 import market_pb2, market_pb2_grpc
+from services.auth import Authenticator
+from services.errors import translated
+
+
+class MarketServicer(market_pb2_grpc.MarketServicer):
+    def __init__(self, stack: MarketStack, auth: Authenticator) -> None:
+        self.market: Market = stack.market
+        self.signin: SignIn = stack.signin
+        self.auth = auth
+
+    @translated
+    def SignInNonce(self, request, context):
+        c = self.signin.config
+        return market_pb2.SignInNonceResponse(
+            nonce=self.signin.nonce(), domain=c.domain, uri=c.uri, chain_id=self.signin.chain_id
+        )
+
+    @translated
+    def SignIn(self, request, context):
+        token, session = self.signin.sign_in(request.message, request.signature)
+        return market_pb2.SignInResponse(token=token, address=session.address, expires_at=session.expires_at)
+
+    @translated
+    def SetPayoutAddress(self, request, context):
+        who = self.auth(context)
+        self.market.set_payout(who, request.principal or who.name, request.address)
+        return market_pb2.SetPayoutAddressResponse()
+
+    @translated
+    def Claim(self, request, context):
+        who = self.auth.principal(context)
+        ref = VectorRef(request.space, request.snapshot, request.kind, request.index)
+        return self._token(self.market.claim(who, ref))
+
+    @translated
+    def GetToken(self, request, context):
+        self.auth.principal(context)
+        return self._token(self.market.get_token(request.token_id))
+
+    @translated
+    def ListTokens(self, request, context):
+        self.auth.principal(context)
+        limit = request.page_size or 100
+        tokens = self.market.list_tokens(
+            owner=request.owner, space=request.space, tier=request.tier, after=request.page_token, limit=limit
+        )
+        next_token = tokens[-1].token_id if len(tokens) == limit else ""
+        return market_pb2.ListTokensResponse(
+            tokens=[self._token(t) for t in tokens], next_page_token=next_token
+        )
+
+    @translated
+    def Listings(self, request, context):
+        self.auth.principal(context)
+        rows = self.market.listings(
+            token_id=request.token_id,
+            seller=request.seller,
+            status=request.status or "active",
+            limit=request.page_size or 100,
+        )
+        return market_pb2.ListingsResponse(listings=[listing_to_pb(r) for r in rows])
+
+    @translated
+    def History(self, request, context):
+        self.auth.principal(context)
+        events = self.market.history(request.token_id, request.page_size or 100)
+        return market_pb2.HistoryResponse(
+            events=[
+                market_pb2.ChainEventInfo(
+                    contract=e.contract,
+                    name=e.name,
+                    block_number=e.block_number,
+                    block_hash=e.block_hash,
+                    tx_hash=e.tx_hash,
+                    log_index=e.log_index,
+                    args_json=json.dumps(e.args, sort_keys=True),
+                )
+                for e in events
+            ]
+        )
+
+    @translated
+    def DownloadVector(self, request, context):
+        who = self.auth.principal(context)
+        token, data = self.market.download(who, request.token_id)
+        return market_pb2.DownloadVectorResponse(token=self._token(token), data=data, sha256=token.token_id)
+
+    @translated
+    def PrepareListing(self, request, context):
+        who = self.auth.principal(context)
+        prepared = self.market.prepare_listing(
+            who, request.token_id, _uint("price", request.price), request.expiry
+        )
+        row = ListingRow(prepared.digest, self.signin.chain_id, prepared.listing, "", "unsigned", 0.0)
+        return market_pb2.PrepareListingResponse(
+            listing=listing_to_pb(row),
+            typed_data_json=json.dumps(prepared.typed_data),
+            digest=prepared.digest,
+        )
+
+    @translated
+    def SubmitListing(self, request, context):
+        who = self.auth.principal(context)
+        return listing_to_pb(
+            self.market.submit_listing(who, listing_from_pb(request.listing), bytes(request.signature))
+        )
+
+    def _token(self, t: TokenRow) -> market_pb2.Token:
+        return market_pb2.Token(
+            token_id=t.token_id,
+            chain_id=t.chain_id,
+            contract=self.market.db.token,
+            owner=t.owner,
+            discoverer=t.discoverer,
+            space=t.space,
+            snapshot=t.snapshot,
+            kind=t.kind,
+            index=t.vector_index,
+            tier=t.tier,
+            percentile=t.percentile,
+            dtype=t.dtype,
+            shape=list(t.shape),
+            mint_tx=t.mint_tx,
+            created_at=t.created_at,
+        )
+
+
+def listing_to_pb(row: ListingRow) -> market_pb2.MarketListing:
+    x = row.listing
+    return market_pb2.MarketListing(
+        listing_hash=row.listing_hash,
+        seller=x.seller,
+        token=x.token,
+        token_id=f"{x.token_id:064x}",
+        price=str(x.price),
+        fee_recipient=x.fee_recipient,
+        fee=str(x.fee),
+        counter=str(x.counter),
+        salt=str(x.salt),
+        expiry=str(x.expiry),
+        signature=bytes.fromhex(row.signature.removeprefix("0x")),
+        status=row.status,
+    )
+
+
+def listing_from_pb(m: market_pb2.MarketListing) -> Listing:
+    from multiverse.chain.values import address as _address
+
+    token_id = m.token_id.removeprefix("0x")
+    if len(token_id) != 64:
+        raise InvalidArgument("listing.token_id", m.token_id, "give the token id as 64 hex digits")
+    return Listing(
+        seller=_address("listing.seller", m.seller),
+        token=_address("listing.token", m.token),
+        token_id=int(token_id, 16),
+        price=_uint("listing.price", m.price),
+        fee_recipient=_address("listing.fee_recipient", m.fee_recipient or "0x" + "00" * 20),
+        fee=_uint("listing.fee", m.fee or "0"),
+        counter=_uint("listing.counter", m.counter or "0"),
+        salt=_uint("listing.salt", m.salt or "0"),
+        expiry=_uint("listing.expiry", m.expiry),
+    )
+
+
+def _uint(field: str, text: str) -> int:
+    if not text.isdigit() or len(text) > 78 or int(text) >= 2**256:
+        raise InvalidArgument(
+            field, text, "give a whole number of wei (or a count) in decimal, e.g. 1000000000000000000"
+        )
+    return int(text)

@@ -1,0 +1,68 @@
+"""Building blocks for crossing tests: states with chosen frames, players and texts; saves and forks.
+
+A fork (a world whose first state descends from another world's snapshot) has no RPC of its own yet, so
+``fork`` commits it through the real metadata port and blob store, as a save would.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from typing import Any
+
+import torch
+
+from multiverse.codec import decode_state, encode_state
+from multiverse.records import SnapshotRecord, SpaceRecord, snapshot_id
+
+SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=8)
+OTHER = SpaceRecord("other", (4, 3, 2), "float16", 8, max_players=8)
+
+
+def uid(i: int) -> str:
+    return str(uuidlib.UUID(int=i, version=4))
+
+
+def player(i: int, **stats: Any) -> dict[str, Any]:
+    base = {"Health": 20.0, "XpLevel": 5, "foodLevel": 20, "Pos": [0.0, 64.0, 0.0],
+            "Inventory": [{"Slot": 0, "id": "minecraft:diamond_pickaxe", "count": 1}]}
+    return {"uuid": uid(i), "name": f"player{i}", "stats": {**base, **stats}}
+
+
+def frames(seed: int, n: int = 6, shape: tuple[int, ...] = SPACE.frame_shape) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn((n, *shape), generator=g).half()
+
+
+def vectors(seed: int, n: int, dim: int = SPACE.player_dim) -> torch.Tensor:
+    g = torch.Generator().manual_seed(10_000 + seed)
+    return torch.randn((n, dim), generator=g).half()
+
+
+def state(x: torch.Tensor, players: list[dict[str, Any]] | None = None, v: torch.Tensor | None = None,
+          texts: list[tuple[int, str]] | None = None, space: SpaceRecord = SPACE) -> bytes:
+    players = players or []
+    v = v if v is not None else vectors(0, len(players), space.player_dim)
+    return encode_state(x, v, space=space.name, players=players,
+                        timeline=[{"frame": f, "text": t} for f, t in texts or []])
+
+
+def diverged(x: torch.Tensor, seed: int, scale: float = 0.5) -> torch.Tensor:
+    """``x`` moved by seeded noise: a descendant state that drifted away."""
+    g = torch.Generator().manual_seed(seed)
+    return (x.float() + scale * torch.randn(x.shape, generator=g)).half()
+
+
+def fork(app: Any, world: str, data: bytes, parent: Any) -> SnapshotRecord:
+    """World ``world`` (created, empty) gets ``data`` as its first state, a child of ``parent`` (any world's)."""
+    parent = app.meta.get_snapshot(parent.id)
+    digest = app.blobs.put_bytes(data)
+    _, info = decode_state(data)
+    body = SnapshotRecord("", world, (parent.id,), digest, len(data), info.frame_count, info.player_count,
+                          parent.generation + 1, time.time(), {"kind": "save", "by": "test-fork"}).body()
+    record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+    return app.store.meta.commit_snapshot(record, head="main", expected=None)[0]
+
+
+def chunks(data: bytes, size: int = 1 << 20) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)]

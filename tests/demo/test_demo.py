@@ -1,0 +1,66 @@
+"""The `make run` demo, headless with a fixed seed and short durations: every step it reports happened."""
+
+from PIL import Image
+
+from multiverse.demo import DemoConfig, run_demo, start_demo
+
+
+def test_demo_steps_all_happened_in_the_store(stack):
+    lines = []
+    cfg = DemoConfig(seed=1, ticks=16, save_every=8)
+    report = run_demo(stack.address, stack.admin_key, stack.data, cfg, log=lines.append)
+    admin = stack.admin
+
+    # Two servers played and saved: two snapshots each, in order, owned by each server.
+    assert set(report.saved) == {"aurora", "bramble"}
+    for world, ids in report.saved.items():
+        assert [s.id for s in admin.log(world)] == ids[::-1] and len(ids) == 2
+        assert admin.get_world(world).owner == world
+
+    # Two crossed worlds, each with the servers' newest snapshots as its two parents.
+    newest = sorted(ids[-1] for ids in report.saved.values())
+    assert {info["op"] for info in report.crossed.values()} == {"slerp", "crossover_mask"}
+    for child, info in report.crossed.items():
+        snapshot = admin.get_snapshot(child)
+        assert snapshot.id == info["snapshot"] and sorted(snapshot.parents) == newest
+        assert snapshot.frame_count == 8 and snapshot.generation == 3
+
+    # Pictures of parents and children, readable PNGs under <data dir>/previews/.
+    assert len(report.previews) == 2 + 2 * 2
+    for path in report.previews:
+        assert path.parent == stack.data / "previews"
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.width >= 32 * 8
+    assert any(str(stack.data / "previews") in line for line in lines)
+
+    # Parts built by other issues: done and checked against the service, or skipped with a line that says so.
+    if report.rarest:
+        score = admin.rarity_of(report.rarest["snapshot"], "player", report.rarest["index"])
+        assert score.tier == report.rarest["tier"] and score.tier in ("rare", "epic", "legendary")
+        assert report.rarest["name"] in report.strange  # a spinning or teleporting bot is the rarest
+        assert any(line.startswith("rarity scored: rarest player vector is") for line in lines)
+    else:
+        assert any(line.startswith("skipped: rarity") for line in lines)
+    if "claim and buy" in report.skipped:
+        assert any(line.startswith("skipped: claim and buy") for line in lines)
+    assert len(lines) == len(report.lines) and any(line.startswith("demo done") for line in lines)
+
+
+def test_demo_runs_again_on_the_same_data(stack):
+    cfg = DemoConfig(seed=2, ticks=8, save_every=8)
+    first = run_demo(stack.address, stack.admin_key, stack.data, cfg, log=lambda _: None)
+    second = run_demo(stack.address, stack.admin_key, stack.data, cfg, log=lambda _: None)
+    assert second.saved["aurora"][0] != first.saved["aurora"][0]
+    assert stack.admin.get_snapshot(second.saved["aurora"][0]).parents == [first.saved["aurora"][0]]
+    assert set(first.crossed).isdisjoint(second.crossed)
+
+
+def test_up_starts_the_demo_beside_the_stack_with_the_key_file(stack):
+    lines = []
+    port = stack.address.rsplit(":", 1)[1]
+    thread = start_demo(f"0.0.0.0:{port}", None, stack.data, DemoConfig(seed=3, ticks=8, save_every=8), log=lines.append)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert lines[0].startswith("two simulated game servers (aurora, bramble) play tileworld-v1")
+    assert not any(line.startswith("failed") for line in lines), lines
+    assert any(line.startswith("demo done") for line in lines)
