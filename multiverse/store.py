@@ -128,7 +128,7 @@ class Store:
             check = StateValidator(space, self.limits, req.size)
             digest = self._spool(req, chunks, spool, check)
             info = check.finish()
-            self.blobs.put_file(spool, digest, move=True)
+            self.blobs.put_file(spool, digest, move=True, hashed=True)  # _spool hashed the bytes it wrote
             record = self._record(who, req, world, parent, digest, info)
             return self.meta.commit_snapshot(
                 record,

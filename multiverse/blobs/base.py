@@ -19,10 +19,12 @@ CHUNK = 1 << 20  # 1 MiB: the read/stream unit
 
 
 class BlobStore(Protocol):
-    def put_file(self, path: Path, digest: str | None = None, *, move: bool = False) -> str:
+    def put_file(self, path: Path, digest: str | None = None, *, move: bool = False, hashed: bool = False) -> str:
         """Store the file at ``path``; returns its sha256 (hex). When ``digest`` is given the file must hash
         to it or ``Corrupt`` is raised and nothing is stored. ``move=True`` lets the adapter consume the file
-        (a rename on the local adapter)."""
+        (a rename on the local adapter). ``hashed=True`` (with ``digest`` and ``move``) says the caller
+        computed ``digest`` over the very bytes it wrote into this private file, so an adapter that can adopt
+        the file by a rename need not read it again."""
         ...
 
     def put_stream(self, chunks: Iterable[bytes], digest: str | None = None) -> str:

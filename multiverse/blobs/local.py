@@ -111,7 +111,7 @@ class LocalBlobStore:
         self._commit(staging, actual)
         return actual
 
-    def put_file(self, path: Path, digest: str | None = None, *, move: bool = False) -> str:
+    def put_file(self, path: Path, digest: str | None = None, *, move: bool = False, hashed: bool = False) -> str:
         """Store the file at ``path``. With ``move=True`` a regular file on this store's filesystem is renamed
         into the store (after its hash is verified; on a mismatch it is put back); any other file is copied
         and then removed."""
@@ -119,7 +119,7 @@ class LocalBlobStore:
         expected = None if digest is None else check_digest(digest)
         st = stat_source(path)
         if move and stat.S_ISREG(st.st_mode) and st.st_dev == os.stat(self._staging).st_dev:
-            return self._adopt(path, expected)
+            return self._adopt(path, expected, hashed=hashed and expected is not None)
         if expected is not None and self.exists(expected):
             actual = hash_file(path)
             if actual != expected:
@@ -151,9 +151,10 @@ class LocalBlobStore:
         self._commit(staging, actual)
         return actual
 
-    def _adopt(self, path: Path, expected: str | None) -> str:
-        """Rename ``path`` into staging (so nobody renames it under us), verify, publish. On any failure the
-        caller gets its file back where it was, with its mode restored."""
+    def _adopt(self, path: Path, expected: str | None, *, hashed: bool = False) -> str:
+        """Rename ``path`` into staging (so nobody renames it under us), verify (unless the caller ``hashed``
+        the bytes as it wrote them), publish. On any failure the caller gets its file back where it was, with
+        its mode restored."""
         staging = self._staging / f"move-{uuid.uuid4().hex}.part"
         try:
             os.rename(path, staging)
@@ -167,7 +168,7 @@ class LocalBlobStore:
         try:
             fd = os.open(staging, os.O_RDONLY)
             try:
-                actual = hash_fd(fd)
+                actual = expected if hashed else hash_fd(fd)
                 if expected is not None and actual != expected:
                     raise mismatch(expected, actual, f"file {path}")
                 self._seal(fd)

@@ -70,6 +70,15 @@ def test_put_file_round_trip(store, tmp_path, size, move, with_digest):
     assert path.exists() is not move
 
 
+def test_put_file_of_bytes_the_caller_hashed_while_writing(store, tmp_path):
+    data = blob(300_000, seed=4)
+    path = tmp_path / "spooled.upload"
+    path.write_bytes(data)
+    assert store.put_file(path, sha(data), move=True, hashed=True) == sha(data)
+    check_stored(store, data, sha(data))
+    assert not path.exists()
+
+
 def test_put_accepts_bytearray_and_memoryview(store):
     data = blob(5000, seed=3)
     assert store.put_bytes(bytearray(data)) == sha(data)
