@@ -12,7 +12,8 @@ Scenarios:
 - sale no fee: a signed listing of a plain OZ ERC-721 token (no ERC-2981) filled on the Exchange: only the seller
   is paid; sale royalty: a RareVector token that moved before, royalty paid to its discoverer; also with a fee, and
   a discoverer's first sale (royalty merged into the proceeds, discoverer recorded).
-  Sellers hold one token (their balance goes to zero), buyers none (new holder).
+  Sellers hold one token (their balance goes to zero), buyers none (new holder). Listings use salt 0, as the
+  market's first listing of a seller does; also given: a seller's second sale (salt 1) and a salt >= 128.
 
 Last line: JSON with the figures and the ratios to the anchors and to the in-run baseline.
 """
@@ -128,7 +129,9 @@ def main() -> dict:
     }
 
     # -- sales on the Exchange ----------------------------------------------------------------------------
-    def sell(seller: LocalWallet, buyer: LocalWallet, token_address: str, token_id: int, fee: int = 0) -> int:
+    def sell(
+        seller: LocalWallet, buyer: LocalWallet, token_address: str, token_id: int, fee: int = 0, salt: int = 0
+    ) -> int:
         listing = Listing(
             seller=seller.address,
             token=token_address,
@@ -137,7 +140,7 @@ def main() -> dict:
             fee_recipient=fee_to.address if fee else "0x" + "00" * 20,
             fee=fee,
             counter=chain.counter_of(seller.address),
-            salt=token_id % 1000,
+            salt=salt,  # the listing's nonce: the market hands out the smallest free one (see Exchange.sol)
             expiry=2**40,
         )
         signature = seller.sign(listing)
@@ -152,6 +155,19 @@ def main() -> dict:
     figures["sale_no_fee"] = sell(s1, b1, base.address, _id("base-sale"))
     # the same, to a buyer who already holds a token of that contract (b1, just now)
     figures["sale_no_fee_existing_holder"] = sell(s1b, b1, base.address, _id("base-sale-2"))
+
+    # a seller's second sale (salt 1; the first used salt 0): the seller's word is non-zero by then
+    s5, b5, b6 = wallet(), wallet(), wallet()
+    for label in ("base-sale-3", "base-sale-4"):
+        deployer.transact("mint", base.functions.mint(s5.address, _id(label)))
+    s5.transact("approve", base.functions.setApprovalForAll(exchange.address, True))
+    sell(s5, b5, base.address, _id("base-sale-3"))
+    figures["sale_no_fee_repeat_seller"] = sell(s5, b6, base.address, _id("base-sale-4"), salt=1)
+    # a salt from 128 up (a per-seller bitmap word apart from the counter)
+    s6, b7 = wallet(), wallet()
+    deployer.transact("mint", base.functions.mint(s6.address, _id("base-sale-5")))
+    s6.transact("approve", base.functions.setApprovalForAll(exchange.address, True))
+    figures["sale_no_fee_high_salt"] = sell(s6, b7, base.address, _id("base-sale-5"), salt=1000)
 
     # RareVector: rare-6..8 were minted to a (their discoverer) and move to sellers first
     s2, s3, s4, b2, b3 = wallet(), wallet(), wallet(), wallet(), wallet()

@@ -45,7 +45,7 @@ class App:
         if settings.market is not None:  # the chain (contracts deployed at start-up by default), market, indexer
             from multiverse.market.wiring import open_market, service_rarity
 
-            app.market = open_market(settings.market, meta, store, service_rarity(rarity))
+            app.market = open_market(settings.market, meta, store, service_rarity(rarity), data_dir=settings.data_dir)
         return app
 
     def close(self) -> None:

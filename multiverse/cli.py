@@ -146,6 +146,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--tick-seconds", type=float, default=0.0)
     sim.add_argument("--world", default="", help="world name (default: the server's name)")
     sim.set_defaults(run=_sim)
+
+    from multiverse.cli_market import add_market_commands  # wallet, claim, tokens, list, buy, download, ...
+
+    add_market_commands(sub, _client, _print)
     return p
 
 
@@ -313,6 +317,7 @@ def _up(a: argparse.Namespace) -> None:
     from services.server import build_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" is no news to a newcomer
     settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs)
     app = App.open(settings)
     admin = ensure_admin_key(app.meta, settings.data_dir)

@@ -25,8 +25,16 @@ from typing import Any
 import grpc
 
 from multiverse import errors
-from multiverse.v1 import common_pb2, multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
-from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
+from multiverse.v1 import (
+    common_pb2,
+    multiverse_pb2,
+    multiverse_pb2_grpc,
+    rarity_pb2,
+    rarity_pb2_grpc,
+    store_pb2,
+    store_pb2_grpc,
+)
+from multiverse.market_client import MarketCalls  # the Market service's methods (wallet sign-in, claims, listings)
 
 CHUNK = 1 << 20
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
@@ -69,7 +77,7 @@ def from_rpc_error(exc: grpc.RpcError) -> errors.MultiverseError:
     return err
 
 
-class Client:
+class Client(MarketCalls):
     def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None) -> None:
         self.target, self.timeout = target, timeout
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]

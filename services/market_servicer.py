@@ -18,6 +18,14 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
         self.market: Market = stack.market
         self.signin: SignIn = stack.signin
         self.auth = auth
+        self.rpc_url = stack.rpc_url
+
+    @translated
+    def GetChainInfo(self, request, context):
+        c = self.market.chain.contracts
+        return market_pb2.ChainInfo(
+            chain_id=c.chain_id, token=c.token, exchange=c.exchange, rpc_url=self.rpc_url, deployed_at=c.deployed_at
+        )
 
     @translated
     def SignInNonce(self, request, context):

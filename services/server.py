@@ -9,8 +9,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from multiverse.app import App
-from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc, store_pb2, store_pb2_grpc
-from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
+from multiverse.v1 import (
+    multiverse_pb2,
+    multiverse_pb2_grpc,
+    rarity_pb2,
+    rarity_pb2_grpc,
+    store_pb2,
+    store_pb2_grpc,
+)
 from services.auth import Authenticator
 from services.multiverse_servicer import MultiverseServicer
 from services.rarity_servicer import RaritySvc

@@ -53,7 +53,7 @@ PANIC_CODES = {
 }
 # Contract error name -> domain error; anything else is FailedPrecondition.
 ERROR_KINDS: dict[str, type[MultiverseError]] = {
-    "AlreadyMinted": AlreadyExists,
+    "ERC721InvalidSender": AlreadyExists,  # raised by OpenZeppelin's _mint only: the token exists already
     "AccessControlUnauthorizedAccount": PermissionDenied,
     "ERC721NonexistentToken": NotFound,
 }

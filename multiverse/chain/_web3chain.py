@@ -13,7 +13,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import Web3Exception
 
-from multiverse.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from multiverse.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 from ._boundary import RevertDecoder, translate
 from .artifacts import load_artifact
@@ -210,18 +210,28 @@ class Web3Chain:
                 "provenance.rarity_ppm", provenance.rarity_ppm, f"give the percentile in parts per million, 0..{RARITY_SCALE}"
             )
         token = self._require(self._token)
-        receipt = self._send(
-            f"mint {_id_hex(token_id)}",
-            lambda: token.functions.mint(
-                owner, token_id.to_bytes(32, "big"), space, snapshot, provenance.index, provenance.rarity_ppm
-            ),
-        )
+        try:
+            receipt = self._mint(token, owner, token_id, space, snapshot, provenance)
+        except AlreadyExists as exc:
+            raise AlreadyExists(
+                f"mint {_id_hex(token_id)}: this vector was minted before (the token exists; a matrix is minted once)",
+                token_id=_id_hex(token_id),
+                contract_error=exc.details.get("contract_error"),
+            ) from None
         return Minted(
             token_id=_id_hex(token_id),
             owner=owner,
             tx_hash=_hex(receipt["transactionHash"]),
             block_number=int(receipt["blockNumber"]),
             gas_used=int(receipt["gasUsed"]),
+        )
+
+    def _mint(self, token: Contract, owner: str, token_id: int, space: bytes, snapshot: bytes, provenance: Provenance) -> Any:
+        return self._send(
+            f"mint {_id_hex(token_id)}",
+            lambda: token.functions.mint(
+                owner, token_id.to_bytes(32, "big"), space, snapshot, provenance.index << 32 | provenance.rarity_ppm
+            ),
         )
 
     def owner_of(self, token_id: str) -> str:
@@ -258,10 +268,12 @@ class Web3Chain:
         approved = self._read(f"read the approval of token {_id_hex(tid)}", lambda: token.functions.getApproved(tid).call())
         return None if int(approved, 16) == 0 else approved
 
-    def listing_used(self, listing_hash: str) -> bool:
-        h = _bytes32("listing_hash", listing_hash)
+    def salt_used(self, seller: str, salt: int) -> bool:
+        s = _address("seller", seller)
+        if not isinstance(salt, int) or isinstance(salt, bool) or not 0 <= salt < 2**256:
+            raise InvalidArgument("salt", salt, "give the listing's salt, a whole number below 2**256")
         exchange = self._require(self._exchange)
-        return bool(self._read("read a listing's state", lambda: exchange.functions.used(h).call()))
+        return bool(self._read("read a listing's state", lambda: exchange.functions.isUsed(s, salt).call()))
 
     def counter_of(self, seller: str) -> int:
         s = _address("seller", seller)
@@ -323,7 +335,7 @@ class Web3Chain:
     def _provenance(self, token_id: int) -> Provenance | None:
         token = self._require(self._token)
         event = token.events.Provenance()
-        topic0 = Web3.keccak(text="Provenance(uint256,bytes32,bytes32,uint32,uint32)")
+        topic0 = Web3.keccak(text="Provenance(uint256,bytes32,bytes32,uint64)")
         query = {
             "address": token.address,
             "topics": [_hex(topic0), "0x" + token_id.to_bytes(32, "big").hex()],
@@ -337,8 +349,8 @@ class Web3Chain:
         return Provenance(
             space=args["space"].rstrip(b"\0").decode("utf-8", errors="replace"),
             snapshot=args["snapshot"].hex(),
-            index=int(args["index"]),
-            rarity_ppm=int(args["rarityPpm"]),
+            index=int(args["indexRarity"]) >> 32,
+            rarity_ppm=int(args["indexRarity"]) & 0xFFFFFFFF,
         )
 
     def _decode(self, log: Any) -> ChainEvent | None:
@@ -347,10 +359,14 @@ class Web3Chain:
             return None
         contract_name, event = self._events[bytes(topics[0])]
         decoded = event.process_log(log)
+        args = {k: _id_hex(v) if k == "tokenId" else _plain(v) for k, v in decoded["args"].items()}
+        if "indexRarity" in args:  # Provenance packs two uint32 into one word: give them by name
+            packed = int(args.pop("indexRarity"))
+            args.update(index=packed >> 32, rarityPpm=packed & 0xFFFFFFFF)
         return ChainEvent(
             contract=contract_name,
             name=decoded["event"],
-            args={k: _id_hex(v) if k == "tokenId" else _plain(v) for k, v in decoded["args"].items()},
+            args=args,
             address=to_checksum_address(log["address"]),
             block_number=int(log["blockNumber"]),
             block_hash=_hex(log["blockHash"]),

@@ -159,8 +159,9 @@ class Chain(Protocol):
 
     def get_approved(self, token_id: str) -> str | None: ...
 
-    def listing_used(self, listing_hash: str) -> bool:
-        """Whether the exchange saw this listing filled or cancelled."""
+    def salt_used(self, seller: str, salt: int) -> bool:
+        """Whether the exchange saw a listing of ``seller`` with this salt (its nonce) filled or cancelled; for salts
+        below 128, since the seller's last counter bump."""
         ...
 
     def counter_of(self, seller: str) -> int:

@@ -61,7 +61,8 @@ class ChainConfig:
     """``kind``: ``memory`` (in-process EVM; contracts deployed at start-up) or ``rpc`` (``rpc_url``).
 
     ``minter_key``: signs every transaction; required for ``rpc``; for ``memory`` a fresh funded key is made when
-    it is absent. ``token``/``exchange``: attach to these addresses instead of deploying. ``chain_id``: when set,
+    it is absent (kept in ``data_dir`` when that is set). ``data_dir``: where the in-process chain is kept on disk
+    (the App sets <data>/chain). ``token``/``exchange``: attach to these addresses instead of deploying. ``chain_id``: when set,
     the node must report it (a guard against pointing at the wrong network).
     """
 
@@ -78,6 +79,7 @@ class ChainConfig:
     admin: str | None = None
     timeout_s: float = 30.0
     artifacts_dir: Path = DEFAULT_ARTIFACTS
+    data_dir: Path | None = None  # memory only: keep the chain here (durable across restarts); None: in memory
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -101,7 +103,7 @@ class ChainConfig:
     def from_env(cls, env: Mapping[str, str]) -> ChainConfig:
         """Build from ``MULTIVERSE_CHAIN_*`` variables of ``env`` (pass ``os.environ`` at the edge):
         KIND, RPC_URL, MINTER_KEY, CHAIN_ID, TOKEN, EXCHANGE, FROM_BLOCK, ROYALTY_BPS, BASE_URI, CONTRACT_URI,
-        ADMIN, TIMEOUT_S, ARTIFACTS."""
+        ADMIN, TIMEOUT_S, ARTIFACTS, DIR."""
         p = "MULTIVERSE_CHAIN_"
 
         def get(name: str) -> str | None:
@@ -133,4 +135,5 @@ class ChainConfig:
             admin=get("ADMIN"),
             timeout_s=float(get("TIMEOUT_S") or 30.0),
             artifacts_dir=Path(get("ARTIFACTS") or DEFAULT_ARTIFACTS),
+            data_dir=Path(d) if (d := get("DIR")) else None,
         )

@@ -1,6 +1,7 @@
 """Exchange listings: the EIP-712 typed data a seller signs, its digest and signature. Pure: no node involved.
 
-The digest is also the key of the listing's on-chain state (filled or cancelled), as in Exchange.hashListing.
+The digest is what the seller signs (Exchange.hashListing); the exchange keys a listing's state (filled or cancelled)
+by (seller, salt), both inside the digest.
 The domain binds the chain id and the exchange's address, so a signature is good on one deployment only.
 """
 
@@ -37,7 +38,9 @@ ZERO_ADDRESS = "0x" + "00" * 20
 class Listing:
     """A fixed-price offer to sell one ERC-721 token for ``price`` wei, of which ``fee`` goes to ``fee_recipient``
     and the ERC-2981 royalty to the token's receiver; the seller gets the rest. ``counter`` must equal the
-    seller's counter on the exchange; ``expiry`` is a unix time in seconds."""
+    seller's counter on the exchange; ``expiry`` is a unix time in seconds. ``salt`` is the listing's nonce: the
+    exchange fills or cancels (seller, salt) once, so listings of one seller need distinct salts; salts below 128
+    are the cheapest to fill and are freed again by a counter bump (see contracts/Exchange.sol)."""
 
     seller: str
     token: str

@@ -1,54 +1,116 @@
 """The in-process EVM adapter: eth-tester with py-evm, contracts deployed at start-up.
 
-This is the embedded default (``make run``). ``provider`` is the seam for serving this EVM as JSON-RPC to
-browser wallets: hand it each request with ``provider.make_request(method, params)``.
+This is the embedded default (``make run``). With ``config.data_dir`` the chain is durable (durable.py): kept in
+``data_dir``/chain.sqlite with the minter key (``minter.key``, mode 0600, unless configured) and the contract
+addresses (``contracts.json``), so a restart continues the same chain with the same contracts; without it the
+chain lives in memory and is gone at exit (tests, benchmarks). ``provider`` is the seam for serving this EVM as
+JSON-RPC to browser wallets: hand it each request with ``provider.make_request(method, params)``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
 from eth_account import Account
 
-from multiverse.errors import InvalidArgument
+from multiverse.errors import FailedPrecondition, InvalidArgument
 
 from ._web3chain import Web3Chain, _address
-from .base import DeployOptions
-from .config import ChainConfig, Secret
+from .base import Contracts, DeployOptions
+from .config import ChainConfig, Secret, minter_key
 
 ETHER = 10**18
 MINTER_FUNDING = 10_000 * ETHER  # of the dev accounts' 1,000,000 ether each
+KEY_FILE, CONTRACTS_FILE = "minter.key", "contracts.json"
 
 
 class InProcessChain(Web3Chain):
     def __init__(self, config: ChainConfig | None = None) -> None:
         config = config or ChainConfig()
         try:
+            from eth_tester import EthereumTester
             from web3 import EthereumTesterProvider, Web3
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise InvalidArgument(
-                "chain.kind", "memory", 'install the in-process EVM: pip install "eth-tester==0.13.0b1" "py-evm==0.12.1b1"'
+                "chain.kind",
+                "memory",
+                'install the in-process EVM: pip install "eth-tester==0.13.0b1" "py-evm==0.12.1b1"',
             ) from exc
-        self._provider = EthereumTesterProvider()
-        key = config.minter_key or Secret(Account.create().key.hex())
-        super().__init__(
-            Web3(self._provider),
-            key,
-            where="in-process EVM",
-            timeout_s=config.timeout_s,
-            artifacts_dir=config.artifacts_dir,
-            expected_chain_id=config.chain_id,
-        )
-        self.fund(self.minter, MINTER_FUNDING)
-        if config.token and config.exchange:
-            from .base import Contracts
+        self._backend: Any = None
+        directory = Path(config.data_dir) if config.data_dir is not None else None
+        if directory is not None:
+            from .durable import DurableBackend
 
-            self.attach(Contracts(self.chain_id(), config.token, config.exchange, config.from_block))
+            self._backend = DurableBackend(directory)
+            self._provider = EthereumTesterProvider(EthereumTester(backend=self._backend))
+            key = config.minter_key or _stored_key(directory / KEY_FILE)
         else:
-            self.deploy(DeployOptions(config.royalty_bps, config.base_uri, config.contract_uri, config.admin))
+            self._provider = EthereumTesterProvider()
+            key = config.minter_key or Secret(Account.create().key.hex())
+        try:
+            super().__init__(
+                Web3(self._provider),
+                key,
+                where="in-process EVM" + (f" in {directory}" if directory is not None else ""),
+                timeout_s=config.timeout_s,
+                artifacts_dir=config.artifacts_dir,
+                expected_chain_id=config.chain_id,
+            )
+            if (
+                self._read("read the minter's balance", lambda: self._w3.eth.get_balance(self.minter))
+                < MINTER_FUNDING // 2
+            ):
+                self.fund(self.minter, MINTER_FUNDING)
+            if config.token and config.exchange:
+                self.attach(Contracts(self.chain_id(), config.token, config.exchange, config.from_block))
+            elif directory is not None and (directory / CONTRACTS_FILE).exists():
+                self._reattach(directory)
+            else:
+                # (a stored chain without a contracts record: a deployment that never finished; deploy again)
+                contracts = self.deploy(
+                    DeployOptions(config.royalty_bps, config.base_uri, config.contract_uri, config.admin)
+                )
+                if directory is not None:
+                    _write_atomically(
+                        directory / CONTRACTS_FILE, json.dumps(asdict(contracts), indent=2) + "\n"
+                    )
+        except BaseException:
+            if self._backend is not None:
+                self._backend.close()
+            raise
+
+    def _reattach(self, directory: Path) -> None:
+        path = directory / CONTRACTS_FILE
+        if self._backend.created:
+            raise FailedPrecondition(
+                f"{path} names contracts of an earlier chain but {directory / 'chain.sqlite'} was just created empty: "
+                f"restore chain.sqlite from a backup, or move {directory} aside to start a new chain (its tokens are then gone)"
+            )
+        try:
+            contracts = Contracts(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise FailedPrecondition(f"{path} cannot be read ({exc}): restore it from a backup") from None
+        self.attach(contracts)
+        token = self.token_contract
+        role = self._read("read the minter role", lambda: token.functions.MINTER_ROLE().call())
+        if not self._read("check the minter role", lambda: token.functions.hasRole(role, self.minter).call()):
+            raise FailedPrecondition(
+                f"the configured minter {self.minter} holds no MINTER_ROLE on token {contracts.token} of the chain in "
+                f"{directory}: configure the key that deployed it (kept in {directory / KEY_FILE} when none was configured)"
+            )
 
     @property
     def provider(self):
         """The EIP-1193-like provider of this EVM (``make_request(method, params)``)."""
         return self._provider
+
+    @property
+    def durable(self) -> bool:
+        return self._backend is not None
 
     @property
     def dev_accounts(self) -> list[str]:
@@ -65,3 +127,35 @@ class InProcessChain(Web3Chain):
             self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._timeout_s, poll_latency=0.01)
 
         self._read(f"fund {to}", send)
+
+    def close(self) -> None:
+        """Closes the durable chain's file (every mined block is on disk already)."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+
+def _stored_key(path: Path) -> Secret:
+    """The minter key kept in ``path`` (made, mode 0600, on first use); never printed."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(Account.create().key.hex() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    try:
+        return minter_key(path.read_text().strip())
+    except InvalidArgument:
+        raise FailedPrecondition(
+            f"{path} does not hold a private key: restore it, or configure chain.minter_key"
+        ) from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -118,6 +118,14 @@ class MarketDb:
         with self._tx() as conn:
             return [ListingRow.of(r, self.token) for r in conn.execute(q).mappings()]
 
+    def salts(self, seller: str, counter: int) -> dict[int, str]:
+        """Salts (listing nonces) of ``seller``'s stored listings signed with ``counter``: salt -> listing hash."""
+        q = sa.select(t.listings.c.salt, t.listings.c.listing_hash).where(
+            sa.func.lower(t.listings.c.seller) == seller.lower(), t.listings.c.counter == str(counter)
+        )
+        with self._tx() as conn:
+            return {int(r[0]): r[1] for r in conn.execute(q)}
+
     # chain events and blocks --------------------------------------------------------------------------------
     def last_block(self, chain_id: int) -> tuple[int, str] | None:
         q = sa.select(t.chain_blocks.c.number, t.chain_blocks.c.hash).where(
@@ -125,6 +133,15 @@ class MarketDb:
         )
         with self._tx() as conn:
             row = conn.execute(q.order_by(t.chain_blocks.c.number.desc()).limit(1)).first()
+        return None if row is None else (int(row[0]), row[1])
+
+    def first_block(self, chain_id: int) -> tuple[int, str] | None:
+        """The oldest indexed block (number, hash) of ``chain_id``: the indexer never rolls back past it."""
+        q = sa.select(t.chain_blocks.c.number, t.chain_blocks.c.hash).where(
+            t.chain_blocks.c.chain_id == chain_id
+        )
+        with self._tx() as conn:
+            row = conn.execute(q.order_by(t.chain_blocks.c.number.asc()).limit(1)).first()
         return None if row is None else (int(row[0]), row[1])
 
     def block_hash(self, chain_id: int, number: int) -> str | None:

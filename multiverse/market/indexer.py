@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from multiverse.chain import Chain, ChainEvent
-from multiverse.errors import InvalidArgument, MultiverseError
+from multiverse.errors import FailedPrecondition, InvalidArgument, MultiverseError
 
 from .db import EventRow, MarketDb
 
@@ -80,12 +80,36 @@ class Indexer:
         last = self.db.last_block(self.chain_id)
         return SyncResult(indexed, rolled, -1 if last is None else last[0])
 
+    def check(self) -> None:
+        """``FailedPrecondition`` unless the first block this indexer stored is still on the chain: otherwise the
+        node serves another chain than the one indexed (a fresh in-process EVM, another network with the same
+        chain id) and following it would erase every token's owner, which no reorg can justify."""
+        with self._lock:
+            first = self.db.first_block(self.chain_id)
+            if first is not None:
+                self._refuse_unless_on_chain(first)
+
+    def _refuse_unless_on_chain(self, first: tuple[int, str]) -> None:
+        number, stored = first
+        head = self.chain.block_number()
+        now = self.chain.block(number).hash if number <= head else None
+        if now != stored:
+            where = f"has {now}" if now else f"ends at block {head}"
+            raise FailedPrecondition(
+                f"the chain {self.chain_id} at {self.chain.describe()} is not the chain this market indexed: its block "
+                f"{number} was {stored} and the node {where}. Nothing was deleted. Point the market at the node and "
+                f"contracts it used before (for the embedded chain: keep the data directory's chain folder), or give "
+                f"it a new database",
+                block=number,
+            )
+
     def _rewind(self) -> int:
-        """Drop stored blocks the chain no longer has; returns how many."""
+        """Drop stored blocks the chain no longer has; returns how many. Never past the first stored block."""
         last = self.db.last_block(self.chain_id)
         if last is None:
             return 0
         number, head = last[0], self.chain.block_number()
+        first = self.db.first_block(self.chain_id)
         fork = number
         while fork >= self.start:
             stored = self.db.block_hash(self.chain_id, fork)
@@ -94,6 +118,8 @@ class Indexer:
             fork -= 1
         if fork == number:
             return 0
+        if first is not None and fork < first[0]:
+            self._refuse_unless_on_chain(first)  # raises: the whole indexed history is gone
         dropped = self.db.rollback_after(self.chain_id, fork)
         log.warning("chain %s reorganised: forgot %d blocks after %d", self.chain_id, dropped, fork)
         return dropped

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from multiverse.auth import Principal
@@ -28,6 +28,7 @@ from .records import ListingRow, TokenRow
 from .signin import ROLE_WALLET, SignInConfig
 from .vectors import Vector, VectorRef, extract
 
+LOW_SALTS = 128  # the exchange keeps the used flags of salts below this in the seller's counter word
 TIERS = ("common", "uncommon", "rare", "epic", "legendary")  # as multiverse.rarity names them, lowest first
 ZERO = "0x" + "00" * 20
 
@@ -97,6 +98,7 @@ class Market:
     def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
         wallet = _wallet(who, "claim a vector")
         vector = self.read(ref)
+        ref = vector.ref  # with the space filled in when the request left it empty
         discoverer = self.discoverer_of(vector)
         if discoverer is None:
             what = (
@@ -160,7 +162,9 @@ class Market:
     def read(self, ref: VectorRef) -> Vector:
         record = self.store.meta.get_snapshot(ref.snapshot)
         world = self.store.get_world(record.world)
-        if world.space != ref.space:
+        if not ref.space:
+            ref = replace(ref, space=world.space)
+        elif world.space != ref.space:
             raise InvalidArgument(
                 "space",
                 ref.space,
@@ -218,6 +222,7 @@ class Market:
             )
         fee = price * self.config.fee_bps // 10_000
         contracts = self.chain.contracts
+        counter = self.chain.counter_of(seller)
         listing = Listing(
             seller,
             contracts.token,
@@ -225,9 +230,8 @@ class Market:
             price,
             self.config.fee_recipient if fee else ZERO,
             fee,
-            self.chain.counter_of(seller),
-            salt
-            or int.from_bytes(hashlib.sha256(f"{seller}{tid}{now}{price}".encode()).digest()[:16], "big"),
+            counter,
+            salt or self._free_salt(seller, counter, f"{seller}{tid}{now}{price}"),
             expiry,
         )
         self._check_listing(listing)
@@ -235,6 +239,16 @@ class Market:
         return Prepared(
             listing, typed_data(listing, contracts.chain_id, contracts.exchange), "0x" + digest.hex()
         )
+
+    def _free_salt(self, seller: str, counter: int, seed: str) -> int:
+        """The listing's nonce: the smallest salt below 128 that no stored listing of the seller (same counter) and
+        no fill or cancel on the exchange has used (the exchange keeps those in one word with the counter: the
+        cheapest fills); past 128 such listings, a random 128-bit salt."""
+        taken = self.db.salts(seller, counter)
+        for candidate in range(LOW_SALTS):
+            if candidate not in taken and not self.chain.salt_used(seller, candidate):
+                return candidate
+        return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:16], "big") | 1 << 127
 
     def submit_listing(self, who: Principal, listing: Listing, signature: bytes) -> ListingRow:
         seller = _wallet(who, "submit a listing")
@@ -255,9 +269,16 @@ class Market:
                 "0x" + bytes(signature).hex(),
                 "sign the typed data from PrepareListing with the seller's wallet (eth_signTypedData_v4)",
             )
-        if self.chain.listing_used("0x" + digest.hex()):
+        if self.chain.salt_used(listing.seller, listing.salt):
             raise FailedPrecondition(
-                f"listing 0x{digest.hex()} was filled or cancelled already: prepare a new one"
+                f"listing 0x{digest.hex()} or another of the seller's listings with salt {listing.salt} was filled or "
+                "cancelled already: prepare a new one"
+            )
+        twin = self.db.salts(listing.seller, listing.counter).get(listing.salt)
+        if twin is not None and twin != "0x" + digest.hex():
+            raise FailedPrecondition(
+                f"the seller's listing {twin} has salt {listing.salt} already (filling either would end both): "
+                "prepare a new one"
             )
         row = ListingRow(
             "0x" + digest.hex(),

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from multiverse.chain import Chain, ChainConfig, open_chain
@@ -94,14 +95,30 @@ def service_rarity(service: Any) -> RarityOf:
     return rarity_of
 
 
-def open_market(settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf) -> MarketStack:
+def open_market(
+    settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf, data_dir: Path | None = None
+) -> MarketStack:
     """Open the chain (deploying the contracts unless configured to attach), the market and its indexer.
-    ``meta``: the SqlMetadata the market's tables live in (migrated by open_metadata)."""
-    chain = open_chain(settings.chain)
+    ``meta``: the SqlMetadata the market's tables live in (migrated by open_metadata). ``data_dir``: the App's
+    data directory; the in-process chain is kept in its ``chain`` folder (unless configured elsewhere), so tokens
+    survive a restart."""
+    chain_config = settings.chain
+    if chain_config.kind == "memory" and chain_config.data_dir is None and data_dir is not None:
+        chain_config = replace(chain_config, data_dir=Path(data_dir) / "chain")
+    chain = open_chain(chain_config)
+    try:
+        return _open_on(chain, settings, meta, store, rarity_of)
+    except BaseException:
+        chain.close()
+        raise
+
+
+def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf) -> MarketStack:
     db = MarketDb(meta, chain.contracts.token)
     market = Market(store, chain, db, rarity_of, settings.market)
     signin = SignIn(db, chain.chain_id(), settings.market.signin)
     indexer = Indexer(chain, db, confirmations=settings.market.confirmations)
+    indexer.check()  # a chain that is not the one indexed before is a configuration error, not a reorg
     stack = MarketStack(chain, db, market, signin, indexer)
     if settings.chain.kind == "memory" and settings.rpc_listen:
         from multiverse.chain.http_rpc import JsonRpcServer

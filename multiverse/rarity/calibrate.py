@@ -99,9 +99,9 @@ def fit(scores: np.ndarray, *, index_version: str, floor: float) -> Calibration:
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     values = tuple(float(v) for v in np.quantile(s, GRID / 100.0)) if len(s) else tuple(0.0 for _ in GRID)
-    body = {"n": int(len(s)), "floor": float(floor).hex()}  # content only: equal populations, equal versions
+    body = {"n": len(s), "floor": float(floor).hex()}  # content only: equal populations, equal versions
     digest = hashlib.sha256(json.dumps([body, [round(v, 9) for v in values]]).encode()).hexdigest()[:16]
-    return Calibration(f"cal-{digest}", index_version, int(len(s)), float(floor), values)
+    return Calibration(f"cal-{digest}", index_version, len(s), float(floor), values)
 
 
 def tier_of(percentile: float) -> str:

@@ -28,7 +28,15 @@ from multiverse.rarity import reads
 from multiverse.rarity.calibrate import Calibration
 from multiverse.rarity.embed import make_embedder
 from multiverse.rarity.population import Population
-from multiverse.rarity.records import KINDS, AddResult, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
+from multiverse.rarity.records import (
+    KINDS,
+    AddResult,
+    KindStats,
+    Neighbor,
+    RarityConfig,
+    RarityScore,
+    VectorId,
+)
 from multiverse.records import SpaceRecord
 
 # One batch of a replay: (kind, vectors, snapshot, world, indices or None)

@@ -78,7 +78,7 @@ class VectorIndex:
             if n:
                 self._index.add_with_ids(x, rows)
             return
-        nlist = max(16, int(round(self.settings.nlist_per_sqrt * math.sqrt(n))))
+        nlist = max(16, round(self.settings.nlist_per_sqrt * math.sqrt(n)))
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, nlist, faiss.METRIC_L2)
         ivf.cp.seed = self.settings.seed
         ivf.cp.niter = 10

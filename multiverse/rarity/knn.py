@@ -87,13 +87,13 @@ class Graph:
         Each target keeps its k nearest of old list + offers. Returns the rows whose list changed."""
         if not len(targets):
             return np.zeros(0, dtype=np.int64)
-        pairs = np.unique(np.stack([targets, sources], axis=1), axis=0)  # a pair offered twice counts once
-        targets, sources = pairs[:, 0], pairs[:, 1]
         d = pair_distances(x, targets, sources)
         useful = d < self.dist[targets, -1]
         targets, sources, d = targets[useful], sources[useful], d[useful]
         if not len(targets):
             return np.zeros(0, dtype=np.int64)
+        _, once = np.unique(targets * np.int64(len(self.dist) + 1) + sources, return_index=True)
+        targets, sources, d = targets[once], sources[once], d[once]  # a pair offered twice counts once
         rows = np.unique(targets)
         k = self.k
         who = np.concatenate([np.repeat(rows, k), targets])

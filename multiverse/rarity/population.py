@@ -155,7 +155,7 @@ class Population:
         else:
             self.index.add(self.x[new], new)
         self._search_lists(new)
-        qi, targets = self.ball_candidates(self.x[new], self.radius())
+        qi, targets = self.ball_candidates(self.x[new], self.radius(), nearest=self.k)
         sources = new[qi]
         keep = ~np.isin(targets, new)  # new-to-new pairs came with the search above
         return self.graph.merge(self.x, targets[keep], sources[keep])
@@ -179,9 +179,13 @@ class Population:
             _, pos = faiss.knn(self.x[short], self.x[alive], min(self.k + 1, len(alive)))
             self.graph.set_lists(self.x, short, np.where(pos >= 0, alive[pos], -1))
 
-    def ball_candidates(self, queries: np.ndarray, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def ball_candidates(
+        self, queries: np.ndarray, radius: np.ndarray, *, nearest: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (query i, row) where the query may lie in the row's ball (distance <= radius[row]), a superset
-        within float slack: exhaustive on a flat index, probed lists + exhaustive wide balls on IVF."""
+        within float slack: exhaustive on a flat index, probed lists + exhaustive wide balls on IVF.
+        ``nearest`` > 0: a wide ball offers only its ``nearest`` closest queries (enough to update a k-NN list;
+        an outlier's wide ball may hold every query of a batch)."""
         rows = self.alive_rows()
         if self.index.kind == "flat":
             return _gemm_within(queries, self.x, rows, radius)
@@ -191,7 +195,12 @@ class Population:
         qi, hit, d2 = self.index.range_pairs(queries, cap * cap * (1 + SLACK))
         wide = rows[~(r <= cap)]  # searched exhaustively below, so left out of the probed hits here
         near = (d2 <= radius[hit].astype(np.float64) ** 2 * (1 + SLACK)) & (radius[hit] <= cap)
-        qw, hw = _gemm_within(queries, self.x, wide, radius)
+        if nearest and len(wide) and len(queries) > nearest:
+            d2, pos = faiss.knn(self.x[wide], queries, nearest)  # (wide, nearest): each wide row's closest queries
+            inside = (pos >= 0) & (d2 <= (radius[wide].astype(np.float64) ** 2 * (1 + SLACK))[:, None])
+            qw, hw = pos[inside], np.broadcast_to(wide[:, None], pos.shape)[inside]
+        else:
+            qw, hw = _gemm_within(queries, self.x, wide, radius)
         return np.concatenate([qi[near], qw]), np.concatenate([hit[near], hw])
 
     # -- removing and rebuilding -----------------------------------------------------------------------

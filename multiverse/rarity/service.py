@@ -132,7 +132,7 @@ class RarityService:
                 return
             try:
                 self._add(record)
-            except Exception as exc:  # noqa: BLE001 - one bad snapshot must not stop the worker
+            except Exception as exc:
                 log.exception("rarity: scoring snapshot %s failed", record.id)
                 with self._done:
                     self._failed[record.id] = str(exc)

@@ -115,7 +115,7 @@ def make_bots(server: str, seed: int, count: int, strange: int, shape: tuple[int
     bots = []
     for i in range(count):
         digest = hashlib.sha256(f"tileworld-bot/{server}/{seed}/{i}".encode()).digest()
-        behaviour = "wanderer" if i < count - strange else BEHAVIOURS[1 + (i % 2)]
+        behaviour = "wanderer" if i < count - strange else BEHAVIOURS[1 + (i + seed) % 2]
         bot = Bot(
             uuid=str(uuidlib.UUID(bytes=digest[:16], version=4)),
             name=f"{_NAMES[(seed + i) % len(_NAMES)]}_{server[:8]}_{i}",

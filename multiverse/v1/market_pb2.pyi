@@ -247,3 +247,21 @@ class SubmitListingRequest(_message.Message):
     listing: MarketListing
     signature: bytes
     def __init__(self, listing: _Optional[_Union[MarketListing, _Mapping]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class GetChainInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChainInfo(_message.Message):
+    __slots__ = ("chain_id", "token", "exchange", "rpc_url", "deployed_at")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    RPC_URL_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYED_AT_FIELD_NUMBER: _ClassVar[int]
+    chain_id: int
+    token: str
+    exchange: str
+    rpc_url: str
+    deployed_at: int
+    def __init__(self, chain_id: _Optional[int] = ..., token: _Optional[str] = ..., exchange: _Optional[str] = ..., rpc_url: _Optional[str] = ..., deployed_at: _Optional[int] = ...) -> None: ...

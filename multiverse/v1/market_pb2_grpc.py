@@ -89,6 +89,11 @@ class MarketStub:
                 request_serializer=multiverse_dot_v1_dot_market__pb2.SubmitListingRequest.SerializeToString,
                 response_deserializer=multiverse_dot_v1_dot_market__pb2.MarketListing.FromString,
                 _registered_method=True)
+        self.GetChainInfo = channel.unary_unary(
+                '/multiverse.v1.Market/GetChainInfo',
+                request_serializer=multiverse_dot_v1_dot_market__pb2.GetChainInfoRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_market__pb2.ChainInfo.FromString,
+                _registered_method=True)
 
 
 class MarketServicer:
@@ -169,6 +174,13 @@ class MarketServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetChainInfo(self, request, context):
+        """Where the market's chain is: chain id, contract addresses, the JSON-RPC URL for wallets. No credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -226,6 +238,11 @@ def add_MarketServicer_to_server(servicer, server):
                     servicer.SubmitListing,
                     request_deserializer=multiverse_dot_v1_dot_market__pb2.SubmitListingRequest.FromString,
                     response_serializer=multiverse_dot_v1_dot_market__pb2.MarketListing.SerializeToString,
+            ),
+            'GetChainInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChainInfo,
+                    request_deserializer=multiverse_dot_v1_dot_market__pb2.GetChainInfoRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_market__pb2.ChainInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +542,33 @@ class Market:
             '/multiverse.v1.Market/SubmitListing',
             multiverse_dot_v1_dot_market__pb2.SubmitListingRequest.SerializeToString,
             multiverse_dot_v1_dot_market__pb2.MarketListing.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChainInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/multiverse.v1.Market/GetChainInfo',
+            multiverse_dot_v1_dot_market__pb2.GetChainInfoRequest.SerializeToString,
+            multiverse_dot_v1_dot_market__pb2.ChainInfo.FromString,
             options,
             channel_credentials,
             insecure,

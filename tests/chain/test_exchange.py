@@ -57,7 +57,7 @@ def test_fill_pays_seller_royalty_and_fee_and_moves_the_token(net, listed):
     assert net.token.functions.ownerOf(token_id).call() == net.carol.address
     assert net.balance(net.exchange.address) == 0
     digest = "0x" + listing_digest(listing, net.chain.chain_id(), net.exchange.address).hex()
-    assert net.chain.listing_used(digest)
+    assert net.chain.salt_used(listing.seller, listing.salt)
     sold = [e for e in net.chain.get_logs(start + 1) if e.name == "Sold"]
     assert len(sold) == 1 and sold[0].args == {
         "listingHash": digest,
@@ -84,6 +84,33 @@ def test_cancel_kills_one_listing_and_only_the_seller_cancels(net, listed):
     with pytest.raises(FailedPrecondition, match="ListingUsed"):
         net.buy(net.carol, listing, signature)
     net.buy(net.carol, other, net.bob.sign(other))  # the seller's other listing still fills
+
+
+@pytest.mark.parametrize("salt", [3, 128, 2**200 + 77])
+def test_a_salt_is_one_listings_nonce(net, listed, salt):
+    """(seller, salt) fills or cancels once: a listing with the same salt dies with it; below 128 a counter bump
+    frees the salt again (the old listings are stale by their counter), from 128 up it stays used."""
+    token_id, _, _ = listed
+    first = net.listing(net.bob, token_id, PRICE, salt=salt)
+    twin = net.listing(net.bob, token_id, PRICE + 1, salt=salt)
+    other = net.listing(net.bob, token_id, PRICE, salt=salt + 1)
+    net.buy(net.carol, first, net.bob.sign(first))
+    assert net.chain.salt_used(net.bob.address, salt) and not net.chain.salt_used(net.bob.address, salt + 1)
+    net.carol.transact("back", net.token.functions.transferFrom(net.carol.address, net.bob.address, token_id))
+    for dead in (first, twin):
+        with pytest.raises(FailedPrecondition, match="ListingUsed"):
+            net.buy(net.dave, dead, net.bob.sign(dead))
+    net.bob.transact("cancel", net.exchange.functions.cancel([other.as_tuple()]))
+    with pytest.raises(FailedPrecondition, match="ListingUsed"):
+        net.buy(net.dave, other, net.bob.sign(other))
+    net.bob.transact("bump", net.exchange.functions.incrementCounter())
+    again = net.listing(net.bob, token_id, PRICE, salt=salt)
+    if salt < 128:
+        assert not net.chain.salt_used(net.bob.address, salt)
+        net.buy(net.dave, again, net.bob.sign(again))
+    else:
+        with pytest.raises(FailedPrecondition, match="ListingUsed"):
+            net.buy(net.dave, again, net.bob.sign(again))
 
 
 def test_counter_bump_kills_every_earlier_listing(net, listed):
@@ -243,7 +270,7 @@ def test_a_failed_payout_undoes_the_sale(net):
     with pytest.raises(FailedPrecondition, match="PaymentFailed"):
         net.buy(net.carol, listing, signature)
     assert net.token.functions.ownerOf(token_id).call() == wallet.address
-    assert not net.exchange.functions.used(listing_digest(listing, net.chain.chain_id(), net.exchange.address)).call()
+    assert not net.chain.salt_used(listing.seller, listing.salt)
 
 
 def test_listing_is_a_frozen_value():

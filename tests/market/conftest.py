@@ -44,3 +44,17 @@ def mkt(memory_chain, tmp_path):  # noqa: F811
     finally:
         built.saved.store.meta.close()
         memory_chain.revert(snapshot)
+
+
+@pytest.fixture(scope="package")
+def served(tmp_path_factory):
+    """The App with the market behind gRPC (tests/market/stack.py), shared by the service, client and CLI tests."""
+    from tests.market.stack import serve
+
+    with serve(tmp_path_factory.mktemp("market-svc")) as s:
+        yield s
+
+
+@pytest.fixture
+def svc(served):
+    return served.app, served.stub, served.channel, served.wallets, served.snapshot

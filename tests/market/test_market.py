@@ -171,3 +171,25 @@ def test_sign_in_checks_domain_uri_chain_expiry_not_before_and_signer(mkt, chang
     message = siwe_message(net.alice.address, mkt.signin.nonce(), **change)
     with pytest.raises(Unauthenticated, match=match):
         mkt.signin.sign_in(message, personal_sign(key_for(signer), message))
+
+
+def test_listings_get_the_smallest_free_salt_and_a_salt_serves_one_listing(mkt):
+    """A listing's salt is its nonce on the exchange (one fill or cancel per seller and salt): the market hands out
+    the smallest salt no stored listing and no fill or cancel of the seller has used, and refuses a second stored
+    listing with a salt already taken."""
+    net = mkt.net
+    bob = wallet(net.bob.address)
+    token = mkt.market.claim(bob, ref(mkt, "player", OUTLIER_PLAYER))
+    net.approve_exchange(net.bob)
+    first = mkt.market.prepare_listing(bob, token.token_id, price=ETHER).listing
+    assert first.salt == 0
+    mkt.market.submit_listing(bob, first, net.bob.sign(first))
+    second = mkt.market.prepare_listing(bob, token.token_id, price=2 * ETHER).listing
+    assert second.salt == 1
+    twin = Listing(**{**second.__dict__, "salt": 0})
+    with pytest.raises(FailedPrecondition, match="has salt 0 already"):
+        mkt.market.submit_listing(bob, twin, net.bob.sign(twin))
+    net.bob.transact("cancel", net.exchange.functions.cancel([second.as_tuple()]))
+    with pytest.raises(FailedPrecondition, match="salt 1 was filled or cancelled"):
+        mkt.market.submit_listing(bob, second, net.bob.sign(second))
+    assert mkt.market.prepare_listing(bob, token.token_id, price=ETHER).listing.salt == 2

@@ -10,53 +10,13 @@ import grpc
 import pytest
 from eth_account import Account
 
-from multiverse.app import App
 from multiverse.auth import mint_key
-from multiverse.chain import ChainConfig, Listing, listing_digest
-from multiverse.chain.wallet import LocalWallet
-from multiverse.config import Settings
-from multiverse.market import MarketConfig, SignInConfig
-from multiverse.market.wiring import MarketSettings
+from multiverse.chain import Listing, listing_digest
 from multiverse.records import ROLE_SERVER
-from multiverse.store import SaveRequest
 from multiverse.v1 import market_pb2 as pb
-from multiverse.v1 import market_pb2_grpc, store_pb2, store_pb2_grpc
-from services.server import build_server
+from multiverse.v1 import store_pb2, store_pb2_grpc
 from tests.chain.harness import ETHER, key_for
-from tests.market.world import ADMIN, ALPHA, OUTLIER_PLAYER, SPACE, make_state, personal_sign, siwe_message
-
-SIGNIN = SignInConfig(domain="gallery.test", uri="https://gallery.test")
-
-
-@pytest.fixture(scope="module")
-def svc(tmp_path_factory):
-    data = tmp_path_factory.mktemp("market-svc")
-    # The real rarity engine calibrates 4 players too coarsely for tiers to mean much (test_market.py tests the
-    # tier gate with a kNN rarity on 24 frames), so any tier may be claimed here.
-    market = MarketSettings(
-        chain=ChainConfig(minter_key=key_for("minter")),
-        market=MarketConfig(min_tier="common", signin=SIGNIN),
-        rpc_listen="127.0.0.1:0",
-        poll_s=0,
-    )
-    app = App.open(Settings(data_dir=data, grpc_addr="127.0.0.1:0", workers=4, market=market))
-    server, port = build_server(app, "127.0.0.1:0")
-    server.start()
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    chain = app.market.chain
-    wallets = {}
-    for name in ("alice", "bob", "dave"):
-        chain.fund(Account.from_key(key_for(name)).address, 100 * ETHER)
-        wallets[name] = LocalWallet(chain, key_for(name))
-    app.store.register_space(ADMIN, SPACE)
-    app.store.create_world(ADMIN, "w", "demo", owner="alpha")
-    data_bytes = make_state([wallets["alice"].address, wallets["bob"].address, None, None])
-    record, _ = app.store.save(ALPHA, SaveRequest(world="w", size=len(data_bytes)), [data_bytes])
-    assert app.rarity.wait_scored(record.id, timeout=60)
-    yield app, market_pb2_grpc.MarketStub(channel), channel, wallets, record.id
-    channel.close()
-    server.stop(grace=None).wait()
-    app.close()
+from tests.market.world import OUTLIER_PLAYER, personal_sign, siwe_message
 
 
 def sign_in(stub, wallet_name: str) -> tuple[tuple[tuple[str, str]], str]:
@@ -187,4 +147,4 @@ def test_claim_download_sale_download(svc):
         == grpc.StatusCode.PERMISSION_DENIED
     )
     mine = stub.ListTokens(pb.ListTokensRequest(owner=wallets["dave"].address), metadata=dave).tokens
-    assert [t.token_id for t in mine] == [token.token_id]
+    assert token.token_id in [t.token_id for t in mine]  # (other tests of the shared App may give dave more)

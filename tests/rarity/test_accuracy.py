@@ -6,12 +6,10 @@ from __future__ import annotations
 import faiss
 import numpy as np
 import pytest
-
-from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine
-from multiverse.rarity import reads
 from sklearn import metrics as sklearn_metrics
 from sklearn import neighbors as sklearn_neighbors
 
+from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine, reads
 from tests.rarity.data import DATASETS, _mixture
 
 K = 10

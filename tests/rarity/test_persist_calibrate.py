@@ -3,6 +3,7 @@ calibration."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -118,7 +119,7 @@ def test_top_rare_pages_are_rarest_first_without_gaps_or_repeats():
         if not cursor:
             break
     assert len(pages) == engine.stats()["frame"].points == len({s.id for s in pages})
-    assert all(a.score >= b.score for a, b in zip(pages, pages[1:]))
+    assert all(a.score >= b.score for a, b in itertools.pairwise(pages))
     epic = engine.top_rare("frame", tier="epic", limit=1000)[0]
     assert epic and all(s.tier == "epic" for s in epic) and {s.id for s in epic} <= {s.id for s in pages}
     w1 = engine.top_rare("frame", world="w1", limit=1000)[0]

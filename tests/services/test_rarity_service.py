@@ -3,6 +3,7 @@ the watch stream, the CLI, bad input, and restarts (clean and after a crash) kee
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -90,7 +91,7 @@ def test_ad_hoc_scores_and_neighbours(filled):
     near = stack.server.neighbors(snaps[1], "frame", 3, k=4)
     assert len(near) == 4 and all(n.id.snapshot in snaps for n in near)
     assert (near[0].id.snapshot, near[0].id.index) != (snaps[1], 3)  # itself is never its own neighbour
-    assert all(x.distance <= y.distance for x, y in zip(near, near[1:]))
+    assert all(x.distance <= y.distance for x, y in itertools.pairwise(near))
     by_vector = stack.server.neighbors(vector=common.astype(np.float32), space="demo", k=2)
     assert len(by_vector) == 2
 
@@ -143,12 +144,16 @@ def test_restarts_keep_every_score(filled):
         crashed.close()
     assert after_crash == before
     stack.app.rarity.flush()
-    clean = App.open(settings)  # loads the flushed index instead of rebuilding
+    later = save(stack, "w1", odd_state())  # scored, not flushed: a restart must add it back from metadata
+    before = scores_by_id(stack.admin)
+    clean = App.open(settings)  # loads the flushed index, then catches up with metadata
     try:
         engine = clean.rarity.engine("demo")
         reloaded = {(s.id.snapshot, s.id.kind, s.id.index): (s.score, s.tier, s.knn_distance)
                     for kind in ("frame", "player") for s in engine.top_rare(kind, limit=1000)[0]}
-        assert engine.population("frame").revision == stack.app.rarity.engine("demo").population("frame").revision
+        live = stack.app.rarity.engine("demo").population("frame")
+        assert engine.population("frame").revision == live.revision  # loaded and caught up, not rebuilt
+        assert engine.has_snapshot(later)
     finally:
         clean.close()
     assert reloaded == before
