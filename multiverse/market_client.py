@@ -41,7 +41,7 @@ class Purchase:
 
 
 class MarketCalls:
-    """Mixed into ``Client``: expects ``_channel``, ``_metadata`` (API key), ``timeout`` and ``_call_on``."""
+    """Mixed into ``Client``: expects ``_channel``, ``_metadata`` (API key) and ``timeout``."""
 
     _wallet_metadata: tuple[tuple[str, str], ...] = ()
     _wallet_address: str = ""
@@ -55,13 +55,15 @@ class MarketCalls:
 
     def _m(self, method: str, request: Any, *, api_key: bool = False) -> Any:
         """Call a Market method with the wallet session (when signed in and ``api_key`` is false) or the API key."""
-        saved = self._metadata  # type: ignore[has-type]
-        if self._wallet_metadata and not api_key:
-            self._metadata = self._wallet_metadata  # type: ignore[assignment]
+        import grpc
+
+        from multiverse.client import from_rpc_error
+
+        metadata = self._wallet_metadata if self._wallet_metadata and not api_key else self._metadata  # type: ignore[attr-defined]
         try:
-            return self._call_on(self._market, method, request)  # type: ignore[attr-defined]
-        finally:
-            self._metadata = saved  # type: ignore[assignment]
+            return getattr(self._market, method)(request, metadata=metadata, timeout=self.timeout)  # type: ignore[attr-defined]
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from None
 
     # sign-in ---------------------------------------------------------------------------------------------
     def chain_info(self) -> market_pb2.ChainInfo:

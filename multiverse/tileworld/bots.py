@@ -10,6 +10,9 @@ and cobblestone) and returns what happened worth a guidance text. Three behaviou
 
 ``player_vector`` turns a bot's recent trajectory into ``PLAYER_DIM`` features (``FEATURES`` names them),
 each scaled to about [0, 1] for a wanderer, so strange bots land far from the crowd in latent space.
+Every other bot, counting back from the last (so every strange bot), carries a wallet whose private key is
+``wallet_key(seed, name)``: derived from the seed, so the demo that ran the game can sign for its players
+(development chains only: anyone who knows the seed can derive the key).
 Deterministic: every choice comes from the server's seeded generator.
 """
 
@@ -109,6 +112,25 @@ def player_vector(bot: Bot) -> np.ndarray:
     return out
 
 
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141  # keys lie in [1, n)
+
+
+def wallet_key(seed: int, name: str) -> str:
+    """The private key (0x and 64 hex digits) of the wallet ``name`` of a game seeded ``seed``: sha256 of both."""
+    for attempt in range(256):  # a digest outside [1, n) has odds of about 2**-128; hash again if it happens
+        digest = hashlib.sha256(f"tileworld-wallet/{int(seed)}/{name}/{attempt}".encode()).digest()
+        if 0 < int.from_bytes(digest, "big") < _SECP256K1_N:
+            return "0x" + digest.hex()
+    raise AssertionError("unreachable: 256 sha256 digests outside the secp256k1 key range")
+
+
+def wallet_address(key: str) -> str:
+    """The checksummed Ethereum address of private key ``key``."""
+    from eth_account import Account
+
+    return Account.from_key(key).address
+
+
 def make_bots(server: str, seed: int, count: int, strange: int, shape: tuple[int, int], rng) -> list[Bot]:
     """``count`` bots for ``server``; the last ``strange`` of them spin or teleport. Some carry a wallet."""
     h, w = shape
@@ -123,8 +145,9 @@ def make_bots(server: str, seed: int, count: int, strange: int, shape: tuple[int
             behaviour=behaviour,
             pos=(int(rng.integers(h)), int(rng.integers(w))),
             heading=int(rng.integers(4)),
-            wallet=("0x" + hashlib.sha256(b"wallet/" + digest).hexdigest()[:40]) if i % 2 == 0 else None,
         )
+        if (count - 1 - i) % 2 == 0:  # every other bot from the last: strange bots have wallets
+            bot.wallet = wallet_address(wallet_key(seed, bot.name))
         bot.inventory.update({"oak_planks": 64, "cobblestone": 32} if bot.role == "builder" else {"bread": 8})
         bots.append(bot)
     return bots

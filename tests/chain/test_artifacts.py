@@ -22,5 +22,11 @@ def test_a_rebuild_gives_the_committed_artifacts():
     node = shutil.which("node")
     if node is None or not (CONTRACTS_DIR / "node_modules" / "solc").is_dir():
         missing("node with solc", "install Node 20, then run: npm ci --prefix contracts")
-    done = subprocess.run([node, str(CONTRACTS_DIR / "build.js"), "--check"], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [node, str(CONTRACTS_DIR / "build.js"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr

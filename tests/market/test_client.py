@@ -22,8 +22,10 @@ from tests.market.world import OUTLIER_FRAME
 
 def test_client_claims_lists_sells_and_downloads(served):
     alice, dave = key_for("alice"), key_for("dave")
-    info = Client(served.address).chain_info()
-    assert info.exchange == served.app.market.chain.contracts.exchange and info.rpc_url.startswith("http://127.0.0.1:")
+    with Client(served.address) as anyone:  # no credentials needed
+        info = anyone.chain_info()
+    assert info.exchange == served.app.market.chain.contracts.exchange
+    assert info.rpc_url.startswith("http://127.0.0.1:")
 
     with Client(served.address) as seller, Client(served.address) as buyer:
         with pytest.raises(errors.Unauthenticated):
@@ -37,7 +39,8 @@ def test_client_claims_lists_sells_and_downloads(served):
         _, data = seller.download_vector(token.token_id)
         assert hashlib.sha256(data).hexdigest() == token.token_id
 
-        listed = seller.list_token(token.token_id, ETHER // 2, alice)  # approves the exchange on the chain first
+        # approves the exchange on the chain first, then prepares, checks, signs and submits
+        listed = seller.list_token(token.token_id, ETHER // 2, alice)
         assert listed.status == "active" and listed.price == str(ETHER // 2)
         assert served.app.market.chain.is_approved_for_all(seller.wallet_address, info.exchange)
 
