@@ -34,19 +34,28 @@ class App:
         blobs = open_blob_store(
             settings.blobs_url, access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None
         )
-        # Rarity first: it loads (or rebuilds) its index, then listens to every snapshot the store commits.
-        rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity")
-        store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
-        store.recover()
-        # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
-        # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
-        blobs.sweep_staging(max_age_s=3600.0 if settings.blobs_url.startswith("s3://") else 0.0)
-        app = cls(settings, meta, blobs, store, Crossing(store), rarity)
-        if settings.market is not None:  # the chain (contracts deployed at start-up by default), market, indexer
-            from multiverse.market.wiring import open_market, service_rarity
+        app = None
+        try:
+            # Rarity first: it loads (or rebuilds) its index, then listens to every snapshot the store commits.
+            rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity")
+            store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
+            app = cls(settings, meta, blobs, store, Crossing(store), rarity)
+            store.recover()
+            # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
+            # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
+            blobs.sweep_staging(max_age_s=3600.0 if settings.blobs_url.startswith("s3://") else 0.0)
+            if settings.market is not None:  # the chain (contracts deployed at start-up by default), market, indexer
+                from multiverse.market.wiring import open_market, service_rarity
 
-            app.market = open_market(settings.market, meta, store, service_rarity(rarity), data_dir=settings.data_dir)
-        return app
+                app.market = open_market(settings.market, meta, store, service_rarity(rarity),
+                                         data_dir=settings.data_dir)
+            return app
+        except BaseException:
+            if app is not None:
+                app.close()  # stops the rarity worker and whatever else had started
+            else:
+                meta.close()
+            raise
 
     def close(self) -> None:
         if self.market is not None:
