@@ -328,7 +328,8 @@ def _up(a: argparse.Namespace) -> None:
     if not a.no_demo:
         from multiverse.demo import start_demo
 
-        start_demo(f"{host}:{port}", admin, settings.data_dir)
+        start_demo(f"{host}:{port}", admin, settings.data_dir,
+                   min_tier=settings.market.market.min_tier if settings.market is not None else None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

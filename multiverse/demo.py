@@ -5,8 +5,9 @@ Everything goes through ``multiverse.client`` over gRPC, as a real deployment wo
 1. the admin registers the latent space ``tileworld-v1`` and an API key per game server;
 2. two simulated servers (``multiverse.sim``) play at the same time and save every few ticks;
 3. the admin crosses their newest states with two operators (slerp and a spatial crossover);
-4. rarity is scored, a player claims a rare vector and a second wallet buys it: each only once its part has
-   landed (``rarity_step`` / ``market_step`` say "skipped: ... not landed yet" otherwise);
+4. rarity is scored; the discoverer of the rarest claimable vector (a simulated player's wallet, or a server's
+   payout wallet for a frame) signs in, claims it as a token and lists it, and a second wallet buys it
+   (``multiverse.demo_market``; "skipped: claim and buy (market off)" when the service runs without a market);
 5. decoded pictures of parents and children go to ``<data dir>/previews/``.
 
 Each step is one log line. ``run_demo`` returns a ``DemoReport`` of what it did, which the test checks
@@ -20,7 +21,7 @@ import importlib.util
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class DemoConfig:
     save_every: int = 8
     players: int = 4
     tick_seconds: float = 0.0
+    min_tier: str = "rare"  # the market's (MarketConfig.min_tier): the lowest tier the demo tries to claim
 
 
 @dataclass
@@ -59,6 +61,7 @@ class DemoReport:
     skipped: list[str] = field(default_factory=list)
     strange: set[str] = field(default_factory=set)  # names of the bots that spin or teleport
     rarest: dict[str, Any] = field(default_factory=dict)  # the rarest player vector, once rarity has landed
+    token: dict[str, Any] = field(default_factory=dict)  # the claimed and sold token (demo_market.trade)
     lines: list[str] = field(default_factory=list)
 
 
@@ -83,13 +86,15 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
         cross(admin, cfg, report, say)
         write_previews(admin, report, say)
         rarity_step(admin, report, say)
-        market_step(admin, report, say)
+        market_step(admin, address, cfg, report, say)
     a, b = cfg.servers
     say(f"demo done; the stack keeps serving. Try next, from another terminal: mv='.venv/bin/multiverse --grpc {address}'")
     for line in (f"$mv log {a}                                  # the saves of a simulated game server",
                  f"$mv cross {a} {b} --op slerp --param t=0.3 --name my-world   # spawn a new world",
                  "$mv sim --server carol --ticks 32            # a third game server",
-                 f"ls {report.previews_dir}   # decoded pictures of parents and children"):
+                 f"ls {report.previews_dir}   # decoded pictures of parents and children",
+                 *([f"$mv history {report.token['token_id']}   # the token's mint and sale on the chain"]
+                   if report.token else [])):
         say(f"  {line}")
     return report
 
@@ -207,19 +212,14 @@ def rarity_step(admin: Client, report: DemoReport, say: Log, wait_s: float = 60.
         f"among {best.n} distinct player vectors")
 
 
-def market_step(admin: Client, report: DemoReport, say: Log) -> None:
-    """Hook: a player claims the rarest vector and a second wallet buys it.
-
-    To wire once ``multiverse.client`` has the market calls: sign in a discoverer's wallet (EIP-4361,
-    ``SignInNonce`` / ``SignIn``), ``SetPayoutAddress`` for the server that saved ``report.rarest``, ``Claim``
-    it, ``PrepareListing`` / ``SubmitListing`` a signed listing, then a second funded wallet of the in-process
-    chain fills it; one log line per step."""
+def market_step(admin: Client, address: str, cfg: DemoConfig, report: DemoReport, say: Log) -> None:
+    """The discoverer of a rare vector claims it as a token, lists it, and a second wallet buys it (demo_market)."""
     if not report.rarest:
         _skip(report, say, "claim and buy", "needs a rare vector (rarity skipped)")
-    elif not landed("multiverse.market", "services.market_servicer") or not hasattr(admin, "claim"):
-        _skip(report, say, "claim and buy", "not landed yet (no market calls in multiverse.client)")
-    else:
-        _skip(report, say, "claim and buy", "not wired into the demo yet (multiverse/demo.py market_step)")
+        return
+    from multiverse.demo_market import market_step as claim_and_buy
+
+    claim_and_buy(admin, address, cfg, report, say)
 
 
 def _skip(report: DemoReport, say: Log, part: str, why: str = "not landed yet") -> None:
@@ -228,10 +228,13 @@ def _skip(report: DemoReport, say: Log, part: str, why: str = "not landed yet") 
 
 
 def start_demo(address: str, admin_key: str | None, data_dir: Path, cfg: DemoConfig = DemoConfig(tick_seconds=0.2),
-               log: Log | None = None) -> threading.Thread:
+               log: Log | None = None, *, min_tier: str | None = None) -> threading.Thread:
     """Run the demo in a daemon thread beside a serving stack (``multiverse up``); returns the thread.
 
-    ``admin_key`` None reads ``<data dir>/admin.key``; a wildcard listen address is reached on 127.0.0.1."""
+    ``admin_key`` None reads ``<data dir>/admin.key``; a wildcard listen address is reached on 127.0.0.1;
+    ``min_tier``: the market's lowest claimable tier (the stack's MarketConfig.min_tier), over ``cfg``'s."""
+    if min_tier:
+        cfg = replace(cfg, min_tier=min_tier)
     host, _, port = address.rpartition(":")
     if host in ("", "0.0.0.0", "[::]", "::"):
         address = f"127.0.0.1:{port}"
