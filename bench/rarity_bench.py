@@ -15,8 +15,14 @@ output). Seeded: the same run gives the same data.
     .venv/bin/python bench/rarity_bench.py            # N = 200,000 and M = 1,000,000 (several minutes on 2 cores)
     .venv/bin/python bench/rarity_bench.py --quick    # N = 20,000 and M = 100,000 (or RARITY_BENCH_QUICK=1)
 
-Where FAISS sees a GPU (faiss.get_num_gpus() > 0) bulk searches run on it; the JSON says whether it did.
-Last line: one JSON object.
+``--device`` is the index's device setting (IndexSettings.device): "auto" (default: faiss-gpu for IVF where FAISS
+has GPUs, torch CUDA for the exact index where torch sees CUDA), "cpu" (FAISS on the CPU), "cuda" (a GPU is
+required), "torch-cpu". With a torch device ("cuda" without faiss-gpu, "torch-cpu") the exact limit defaults to
+covering N and M, so every search is exact on the torch device (IVF stays FAISS); ``--exact-limit`` overrides it.
+
+    python3 bench/rarity_bench.py --quick --device cuda     # on the GPU machine: torch CUDA exact search
+
+Last line: one JSON object (with "backend": what served the index's searches, and "gpu").
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine, gpu_count
+from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine
+from multiverse.rarity.index import DEVICES, backends, uses_gpu
 
 DIM, K, SNAPSHOT = 128, 10, 1_000
 
@@ -79,18 +86,30 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=0, help="vectors scored against scikit-learn (default 200,000)")
     ap.add_argument("--m", type=int, default=0, help="index size for the incremental snapshot (default 1,000,000)")
     ap.add_argument("--threads", type=int, default=0, help="FAISS threads (0: FAISS's default)")
+    ap.add_argument("--device", choices=DEVICES, default="auto", help="where searches run (IndexSettings.device)")
+    ap.add_argument("--exact-limit", type=int, default=0,
+                    help="exact index up to this many points (default: N/2 on FAISS, N and M on a torch device)")
     args = ap.parse_args()
     n = args.n or (20_000 if args.quick else 200_000)
     m = args.m or (100_000 if args.quick else 1_000_000)
-    # --quick keeps the full run's paths (IVF for the scored set) by lowering the exact-search limit with N.
-    config = RarityConfig(k=K, threads=args.threads, index=IndexSettings(exact_limit=min(100_000, n // 2)))
-    gpu = config.index.use_gpu and gpu_count() > 0
-    print(f"rarity bench: N={n}, M={m}, dim={DIM}, k={K}, gpu={gpu}", flush=True)
+    settings = IndexSettings(device=args.device)
+    flat_backend, _ = backends(settings)
+    if args.exact_limit:
+        exact_limit = args.exact_limit
+    elif flat_backend.startswith("torch"):  # exact search on the torch device for both parts
+        exact_limit = max(n, m + 3 * SNAPSHOT)
+    else:  # --quick keeps the full run's paths (IVF for the scored set) by lowering the exact-search limit with N
+        exact_limit = min(100_000, n // 2)
+    config = RarityConfig(k=K, threads=args.threads, index=IndexSettings(exact_limit=exact_limit, device=args.device))
+    gpu = uses_gpu(config.index)
+    print(f"rarity bench: N={n}, M={m}, dim={DIM}, k={K}, device={args.device}, exact_limit={exact_limit}, "
+          f"gpu={gpu}", flush=True)
 
     x = data(n, seed=1)
     engine, ours_s, scores = score_all(x, config)
     stats = engine.stats()["frame"]
-    print(f"engine: {ours_s:.2f} s for {len(scores)} scores ({stats.index_kind}, nlist={stats.nlist}, "
+    scored_backend = stats.backend
+    print(f"engine: {ours_s:.2f} s for {len(scores)} scores ({stats.index_kind} on {stats.backend}, nlist={stats.nlist}, "
           f"nprobe={stats.nprobe}, sampled recall {stats.measured_recall})", flush=True)
     sk_s, sk_kth, sk_ids = sklearn_knn(x)
     ours_kth = np.array([s.knn_distance for s in scores])
@@ -107,7 +126,8 @@ def main() -> None:
         engine.add("frame", big[:m], snapshot="base", world="bench")
     build_s = time.perf_counter() - started
     stats = engine.stats()["frame"]
-    print(f"built {m}: {build_s:.1f} s ({stats.index_kind}, nlist={stats.nlist}, nprobe={stats.nprobe})", flush=True)
+    print(f"built {m}: {build_s:.1f} s ({stats.index_kind} on {stats.backend}, nlist={stats.nlist}, "
+          f"nprobe={stats.nprobe})", flush=True)
     latencies = []
     for i in range(3):  # three new snapshots, one after the other, as saves arrive
         snap = big[m:] + np.float32(0.01 * i)
@@ -119,7 +139,8 @@ def main() -> None:
     print(f"incremental: {SNAPSHOT} vectors into {m} in {incremental_s:.3f} s (median of {latencies})", flush=True)
 
     report = {
-        "bench": "rarity", "n": n, "dim": DIM, "k": K, "gpu": gpu,
+        "bench": "rarity", "n": n, "dim": DIM, "k": K, "gpu": gpu, "device": args.device,
+        "backend": scored_backend, "incremental_backend": stats.backend, "exact_limit": exact_limit,
         "seconds": round(ours_s, 3), "sklearn_seconds": round(sk_s, 3), "speedup_vs_sklearn": round(sk_s / ours_s, 2),
         "recall_vs_exact": round(rec, 4), "index": stats.index_kind,
         "incremental_index_size": m, "incremental_snapshot": SNAPSHOT,

@@ -88,7 +88,9 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
         rarity_step(admin, report, say)
         market_step(admin, address, cfg, report, say)
     a, b = cfg.servers
-    say(f"demo done; the stack keeps serving. Try next, from another terminal: mv='.venv/bin/multiverse --grpc {address}'")
+    data = "" if Path(data_dir) == Path("data") else f" --data {data_dir}"  # where the CLI finds admin.key
+    say(f"demo done; the stack keeps serving. Try next, from another terminal: "
+        f"mv='.venv/bin/multiverse --grpc {address}{data}'")
     for line in (f"$mv log {a}                                  # the saves of a simulated game server",
                  f"$mv cross {a} {b} --op slerp --param t=0.3 --name my-world   # spawn a new world",
                  "$mv sim --server carol --ticks 32            # a third game server",

@@ -8,7 +8,8 @@ creates its world (or resumes the world's head: the last frame decoded back to t
 the state left them), then every tick moves its bots (``tileworld.bots``) and every ``save_every`` ticks
 saves a state: the latent frames of those ticks (the reference model's encoder), the players' stats
 JSON and trajectory vectors, and now and then a guidance text about what happened. Saves are
-compare-and-swap on the head the server last saw.
+compare-and-swap on the head the server last saw. Every other player carries a wallet whose private key is
+``tileworld.bots.wallet_key(seed, name)``, so whoever knows the seed (the demo) can claim its rare vectors.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ _DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "u1", 
 MAX_VALUES = 1 << 24
 
 
-class RaritySvc(rarity_pb2_grpc.RarityServicer):
+class RarityServicer(rarity_pb2_grpc.RarityServicer):
     def __init__(self, rarity: RarityService, auth: Authenticator) -> None:
         self.rarity, self.auth = rarity, auth
 
@@ -117,5 +117,5 @@ def stats_to_pb(s: KindStats) -> rarity_pb2.KindStats:
         kind=s.kind, points=s.points, ids=s.ids, snapshots=s.snapshots, worlds=s.worlds, dim=s.dim,
         embedder=s.embedder, index_kind=s.index_kind, nlist=s.nlist, nprobe=s.nprobe,
         measured_recall=s.measured_recall or 0.0, index_version=s.index_version,
-        calibration_version=s.calibration_version, calibrated_n=s.calibrated_n,
+        calibration_version=s.calibration_version, calibrated_n=s.calibrated_n, backend=s.backend,
     )

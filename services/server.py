@@ -19,7 +19,7 @@ from multiverse.v1 import (
 )
 from services.auth import Authenticator
 from services.multiverse_servicer import MultiverseServicer
-from services.rarity_servicer import RaritySvc
+from services.rarity_servicer import RarityServicer
 from services.store_servicer import StoreServicer
 
 MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
@@ -37,7 +37,7 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
     store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
     multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing, auth), server)
     if app.rarity is not None:
-        rarity_pb2_grpc.add_RarityServicer_to_server(RaritySvc(app.rarity, auth), server)
+        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, auth), server)
 
     if app.market is not None:
         from multiverse.v1 import market_pb2, market_pb2_grpc

@@ -219,7 +219,7 @@ class RarityEngine:
                 out[kind] = KindStats(
                     kind, pop.n_alive, int(reg.key_alive[: reg.n_keys].sum()), len(reg.snapshots), len(reg.worlds),
                     pop.dim, pop.embedder.version, ix.kind, ix.nlist, ix.nprobe, ix.measured_recall,
-                    pop.index_version, c.version if c else "", c.n if c else 0,
+                    pop.index_version, c.version if c else "", c.n if c else 0, ix.backend,
                 )
             return out
 
@@ -240,11 +240,12 @@ class RarityEngine:
             return save(self, blobs)
 
     @classmethod
-    def load(cls, blobs, digest: str, *, threads: int = 0) -> RarityEngine:
-        """The engine saved under ``digest``. NotFound/Corrupt when blobs are missing or damaged."""
+    def load(cls, blobs, digest: str, *, threads: int = 0, device: str = "auto") -> RarityEngine:
+        """The engine saved under ``digest``, searching on ``device`` (IndexSettings.device). NotFound/Corrupt
+        when blobs are missing or damaged."""
         from multiverse.rarity.persist import load
 
-        return load(cls, blobs, digest, threads=threads)
+        return load(cls, blobs, digest, threads=threads, device=device)
 
     @classmethod
     def open(
@@ -263,7 +264,7 @@ class RarityEngine:
         config = config or RarityConfig()
         if digest:
             try:
-                engine = cls.load(blobs, digest, threads=config.threads)
+                engine = cls.load(blobs, digest, threads=config.threads, device=config.index.device)
                 if engine.config == replace(config, threads=engine.config.threads):
                     return engine
             except (StaleIndex, NotFound, Corrupt):

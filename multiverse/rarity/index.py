@@ -1,4 +1,4 @@
-"""The FAISS index of one population: exact while small, IVF past a size, on a GPU when there is one.
+"""The index of one population: exact while small, IVF past a size, on a GPU when there is one.
 
 - ``flat``: ``IndexIDMap2(IndexFlatL2)``: exact; ids are the population's row numbers.
 - ``ivf``: ``IndexIVFFlat`` with a hash-table direct map (so rows can be removed and reconstructed), nlist about
@@ -6,19 +6,33 @@
   ``retrain_growth`` since; ``nprobe`` is the smallest power of two whose n-recall@k against exact search on a
   seeded sample of the population reaches ``target_recall`` (plus a margin for the sample's noise).
 
+Where searches run is ``IndexSettings.device`` (see ``backends``): the FAISS index is always kept (it is what is
+persisted and reconstructed); with a torch backend the flat index is mirrored on the torch device
+(``torchknn.TorchFlat``, exact, the same results) and searched there, and IVF stays FAISS (faiss-gpu, when
+installed, serves its bulk searches).
+
 Distances in and out are squared L2 (FAISS's convention); callers take square roots.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import faiss
 import numpy as np
 
+from multiverse.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from multiverse.rarity.torchknn import TorchFlat
+
 RECALL_MARGIN = 0.01  # tune to target + this, so that the sample's estimate is not right at the edge
 MAX_NPROBE = 1024
+
+Device = Literal["auto", "cpu", "cuda", "torch-cpu"]
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "torch-cpu")
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,11 @@ class IndexSettings:
     train_per_list: int = 40  # k-means sample: this many points per list (FAISS warns below 39)
     tune_queries: int = 400
     seed: int = 0
-    use_gpu: bool = True
+    # Where searches run; no part of the index's identity (every device gives the same lists), so not stored:
+    # "auto": faiss-gpu for IVF where FAISS has GPUs, torch CUDA for the exact index where torch sees CUDA, else
+    # FAISS on the CPU; "cpu": FAISS on the CPU; "cuda": as "auto" but a GPU must be there; "torch-cpu": the
+    # exact index searched by torch on the CPU (the torch path without a GPU, for tests and comparison).
+    device: Device = field(default="auto", compare=False)
 
 
 def gpu_count() -> int:
@@ -41,6 +59,37 @@ def gpu_count() -> int:
         return int(get()) if get is not None else 0
     except RuntimeError:  # a GPU build on a machine without a driver
         return 0
+
+
+def torch_cuda() -> bool:
+    """Whether torch is installed and sees a CUDA device."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency; a trimmed install may lack it
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def backends(settings: IndexSettings) -> tuple[str, str]:
+    """(exact index backend, IVF backend) that ``settings.device`` resolves to on this machine: each one of
+    "faiss-cpu", "faiss-gpu" (IVF bulk searches), "torch-cuda", "torch-cpu"."""
+    device = settings.device
+    if device not in DEVICES:
+        raise InvalidArgument("device", device, f"use one of {', '.join(DEVICES)}")
+    if device == "cpu":
+        return "faiss-cpu", "faiss-cpu"
+    if device == "torch-cpu":
+        return "torch-cpu", "faiss-cpu"
+    faiss_gpu, cuda = gpu_count() > 0, torch_cuda()
+    if device == "cuda" and not (faiss_gpu or cuda):
+        raise InvalidArgument("device", device, "neither torch nor FAISS sees a GPU here: use auto or cpu")
+    return ("torch-cuda" if cuda else "faiss-cpu"), ("faiss-gpu" if faiss_gpu else "faiss-cpu")
+
+
+def uses_gpu(settings: IndexSettings) -> bool:
+    """Whether indexes with ``settings`` search on a GPU here (either path)."""
+    flat, ivf = backends(settings)
+    return flat == "torch-cuda" or ivf == "faiss-gpu"
 
 
 class VectorIndex:
@@ -57,6 +106,13 @@ class VectorIndex:
         self._index: faiss.Index = faiss.IndexIDMap2(faiss.IndexFlatL2(dim))
         self._gpu: faiss.Index | None = None
         self._gpu_res = None
+        self.flat_backend, self.ivf_backend = backends(settings)
+        self._torch: TorchFlat | None = None  # the flat index mirrored on the torch device (built on demand)
+
+    @property
+    def backend(self) -> str:
+        """What serves this index's searches now (see ``backends``)."""
+        return self.flat_backend if self.kind == "flat" else self.ivf_backend
 
     @property
     def ntotal(self) -> int:
@@ -71,12 +127,14 @@ class VectorIndex:
     def build(self, x: np.ndarray, rows: np.ndarray, k: int) -> None:
         """Replace the index by one over ``x`` (n, dim) with ids ``rows``; IVF when n > exact_limit."""
         n = len(rows)
-        self._gpu = None
+        self._gpu, self._torch = None, None
         if n <= self.settings.exact_limit:
             self.kind, self.nlist, self.nprobe, self.trained_n, self.measured_recall = "flat", 0, 0, n, None
             self._index = faiss.IndexIDMap2(faiss.IndexFlatL2(self.dim))
             if n:
                 self._index.add_with_ids(x, rows)
+            if self.flat_backend.startswith("torch"):
+                self._torch = self._new_torch(x, rows)
             return
         nlist = max(16, round(self.settings.nlist_per_sqrt * math.sqrt(n)))
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.dim), self.dim, nlist, faiss.METRIC_L2)
@@ -114,23 +172,62 @@ class VectorIndex:
 
     def add(self, x: np.ndarray, rows: np.ndarray) -> None:
         if len(rows):
-            self._index.add_with_ids(np.ascontiguousarray(x, dtype=np.float32), rows.astype(np.int64))
+            x, rows = np.ascontiguousarray(x, dtype=np.float32), rows.astype(np.int64)
+            self._index.add_with_ids(x, rows)
             self._gpu = None
+            if self._torch is not None:
+                self._torch.add(x, rows)
 
     def remove(self, rows: np.ndarray) -> None:
         if len(rows):
             self._index.remove_ids(faiss.IDSelectorBatch(rows.astype(np.int64)))
             self._gpu = None
+            if self._torch is not None:
+                self._torch.remove(rows)
 
     def search(self, queries: np.ndarray, k: int, *, bulk: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(squared distances, rows) of the ``k`` nearest indexed points of each query; -1 rows pad.
-        ``bulk`` (many queries) runs on a GPU copy of the index when FAISS has a GPU."""
+        The flat index is searched on its torch mirror with a torch backend; ``bulk`` (many queries) IVF searches
+        run on a GPU copy of the index when FAISS has a GPU."""
         q = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, min(k, self.ntotal)) if self.ntotal else 1
         if self.ntotal == 0:
             return np.full((len(q), 1), np.inf, np.float32), np.full((len(q), 1), -1, np.int64)
+        if self.kind == "flat" and self._torch_backed():
+            return self._torch_index().search(q, k)
         index = self._on_gpu() if bulk else self._index
         return index.search(q, k)
+
+    def ball_pairs(
+        self, queries: np.ndarray, rows: np.ndarray, radius: np.ndarray, rel: float, tol: float
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """On a flat index searched by torch that holds exactly ``rows``: every (query i, row) with GEMM squared
+        distance <= radius[row]^2 (1 + rel) + tol (|q|^2 + |x|^2), computed on the torch device; else None (the
+        caller tests on the CPU)."""
+        if self.kind != "flat" or not self._torch_backed() or self.ntotal != len(rows):
+            return None
+        mirror = self._torch_index()
+        r2 = radius[mirror.ids].astype(np.float32) ** 2
+        return mirror.within(queries, r2, rel, tol)
+
+    def _torch_backed(self) -> bool:
+        return self.flat_backend.startswith("torch")
+
+    def _new_torch(self, x: np.ndarray, rows: np.ndarray) -> TorchFlat:
+        # torch is imported only where a torch backend is used
+        from multiverse.rarity.torchknn import TorchFlat
+
+        mirror = TorchFlat(self.dim, "cuda" if self.flat_backend == "torch-cuda" else "cpu")
+        mirror.add(x, rows)
+        return mirror
+
+    def _torch_index(self) -> TorchFlat:
+        """The flat index's torch mirror, copied from the FAISS index the first time (e.g. after a load)."""
+        if self._torch is None:
+            idmap = faiss.downcast_index(self._index)
+            rows = faiss.vector_to_array(idmap.id_map).astype(np.int64)
+            self._torch = self._new_torch(faiss.downcast_index(idmap.index).reconstruct_n(0, idmap.ntotal), rows)
+        return self._torch
 
     def range_pairs(self, queries: np.ndarray, radius2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every (query, row, squared distance) with squared distance < ``radius2`` that the index finds
@@ -147,7 +244,7 @@ class VectorIndex:
         return self._index.reconstruct_batch(rows.astype(np.int64))
 
     def _on_gpu(self) -> faiss.Index:
-        if not self.settings.use_gpu or gpu_count() == 0 or self.kind != "ivf":
+        if self.ivf_backend != "faiss-gpu" or self.kind != "ivf":
             return self._index
         if self._gpu is None:  # pragma: no cover - needs faiss-gpu and a device
             if self._gpu_res is None:  # the resources must outlive every index cloned with them

@@ -77,7 +77,7 @@ def blobs_of(blobs, digest: str) -> set[str]:
         return set()
 
 
-def load(cls, blobs, digest: str, *, threads: int = 0):
+def load(cls, blobs, digest: str, *, threads: int = 0, device: str = "auto"):
     try:
         manifest = json.loads(blobs.read(digest))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -85,7 +85,7 @@ def load(cls, blobs, digest: str, *, threads: int = 0):
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StaleIndex(f"blob {digest} is not a {FORMAT} manifest: rebuild the rarity index", digest=digest)
     try:
-        config = RarityConfig.from_json(manifest["config"], threads=threads)
+        config = RarityConfig.from_json(manifest["config"], threads=threads, device=device)
         engine = cls(
             manifest["space"],
             frame_dim=int(manifest["frame_dim"]),

@@ -6,9 +6,9 @@ Points are rows of ``x``; a row never changes number until a compacting ``rebuil
 1. embed, collapse exact duplicates (by content hash, then by comparing the vectors) onto existing or new rows;
 2. index the new rows and search their k nearest (self excluded by row id, not by position);
 3. find the earlier points whose k-NN ball (radius r_k) contains a new point (a "ball query": exhaustive by GEMM
-   on a flat index; on IVF a range search over the probed lists for the bulk of the points plus an exhaustive
-   pass over the widest 1% of balls) and merge the new points into their lists: exactly the lists a rebuild
-   computes, on the flat index.
+   on a flat index, on the torch device where a torch backend searches it; on IVF a range search over the probed
+   lists for the bulk of the points plus an exhaustive pass over the widest 1% of balls) and merge the new
+   points into their lists: exactly the lists a rebuild computes, on the flat index.
 
 A batch at least as large as the population is scored in bulk instead (index rebuilt, every list searched).
 """
@@ -188,7 +188,8 @@ class Population:
         an outlier's wide ball may hold every query of a batch)."""
         rows = self.alive_rows()
         if self.index.kind == "flat":
-            return _gemm_within(queries, self.x, rows, radius)
+            on_device = self.index.ball_pairs(queries, rows, radius, SLACK, SLACK * 1e-2)  # a torch backend
+            return on_device if on_device is not None else _gemm_within(queries, self.x, rows, radius)
         r = radius[rows]
         finite = r[np.isfinite(r)]
         cap = float(np.quantile(finite, WIDE_QUANTILE)) if len(finite) else 0.0

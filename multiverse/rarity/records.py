@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from multiverse.errors import InvalidArgument
-from multiverse.rarity.index import IndexSettings
+from multiverse.rarity.index import DEVICES, IndexSettings
 
 KINDS = ("frame", "player")
 
@@ -22,7 +22,7 @@ class VectorId(NamedTuple):
 @dataclass(frozen=True)
 class RarityConfig:
     """How a space's rarity is computed. Built once at the edge; every field changes scores, so the config
-    is stored with a persisted engine."""
+    is stored with a persisted engine (but for ``threads`` and ``index.device``: where the work runs)."""
 
     k: int = 10  # the k of the k-th nearest neighbour distance
     floor_quantile: float = 0.1  # the density floor is the lrd of this sparsest share (score.rarity)
@@ -41,6 +41,8 @@ class RarityConfig:
             raise InvalidArgument("recalibrate_growth", self.recalibrate_growth, "use a positive share, e.g. 0.1")
         if not 0.0 < self.index.target_recall <= 1.0:
             raise InvalidArgument("target_recall", self.index.target_recall, "use a recall in (0, 1]")
+        if self.index.device not in DEVICES:
+            raise InvalidArgument("device", self.index.device, f"use one of {', '.join(DEVICES)}")
         if self.index.exact_limit < 1:
             raise InvalidArgument("exact_limit", self.index.exact_limit, "use a positive number of points")
 
@@ -52,18 +54,20 @@ class RarityConfig:
             "embed_dim": self.embed_dim,
             "embed_seed": self.embed_seed,
             "recalibrate_growth": self.recalibrate_growth,
-            "index": {name: getattr(s, name) for name in IndexSettings.__dataclass_fields__},
+            "index": {name: getattr(s, name) for name in IndexSettings.__dataclass_fields__ if name != "device"},
         }
 
     @classmethod
-    def from_json(cls, data: dict, *, threads: int = 0) -> RarityConfig:
+    def from_json(cls, data: dict, *, threads: int = 0, device: str = "auto") -> RarityConfig:
+        # "use_gpu" was stored before "device" replaced it; the device is the caller's, never the stored one
+        index = {name: value for name, value in data["index"].items() if name not in ("use_gpu", "device")}
         return cls(
             k=int(data["k"]),
             floor_quantile=float(data["floor_quantile"]),
             embed_dim=int(data["embed_dim"]),
             embed_seed=int(data["embed_seed"]),
             recalibrate_growth=float(data["recalibrate_growth"]),
-            index=IndexSettings(**data["index"]),
+            index=IndexSettings(**index, device=device),
             threads=threads,
         )
 
@@ -128,3 +132,4 @@ class KindStats:
     index_version: str
     calibration_version: str
     calibrated_n: int
+    backend: str = "faiss-cpu"  # what serves the index's searches: faiss-cpu, faiss-gpu, torch-cuda, torch-cpu

@@ -26,7 +26,7 @@ import numpy as np
 from multiverse.errors import InvalidArgument, MultiverseError
 from multiverse.rarity.calibrate import TIER_NAMES, check_tier
 from multiverse.rarity.engine import RarityEngine
-from multiverse.rarity.index import gpu_count
+from multiverse.rarity.index import uses_gpu
 from multiverse.rarity.persist import blobs_of
 from multiverse.rarity.records import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
 from multiverse.rarity.sync import Pointers, iter_batches, snapshot_vectors, space_snapshots
@@ -229,7 +229,8 @@ class RarityService:
 
     @property
     def gpu(self) -> bool:
-        return self.config.index.use_gpu and gpu_count() > 0
+        """Whether the indexes search on a GPU (faiss-gpu for IVF or torch CUDA for the exact index)."""
+        return uses_gpu(self.config.index)
 
     def watch(self, space: str = "", kind: str = "", tier: str = "", *,
               stop: Callable[[], bool] = lambda: False, poll: float = 0.25) -> Iterator[tuple[str, RarityScore]]:

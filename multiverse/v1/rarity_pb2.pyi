@@ -145,7 +145,7 @@ class StatsRequest(_message.Message):
     def __init__(self, space: _Optional[str] = ...) -> None: ...
 
 class KindStats(_message.Message):
-    __slots__ = ("kind", "points", "ids", "snapshots", "worlds", "dim", "embedder", "index_kind", "nlist", "nprobe", "measured_recall", "index_version", "calibration_version", "calibrated_n")
+    __slots__ = ("kind", "points", "ids", "snapshots", "worlds", "dim", "embedder", "index_kind", "nlist", "nprobe", "measured_recall", "index_version", "calibration_version", "calibrated_n", "backend")
     KIND_FIELD_NUMBER: _ClassVar[int]
     POINTS_FIELD_NUMBER: _ClassVar[int]
     IDS_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,7 @@ class KindStats(_message.Message):
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_VERSION_FIELD_NUMBER: _ClassVar[int]
     CALIBRATED_N_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     kind: str
     points: int
     ids: int
@@ -174,7 +175,8 @@ class KindStats(_message.Message):
     index_version: str
     calibration_version: str
     calibrated_n: int
-    def __init__(self, kind: _Optional[str] = ..., points: _Optional[int] = ..., ids: _Optional[int] = ..., snapshots: _Optional[int] = ..., worlds: _Optional[int] = ..., dim: _Optional[int] = ..., embedder: _Optional[str] = ..., index_kind: _Optional[str] = ..., nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., measured_recall: _Optional[float] = ..., index_version: _Optional[str] = ..., calibration_version: _Optional[str] = ..., calibrated_n: _Optional[int] = ...) -> None: ...
+    backend: str
+    def __init__(self, kind: _Optional[str] = ..., points: _Optional[int] = ..., ids: _Optional[int] = ..., snapshots: _Optional[int] = ..., worlds: _Optional[int] = ..., dim: _Optional[int] = ..., embedder: _Optional[str] = ..., index_kind: _Optional[str] = ..., nlist: _Optional[int] = ..., nprobe: _Optional[int] = ..., measured_recall: _Optional[float] = ..., index_version: _Optional[str] = ..., calibration_version: _Optional[str] = ..., calibrated_n: _Optional[int] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class StatsResponse(_message.Message):
     __slots__ = ("space", "kinds", "pending", "gpu")
