@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eth_account import Account  # noqa: E402
+from eth_account import Account
 
-from multiverse.chain import ChainConfig, Listing, Provenance  # noqa: E402
-from multiverse.chain.artifacts import load_artifact  # noqa: E402
-from multiverse.chain.memory import InProcessChain  # noqa: E402
-from multiverse.chain.wallet import LocalWallet  # noqa: E402
+from multiverse.chain import ChainConfig, Listing, Provenance
+from multiverse.chain.artifacts import load_artifact
+from multiverse.chain.memory import InProcessChain
+from multiverse.chain.wallet import LocalWallet
 
 ANCHORS = {
     "mint_first": 68_781,

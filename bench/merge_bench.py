@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import merge_kernels as mk  # noqa: E402
+import merge_kernels as mk
 
 FRAME = (16, 32, 32)
 

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from multiverse.blobs import open_blob_store  # noqa: E402
-from multiverse.client import Client  # noqa: E402
-from multiverse.records import SpaceRecord  # noqa: E402
-from multiverse.synth import synth_state  # noqa: E402
+from multiverse.blobs import open_blob_store
+from multiverse.client import Client
+from multiverse.records import SpaceRecord
+from multiverse.synth import synth_state
 
 SPACE = SpaceRecord("bench", (16, 18, 32), "float16", 64)
 FRAME_BYTES = 16 * 18 * 32 * 2

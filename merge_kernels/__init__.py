@@ -22,18 +22,39 @@ from . import interpolate as _interpolate  # noqa: F401
 from . import taskvec as _taskvec  # noqa: F401
 from .align import POLICIES as ALIGN_POLICIES
 from .align import align, resample
-from .errors import (DtypeError, MissingBaseError, ParameterError, PipelineError, ShapeError,
-                     UnknownOperatorError)
+from .errors import (
+                     DtypeError,
+                     MissingBaseError,
+                     ParameterError,
+                     PipelineError,
+                     ShapeError,
+                     UnknownOperatorError,
+)
 from .params import Param
 from .pipeline import Pipeline, Step
-from .registry import (Operator, apply, get_operator, list_operators, operator_names,
-                       selection_operators)
+from .registry import Operator, apply, get_operator, list_operators, operator_names, selection_operators
 from .rng import effective_p
 from .select import SAMPLE_SIZE
 
 __all__ = [
-    "ALIGN_POLICIES", "DtypeError", "MissingBaseError", "Operator", "Param", "ParameterError",
-    "Pipeline", "PipelineError", "SAMPLE_SIZE", "ShapeError", "Step", "UnknownOperatorError",
-    "align", "apply", "effective_p", "get_operator", "list_operators", "operator_names",
-    "resample", "selection_operators",
+                     "ALIGN_POLICIES",
+                     "SAMPLE_SIZE",
+                     "DtypeError",
+                     "MissingBaseError",
+                     "Operator",
+                     "Param",
+                     "ParameterError",
+                     "Pipeline",
+                     "PipelineError",
+                     "ShapeError",
+                     "Step",
+                     "UnknownOperatorError",
+                     "align",
+                     "apply",
+                     "effective_p",
+                     "get_operator",
+                     "list_operators",
+                     "operator_names",
+                     "resample",
+                     "selection_operators",
 ]

@@ -13,8 +13,8 @@ extra memory is a small multiple of a chunk.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import torch
 
@@ -54,7 +54,7 @@ class Layout:
     cuda: bool = False
 
     @staticmethod
-    def of(t: torch.Tensor) -> "Layout":
+    def of(t: torch.Tensor) -> Layout:
         shape = tuple(t.shape)
         frame = shape[1:]
         F = 1

@@ -11,16 +11,16 @@ Frame shapes, dtypes and devices must already agree (the latent space guarantees
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
-from ._core import FLOAT_DTYPES, DEFAULT_CHUNK_ELEMS, describe_dtype, frame_chunks
+from ._core import DEFAULT_CHUNK_ELEMS, FLOAT_DTYPES, describe_dtype, frame_chunks
 from .errors import DtypeError, ParameterError, ShapeError
 
 POLICIES = ("last_n", "truncate", "resample")
 
-__all__ = ["align", "resample", "POLICIES"]
+__all__ = ["POLICIES", "align", "resample"]
 
 
 def align(tensors: Sequence[torch.Tensor], policy: str, length: int | None = None) -> list[torch.Tensor]:

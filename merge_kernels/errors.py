@@ -19,12 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "ParameterError",
-    "UnknownOperatorError",
-    "ShapeError",
     "DtypeError",
     "MissingBaseError",
+    "ParameterError",
     "PipelineError",
+    "ShapeError",
+    "UnknownOperatorError",
 ]
 
 

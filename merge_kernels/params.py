@@ -19,14 +19,15 @@ Types:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
 from .errors import ParameterError
 
-__all__ = ["Param", "resolve", "TYPES"]
+__all__ = ["TYPES", "Param", "resolve"]
 
 TYPES = ("float", "int", "bool", "choice", "floats", "ints", "region", "mask")
 

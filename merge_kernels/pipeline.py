@@ -21,8 +21,9 @@ it first, so a bad pipeline fails before any work.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -71,7 +72,7 @@ class Pipeline:
             raise PipelineError("steps", [], "one or more steps", "add an operator step")
 
     @staticmethod
-    def of(*steps: Step | tuple | str) -> "Pipeline":
+    def of(*steps: Step | tuple | str) -> Pipeline:
         """Pipeline.of("linear", ("mutate_gaussian", {"sigma": 0.1}), Step(...))."""
         out = []
         for s in steps:
@@ -92,7 +93,7 @@ class Pipeline:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @staticmethod
-    def from_json(text: str) -> "Pipeline":
+    def from_json(text: str) -> Pipeline:
         try:
             data = json.loads(text)
         except (TypeError, ValueError) as e:
@@ -100,7 +101,7 @@ class Pipeline:
         return Pipeline.from_dict(data)
 
     @staticmethod
-    def from_dict(data: Any) -> "Pipeline":
+    def from_dict(data: Any) -> Pipeline:
         if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
             raise PipelineError("pipeline", data, 'an object with a "steps" list', 'e.g. {"steps": [{"op": "linear"}]}')
         if data.get("version", VERSION) != VERSION:
@@ -128,7 +129,7 @@ class Pipeline:
             steps.append(Step(s["op"], params, tuple(inputs) if inputs is not None else None, base))
         return Pipeline(tuple(steps))
 
-    def resolve(self, n_parents: int) -> "Pipeline":
+    def resolve(self, n_parents: int) -> Pipeline:
         """The same pipeline with every default written out (what a child world should record)."""
         steps = []
         for i, s in enumerate(self.steps):

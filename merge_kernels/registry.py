@@ -8,18 +8,34 @@ registers its records at import; ``merge_kernels`` imports them all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from . import params as _params
-from ._core import (FLOAT_DTYPES, Layout, OpContext, check_chunk_frames, check_seed, check_tensors,
-                    describe_dtype, overlaps)
+from ._core import (
+    FLOAT_DTYPES,
+    Layout,
+    OpContext,
+    check_chunk_frames,
+    check_seed,
+    check_tensors,
+    describe_dtype,
+    overlaps,
+)
 from .errors import DtypeError, MissingBaseError, ParameterError, ShapeError, UnknownOperatorError
 
-__all__ = ["Operator", "register", "get_operator", "operator_names", "list_operators", "apply",
-           "selection_operators"]
+__all__ = [
+    "Operator",
+    "apply",
+    "get_operator",
+    "list_operators",
+    "operator_names",
+    "register",
+    "selection_operators",
+]
 
 Kernel = Callable[[list, "torch.Tensor | None", dict, torch.Tensor, OpContext], None]
 

@@ -31,8 +31,17 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Key", "hash_reference", "fill_hash", "lanes16", "lane_threshold", "bernoulli",
-           "bernoulli_allones", "uniform", "normal"]
+__all__ = [
+    "Key",
+    "bernoulli",
+    "bernoulli_allones",
+    "fill_hash",
+    "hash_reference",
+    "lane_threshold",
+    "lanes16",
+    "normal",
+    "uniform",
+]
 
 _MASK32 = 0xFFFFFFFF
 _M1 = 0x7FEB352D
@@ -62,7 +71,7 @@ class Key:
         """(k1, k2) for element indices whose high 32 bits are ``hi``."""
         return _derive(self.seed, self.path, hi)
 
-    def child(self, *more) -> "Key":
+    def child(self, *more) -> Key:
         return Key(self.seed, self.path + tuple(more))
 
 

@@ -26,8 +26,8 @@ are nested, which breadcrumbs relies on (keep ranks (r1, r2] = top(r2) minus top
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 

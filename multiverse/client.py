@@ -25,6 +25,9 @@ from typing import Any
 import grpc
 
 from multiverse import errors
+from multiverse.market_client import (
+    MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
+)
 from multiverse.v1 import (
     common_pb2,
     multiverse_pb2,
@@ -34,7 +37,6 @@ from multiverse.v1 import (
     store_pb2,
     store_pb2_grpc,
 )
-from multiverse.market_client import MarketCalls  # the Market service's methods (wallet sign-in, claims, listings)
 
 CHUNK = 1 << 20
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
@@ -93,7 +95,7 @@ class Client(MarketCalls):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _call(self, method: str, request: Any) -> Any:
@@ -283,7 +285,7 @@ class _Hasher:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._queue.put(None)
         self._thread.join()
         if self._error is not None and exc[0] is None:

@@ -16,8 +16,8 @@ PROTO = ROOT / "proto"
 
 def generate(out: Path) -> list[Path]:
     """Write the generated modules under ``out`` (out/multiverse/v1/...) and return their paths."""
-    from grpc_tools import protoc  # grpcio-tools is a test/dev dependency
     import grpc_tools
+    from grpc_tools import protoc  # grpcio-tools is a test/dev dependency
 
     sources = sorted(str(p.relative_to(PROTO)) for p in (PROTO / "multiverse" / "v1").glob("*.proto"))
     include = Path(grpc_tools.__file__).parent / "_proto"

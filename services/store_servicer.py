@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
-
 from multiverse.errors import InvalidArgument
 from multiverse.store import EndDigest, SaveRequest, Store
 from multiverse.v1 import store_pb2, store_pb2_grpc

@@ -244,7 +244,7 @@ def test_reentrant_seller_is_stopped_by_the_guard(net):
     first, second = net.mint(wallet.address, "re-1"), net.mint(wallet.address, "re-2")
     approve = net.token.encode_abi("setApprovalForAll", args=[net.exchange.address, True])
     owner.transact("approve", wallet.functions.execute(net.token.address, 0, approve))
-    sign = lambda listing: sign_listing(listing, owner_key, net.chain.chain_id(), net.exchange.address)  # noqa: E731
+    sign = lambda listing: sign_listing(listing, owner_key, net.chain.chain_id(), net.exchange.address)
     inner = net.listing(wallet.address, second, 0, salt=2)
     reenter = net.exchange.encode_abi("buy", args=[inner.as_tuple(), sign(inner), 0])
     owner.transact("configure", wallet.functions.configure(False, net.exchange.address, reenter))
