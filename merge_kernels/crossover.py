@@ -7,9 +7,9 @@ crossover_uniform   each unit (element, spatial cell or frame) picks a parent at
 crossover_mask      an explicit region: a box given as fractions of axes ("the east half"), or a
                     bool / integer mask tensor broadcastable to [T, ...]
 
-Selection is done on the integer view of the data (out = b ^ ((a ^ b) & m) with m all ones
-where a is taken), so NaN payloads, -0.0 and any dtype survive unchanged. Random choices come
-from the counter-based hash (rng.py) keyed by (seed, op position, absolute unit index).
+Selection is done on the integer view of the data (out = b + (a - b) * m with m = 1 where a is
+taken, in wrapping integer arithmetic), so NaN payloads, -0.0 and any dtype survive unchanged.
+Random choices come from the counter-based hash (rng.py) keyed by (seed, op position, absolute unit index).
 Statistics (when a stats dict is passed): "share" (fraction of output elements from each parent)
 and "frame_share" ([T, K] float32, per frame).
 """
@@ -25,17 +25,18 @@ from .params import Param
 from .registry import Operator, register
 
 
-def _select_into(o, xs, masks) -> None:
-    """o = xs[0], then o = x_j where masks[j-1] is all ones (int views; masks broadcast)."""
-    if len(xs) == 2:
-        torch.bitwise_xor(xs[0], xs[1], out=o)
-        o.bitwise_and_(masks[0])
-        o.bitwise_xor_(xs[0])
-        return
-    o.copy_(xs[0])
-    for x, m in zip(xs[1:], masks):
-        tmp = torch.bitwise_xor(o, x)
-        o.bitwise_xor_(tmp.bitwise_and_(m))
+def _select_into(o, xs, masks, tmp=None) -> None:
+    """o = xs[0], then o = x_j where masks[j-1] is 1 (int views; masks hold 0 / 1 and broadcast).
+
+    Integer arithmetic wraps, so o + (x - o) * m is x bit for bit where m = 1 and o where m = 0:
+    two fused ops per extra parent (sub, addcmul), with no copy of xs[0] first. (torch.where is a
+    branchy scalar loop on the CPU, ten times slower with random masks.)
+    """
+    torch.sub(xs[1], xs[0], out=o)
+    torch.addcmul(xs[0], o, masks[0], out=o)
+    for x, m in zip(xs[2:], masks[1:]):
+        d = torch.sub(x, o) if tmp is None else torch.sub(x, o, out=tmp)
+        o.addcmul_(d, m)
 
 
 def _record(stats, share_frames, lay: Layout, k: int) -> None:
@@ -153,18 +154,15 @@ def uniform(parents, base, p, out, ctx) -> None:
     for t0, t1 in frame_chunks(lay.T, ctx.frames_per_chunk(lay)):
         c = t1 - t0
         lanes = rng.lanes16(ws, c * upf, t0 * upf, key)
-        lt = []  # lt[j]: all ones where lane < cum[j], i.e. the unit takes a parent <= j (nested sets)
-        for j, t in enumerate(cum):
-            m = ws.buf(f"lt{j}", c * upf, torch.int32)
-            m.copy_(lanes)
-            lt.append(m.sub_(t).bitwise_right_shift_(31))
+        # lt[j] (0 / 1 in the data's integer dtype): the unit takes a parent <= j (nested sets)
+        lt = [torch.lt(lanes, rng.lane_operand(t), out=ws.buf(f"lt{j}", c * upf, idt))
+              for j, t in enumerate(cum)]
         view = (c,) + ushape
-        conv = [m.view(view) if idt == torch.int32 else ws.buf(f"c{j}", m.numel(), idt).copy_(m).view(view)
-                for j, m in enumerate(lt)]
         # start from the last parent, overwrite with parent j where lt[j]: smallest j wins
-        _select_into(o_all[t0:t1], [x[t0:t1] for x in reversed(xs)], conv[::-1])
+        _select_into(o_all[t0:t1], [x[t0:t1] for x in reversed(xs)], [m.view(view) for m in lt[::-1]],
+                     ws.buf("sel", c * lay.F, idt).view((c,) + lay.frame_shape) if k > 2 else None)
         if counts is not None:
-            le = [-m.view(c, -1).sum(1, dtype=torch.float64) for m in lt]  # units taking a parent <= j
+            le = [m.view(c, -1).sum(1, dtype=torch.float64) for m in lt]  # units taking a parent <= j
             le.append(torch.full((c,), float(upf), dtype=torch.float64, device=out.device))
             prev = torch.zeros_like(le[0])
             for j in range(k):
@@ -286,8 +284,8 @@ def mask(parents, base, p, out, ctx) -> None:
 
     def selectors(mc: torch.Tensor) -> tuple[list, list]:
         if mc.dtype == torch.bool:
-            return [p["outside"], p["inside"]], [mc.to(idt).neg_()]
-        return list(range(k)), [(mc == j).to(idt).neg_() for j in range(1, k)]
+            return [p["outside"], p["inside"]], [mc.to(idt)]
+        return list(range(k)), [(mc == j).to(idt) for j in range(1, k)]
 
     if not has_t:
         order, sel = selectors(mb)

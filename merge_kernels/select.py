@@ -7,10 +7,12 @@ exact   a two-pass radix select over the float32 bit patterns of |tau| (bits of 
         float order like the float): pass 1 histograms the top 16 bits chunk by chunk, pass 2
         the low 16 bits inside the boundary bucket. Memory: two 64 K-bin histograms. Ties at the
         threshold are broken by flat index (the first ones are kept), so exactly r entries are
-        kept. For n <= sample_size the |tau| values are small enough to take torch.kthvalue
-        on all of them directly.
-sample  torch.kthvalue on a stratified sample of ``sample_size`` entries (one random entry per
-        stratum of n / sample_size consecutive entries, positions from the seed). The kept share
+        kept. For n <= sample_size the |tau| values are small enough to select on all of them
+        directly (:func:`top_value`).
+sample  the r-th largest of a stratified sample of ``sample_size`` entries (one random entry per
+        stratum of n / sample_size consecutive entries, positions from the seed), found by
+        :func:`top_value` (one 16-bit radix histogram, then torch.kthvalue inside the one bucket
+        that holds it: the same value as torch.kthvalue on the whole sample). The kept share
         then deviates from the requested density by a binomial error: standard deviation
         sqrt(d (1 - d) / sample_size) <= 0.5 / sqrt(sample_size) = 0.00049 for the default
         2**20, so within +-0.0025 (5 sigma). Ties at the sampled threshold are kept with the
@@ -80,6 +82,29 @@ def _abs_bits(a: torch.Tensor) -> torch.Tensor:
     return a.view(torch.int32 if a.element_size() == 4 else torch.int64)
 
 
+def top_value(a: torch.Tensor, r: int, ws: Workspace | None = None) -> tuple[torch.Tensor, int, int]:
+    """The r-th largest of the non-negative 1-D float tensor ``a`` (1 <= r <= a.numel()), with the
+    number of entries greater than it and equal to it: (value, greater, equal).
+
+    The same value as ``torch.kthvalue(a, numel - r + 1)`` (so the same cut), found by a radix
+    step instead of a selection over all entries: the top 16 bits of the bit patterns (which
+    order like the floats, NaN above inf) are histogrammed, the bucket holding the r-th largest
+    is found from the cumulative counts, and kthvalue runs on that bucket's entries only (for a
+    2**20 sample about 5x faster than kthvalue on all of it).
+    """
+    bits = _abs_bits(a)
+    shift = bits.element_size() * 8 - 16
+    scratch = None if ws is None else ws.buf("top.digit", a.numel(), bits.dtype)
+    digit = torch.bitwise_right_shift(bits, shift, out=scratch)  # in [0, 32768): |x| has no sign bit
+    hist = torch.bincount(digit.view(-1), minlength=32768)
+    desc = torch.flip(hist, [0]).cumsum(0)  # entries at or above each digit, from the top
+    idx = int(torch.searchsorted(desc, torch.tensor([r], dtype=desc.dtype, device=desc.device)).item())
+    above = int(desc[idx - 1].item()) if idx > 0 else 0
+    bucket = a[digit == 32767 - idx]  # the entries sharing the r-th largest's top 16 bits
+    v = torch.kthvalue(bucket, bucket.numel() - (r - above) + 1).values
+    return v, above + int((bucket > v).sum()), int((bucket == v).sum())
+
+
 def exact_cuts(abs_chunk: AbsChunk, n: int, ranks: list[int], chunk: int, ws: Workspace) -> list[Cut]:
     """Exact top-r cuts over all n entries (radix select for large n, kthvalue for small)."""
     cuts = [Cut(rank=r, n=n) for r in ranks]
@@ -89,8 +114,7 @@ def exact_cuts(abs_chunk: AbsChunk, n: int, ranks: list[int], chunk: int, ws: Wo
     if n <= SAMPLE_SIZE:
         a = abs_chunk(0, n).clone()
         for c in todo:
-            v = torch.kthvalue(a, n - c.rank + 1).values
-            _finish(c, v, int((a > v).sum()), int((a == v).sum()))
+            _finish(c, *top_value(a, c.rank, ws))
         return cuts
     probe = abs_chunk(0, 1)
     shifts = (16, 0) if probe.element_size() == 4 else (48, 32, 16, 0)
@@ -150,14 +174,17 @@ def _finish(c: Cut, v: torch.Tensor, greater: int, equal: int) -> None:
 
 def sample_positions(n: int, size: int, key: rng.Key, device, ws: Workspace) -> torch.Tensor:
     """Stratified positions: one per stratum [j n/size, (j+1) n/size), uniform inside it."""
-    u = torch.empty(size, dtype=torch.float32, device=device)
-    rng.uniform(ws, u, 0, key)
-    j = torch.arange(size, dtype=torch.float64, device=device)
-    pos = ((j + u.double()) * (n / size)).floor_().long()
-    return pos.clamp_(0, n - 1)
+    # u: the 24-bit uniforms, exact in float64 as in float32; then floor((j + u) * n / size) in
+    # float64 (j + u >= 0, so the truncation of .copy_ is the floor), in workspace buffers
+    u = rng.uniform(ws, ws.buf("sample.u", size, torch.float64), 0, key)
+    j = torch.arange(size, dtype=torch.float64, device=device, out=ws.buf("sample.j", size, torch.float64))
+    u.add_(j).mul_(n / size)
+    pos = ws.buf("sample.pos", size, torch.int64).copy_(u)
+    return pos.clamp_max_(n - 1)
 
 
-def sampled_cuts(abs_sample: torch.Tensor, n: int, ranks: list[int], key: rng.Key) -> list[Cut]:
+def sampled_cuts(abs_sample: torch.Tensor, n: int, ranks: list[int], key: rng.Key,
+                 ws: Workspace | None = None) -> list[Cut]:
     """Cuts estimated from |tau| at sampled positions (see module doc for the tolerance)."""
     s = abs_sample.numel()
     cuts = []
@@ -167,9 +194,7 @@ def sampled_cuts(abs_sample: torch.Tensor, n: int, ranks: list[int], key: rng.Ke
         if c.keep_all or c.keep_none:
             continue
         rs = min(s, max(1, round(r * s / n)))
-        v = torch.kthvalue(abs_sample, s - rs + 1).values
-        greater = int((abs_sample > v).sum())
-        equal = int((abs_sample == v).sum())
+        v, greater, equal = top_value(abs_sample, rs, ws)
         c.value = float(v)
         q = (rs - greater) / equal
         if q >= 1.0:

@@ -18,6 +18,12 @@ sparsified task vectors are never stored: S = sum w d, P = sum w relu(d), A = su
 B = sum w |sign(d)|. With c = copysign(1, S): mixed = copysign(P, S) + min(S, 0) (that is P
 where c = +1, -(sum of the negative parts) = S - P where c = -1) and divisor = (B + c A) / 2.
 Weights of consensus merges must be >= 0 (a negative weight would flip the sign it votes with).
+
+Cost per chunk (in ops, each one pass over a cache-resident chunk): per task tau (the pass that
+reads x_i from memory), sparsify, and 1 + 2 (P) + 3 (A, B: sign, A += w s, B += w s*s) running
+sums; a first task of weight 1 writes the sums directly (S takes tau's buffer, no copy). The
+finish takes copysign through integer ops on the sign bits (aten's copysign is a scalar loop).
+Every shortcut gives the same bits as the plain formulation (tests/merge_kernels/test_fast_paths.py).
 """
 
 from __future__ import annotations
@@ -76,11 +82,15 @@ class _Tasks:
         if mode == "exact":
             return [select.exact_cuts(self.abs_fn(i), self.n, r, self.per, self.ws) for i, r in enumerate(ranks)]
         pos = select.sample_positions(self.n, select.SAMPLE_SIZE, ctx.key("sample"), self.device, self.ws)
-        bs = self.b[pos].to(self.cd)
+        ws, s = self.ws, pos.numel()
+        # index_select into workspace buffers: a faster gather than b[pos], and no fresh pages
+        bs = torch.index_select(self.b, 0, pos, out=ws.buf("sample.b", s, self.b.dtype))
+        bs = ws.compute(bs, "sample.bc", self.cd)
         out = []
         for i, r in enumerate(ranks):
-            a = (self.xs[i][pos].to(self.cd) - bs).abs_()
-            out.append(select.sampled_cuts(a, self.n, r, ctx.key("ties", i)))
+            xi = torch.index_select(self.xs[i], 0, pos, out=ws.buf("sample.x", s, self.b.dtype))
+            a = torch.sub(ws.compute(xi, "sample.xc", self.cd), bs, out=ws.buf("sample.a", s, self.cd)).abs_()
+            out.append(select.sampled_cuts(a, self.n, r, ctx.key("ties", i), ws))
         return out
 
 
@@ -109,8 +119,9 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
     o = flat(out)
     for e0, e1 in flat_chunks(n, tk.per):
         m = e1 - e0
-        tau = ws.buf("tau", m, cd)
-        acc = [ws.buf(name, m, cd) for name in ("S", "P", "A", "B")]
+        # buffers of this chunk; on the first task with weight 1 the running sums are written
+        # directly (x * 1.0 == x), so tau's buffer may become S: swap names, no copy
+        tau, S, P, A, B, tmp = (ws.buf(name, m, cd) for name in ("tau", "S", "P", "A", "B", "tmp"))
         first = True
         for i in tasks:
             tk.tau(i, e0, e1, tau)
@@ -125,20 +136,34 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
                 if stats is not None:
                     kept[i] += int(mask.sum())
                 if not consensus:  # fused: acc += tau * mask * (w / p)
-                    _acc_prod(acc[0], tau, mask, wi * scales[i], first)
+                    _acc_prod(S, tau, mask, wi * scales[i], first)
                     first = False
                     continue
                 tau.mul_(mask)
                 wi = wi * scales[i]
             if stats is not None and sparsify != "random":
                 kept[i] += int(torch.count_nonzero(tau))
-            _acc(acc[0], tau, wi, first)
             if consensus:
-                tmp = ws.buf("tmp", m, cd)
-                _acc(acc[1], torch.clamp_min(tau, 0, out=tmp), wi, first)
+                # P += w relu(d); A += w sign(d); B += w |sign(d)| = w sign(d)^2 (exact either way)
+                if first and wi == 1.0:
+                    torch.clamp_min(tau, 0, out=P)
+                else:
+                    _acc(P, torch.clamp_min(tau, 0, out=tmp), wi, first)
                 if p["normalize"]:
-                    _acc(acc[2], torch.sign(tau, out=tmp), w[i], first)
-                    _acc(acc[3], tmp.abs_(), w[i], first)
+                    sg = torch.sign(tau, out=A if first and w[i] == 1.0 else tmp)
+                    if first:
+                        if sg is not A:
+                            torch.mul(sg, w[i], out=A)
+                        torch.mul(sg, sg, out=B)
+                        if w[i] != 1.0:
+                            B.mul_(w[i])
+                    else:
+                        A.add_(sg, alpha=w[i])
+                        B.addcmul_(sg, sg, value=w[i])
+            if first and wi == 1.0:
+                tau, S = S, tau  # S = tau exactly; the old S buffer takes the next task's tau
+            else:
+                _acc(S, tau, wi, first)
             first = False
         direct = out.dtype == cd
         dst = o[e0:e1] if direct else ws.buf("dst", m, cd)
@@ -146,11 +171,11 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
         if first:  # no task has a non-zero weight
             dst.copy_(bc)
         elif consensus:
-            _finish_consensus(acc, dst, bc, p["lambda"], p["normalize"], ws)
+            _finish_consensus((S, P, A, B), dst, bc, p["lambda"], p["normalize"], ws)
         else:
             total = sum(w[i] for i in tasks)
             scale = p["lambda"] / (total if abs(total) >= 1e-8 else 1.0) if p["normalize"] else p["lambda"]
-            torch.add(bc, acc[0], alpha=scale, out=dst)
+            torch.add(bc, S, alpha=scale, out=dst)
         if not direct:
             o[e0:e1].copy_(dst)
     if stats is not None:
@@ -162,14 +187,25 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
             stats["rescale"] = list(scales)
 
 
+# bit patterns for copysign by integer ops (aten's copysign is a scalar loop on the CPU, 3x slower)
+_BITS = {torch.float32: (torch.int32, -(1 << 31), (1 << 31) - 1, 0x3F800000),
+         torch.float64: (torch.int64, -(1 << 63), (1 << 63) - 1, 0x3FF0000000000000)}
+
+
 def _finish_consensus(acc, dst, bc, lam: float, normalize: bool, ws: Workspace) -> None:
+    """dst = bc + lam * mixed (/ divisor): mixed = copysign(P, S) + min(S, 0), 2 divisor = B + sign(S) A.
+
+    copysign(P, S) = (P & ~signbit) | (S & signbit) and copysign(1, S) = 1.0 | (S & signbit) on
+    the integer views: the same bits as torch.copysign.
+    """
     S, P, A, B = acc
-    if normalize:
-        sign = torch.copysign(ws.ones(S.numel(), S.dtype), S, out=ws.buf("sign", S.numel(), S.dtype))
-    torch.copysign(P, S, out=P)
+    idt, smin, smax, one = _BITS[S.dtype]
+    sbit = torch.bitwise_and(S.view(idt), smin, out=ws.buf("signbit", S.numel(), idt))
+    P.view(idt).bitwise_and_(smax).bitwise_or_(sbit)  # copysign(P, S)
     P.add_(S.clamp_max_(0.0))  # mixed: sum of the agreeing w_i d_i
     if normalize:
-        B.add_(A.mul_(sign))  # 2 * divisor
+        sign = sbit.bitwise_or_(one).view(S.dtype)  # copysign(1, S)
+        B.addcmul_(A, sign)  # 2 * divisor = B + sign * A (A * sign is exact)
         P.div_(B).nan_to_num_(nan=0.0)  # 0/0 where no entry agrees
         lam = 2.0 * lam
     torch.add(bc, P, alpha=lam, out=dst)
