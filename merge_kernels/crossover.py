@@ -151,23 +151,31 @@ def uniform(parents, base, p, out, ctx) -> None:
     o_all = out.view(idt)
     counts = torch.zeros(lay.T, k, dtype=torch.float64, device=out.device) if ctx.stats is not None else None
     key = ctx.key("uniform")
-    for t0, t1 in frame_chunks(lay.T, ctx.frames_per_chunk(lay)):
-        c = t1 - t0
-        lanes = rng.lanes16(ws, c * upf, t0 * upf, key)
+    per = ctx.frames_per_chunk(lay)
+    # The masks of a block of chunks are made at once when units are few (cell / frame units):
+    # a unit's lane depends on its absolute index only, so one hash pass of up to 2**17 units
+    # replaces several small ones (each ~10 tiny ops); element units keep one block per chunk.
+    block = per * max(1, (1 << 17) // max(per * upf, 1))
+    for b0, b1 in frame_chunks(lay.T, block):
+        lanes = rng.lanes16(ws, (b1 - b0) * upf, b0 * upf, key)
         # lt[j] (0 / 1 in the data's integer dtype): the unit takes a parent <= j (nested sets)
-        lt = [torch.lt(lanes, rng.lane_operand(t), out=ws.buf(f"lt{j}", c * upf, idt))
-              for j, t in enumerate(cum)]
-        view = (c,) + ushape
-        # start from the last parent, overwrite with parent j where lt[j]: smallest j wins
-        _select_into(o_all[t0:t1], [x[t0:t1] for x in reversed(xs)], [m.view(view) for m in lt[::-1]],
-                     ws.buf("sel", c * lay.F, idt).view((c,) + lay.frame_shape) if k > 2 else None)
-        if counts is not None:
-            le = [m.view(c, -1).sum(1, dtype=torch.float64) for m in lt]  # units taking a parent <= j
-            le.append(torch.full((c,), float(upf), dtype=torch.float64, device=out.device))
-            prev = torch.zeros_like(le[0])
-            for j in range(k):
-                counts[t0:t1, j] = (le[j] - prev) * (lay.F // upf)
-                prev = le[j]
+        lt_block = [torch.lt(lanes, rng.lane_operand(t), out=ws.buf(f"lt{j}", (b1 - b0) * upf, idt))
+                    for j, t in enumerate(cum)]
+        for t0, t1 in frame_chunks(b1 - b0, per):
+            c = t1 - t0
+            lt = [m[t0 * upf:t1 * upf] for m in lt_block]
+            t0, t1 = t0 + b0, t1 + b0
+            view = (c,) + ushape
+            # start from the last parent, overwrite with parent j where lt[j]: smallest j wins
+            _select_into(o_all[t0:t1], [x[t0:t1] for x in reversed(xs)], [m.view(view) for m in lt[::-1]],
+                         ws.buf("sel", c * lay.F, idt).view((c,) + lay.frame_shape) if k > 2 else None)
+            if counts is not None:
+                le = [m.view(c, -1).sum(1, dtype=torch.float64) for m in lt]  # units taking a parent <= j
+                le.append(torch.full((c,), float(upf), dtype=torch.float64, device=out.device))
+                prev = torch.zeros_like(le[0])
+                for j in range(k):
+                    counts[t0:t1, j] = (le[j] - prev) * (lay.F // upf)
+                    prev = le[j]
     if counts is not None:
         _record(ctx.stats, counts.cpu(), lay, k)
 
