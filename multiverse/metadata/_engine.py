@@ -8,6 +8,8 @@ failed call) and a connect timeout. Connection-level failures become ``Unavailab
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,8 +57,8 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below), not the sqlite3 module
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        _wal(cursor)  # readers never block the writer
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -67,6 +69,23 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine
+
+
+def _wal(cursor: Any) -> None:
+    """Switch the database to WAL (persistent: once one connection has, the rest find it so). The switch needs
+    an exclusive lock and SQLite answers "database is locked" at once, without the busy handler, when
+    processes open a brand-new file together: retry that until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")  # a no-op when it is WAL already; ":memory:" stays "memory"
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def where(engine: Engine) -> str:
