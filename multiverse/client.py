@@ -30,6 +30,7 @@ from multiverse.market_client import (
 )
 from multiverse.v1 import (
     common_pb2,
+    market_pb2_grpc,
     multiverse_pb2,
     multiverse_pb2_grpc,
     rarity_pb2,
@@ -87,6 +88,7 @@ class Client(MarketCalls):
         self._stub = store_pb2_grpc.StoreStub(self._channel)
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
         self._rarity = rarity_pb2_grpc.RarityStub(self._channel)
+        self._market = market_pb2_grpc.MarketStub(self._channel)
         self._metadata = (("authorization", f"Bearer {key}"),) if key else ()
 
     def close(self) -> None:
@@ -204,9 +206,11 @@ class Client(MarketCalls):
         finally:
             call.cancel()
 
-    def _call_on(self, stub: Any, method: str, request: Any) -> Any:
+    def _call_on(self, stub: Any, method: str, request: Any, *, metadata: Any = None) -> Any:
+        """One unary call with the API key (or ``metadata``); a failure becomes the domain's error class."""
         try:
-            return getattr(stub, method)(request, metadata=self._metadata, timeout=self.timeout)
+            return getattr(stub, method)(request, metadata=self._metadata if metadata is None else metadata,
+                                         timeout=self.timeout)
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from None
 

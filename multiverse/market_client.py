@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from multiverse import errors
-from multiverse.v1 import market_pb2, market_pb2_grpc
+from multiverse.v1 import market_pb2
 
 ZERO = "0x" + "00" * 20
 
@@ -41,29 +41,15 @@ class Purchase:
 
 
 class MarketCalls:
-    """Mixed into ``Client``: expects ``_channel``, ``_metadata`` (API key) and ``timeout``."""
+    """Mixed into ``Client``: expects its ``_market`` stub and ``_call_on`` (errors mapped once, there)."""
 
     _wallet_metadata: tuple[tuple[str, str], ...] = ()
     _wallet_address: str = ""
 
-    @property
-    def _market(self) -> market_pb2_grpc.MarketStub:
-        stub = self.__dict__.get("_market_stub")
-        if stub is None:
-            stub = self.__dict__["_market_stub"] = market_pb2_grpc.MarketStub(self._channel)  # type: ignore[attr-defined]
-        return stub
-
     def _m(self, method: str, request: Any, *, api_key: bool = False) -> Any:
         """Call a Market method with the wallet session (when signed in and ``api_key`` is false) or the API key."""
-        import grpc
-
-        from multiverse.client import from_rpc_error
-
-        metadata = self._wallet_metadata if self._wallet_metadata and not api_key else self._metadata  # type: ignore[attr-defined]
-        try:
-            return getattr(self._market, method)(request, metadata=metadata, timeout=self.timeout)  # type: ignore[attr-defined]
-        except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+        metadata = self._wallet_metadata if self._wallet_metadata and not api_key else None
+        return self._call_on(self._market, method, request, metadata=metadata)  # type: ignore[attr-defined]
 
     # sign-in ---------------------------------------------------------------------------------------------
     def chain_info(self) -> market_pb2.ChainInfo:
