@@ -1,4 +1,4 @@
-"""merge_kernels: fast, deterministic merge and crossover operators on latent tensors (pure torch).
+"""merge_kernels: fast, deterministic merge and crossover operators on latent tensors (torch).
 
 Public surface (the service layer needs nothing else)::
 
@@ -13,7 +13,8 @@ Public surface (the service layer needs nothing else)::
 
 Operators: linear, slerp, multislerp, task_arithmetic, ties, dare_linear, dare_ties, breadcrumbs,
 crossover_kpoint, crossover_uniform, crossover_mask, blend, sbx, mutate_gaussian.
-Imports torch and the standard library only.
+Imports torch, and numba for the fused CPU loops of fused.py (without numba the torch kernels
+run everywhere, slower on the CPU).
 """
 
 from . import crossover as _crossover  # noqa: F401  (registers operators)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from . import rng
+from . import fused, rng
 from ._core import Layout, Workspace, frame_chunks, int_view_dtype
 from .errors import ParameterError, ShapeError
 from .params import Param
@@ -149,8 +149,11 @@ def uniform(parents, base, p, out, ctx) -> None:
         cum.append(rng.lane_threshold(acc))
     xs = [x.view(idt) for x in parents]
     o_all = out.view(idt)
-    counts = torch.zeros(lay.T, k, dtype=torch.float64, device=out.device) if ctx.stats is not None else None
     key = ctx.key("uniform")
+    if (p["unit"] != "frame" and lay.numel and fused.active(out, *parents)
+            and _uniform_fused(xs, o_all, lay, p["unit"], ax, cum, key, ctx)):
+        return
+    counts = torch.zeros(lay.T, k, dtype=torch.float64, device=out.device) if ctx.stats is not None else None
     per = ctx.frames_per_chunk(lay)
     # The masks of a block of chunks are made at once when units are few (cell / frame units):
     # a unit's lane depends on its absolute index only, so one hash pass of up to 2**17 units
@@ -159,8 +162,7 @@ def uniform(parents, base, p, out, ctx) -> None:
     for b0, b1 in frame_chunks(lay.T, block):
         lanes = rng.lanes16(ws, (b1 - b0) * upf, b0 * upf, key)
         # lt[j] (0 / 1 in the data's integer dtype): the unit takes a parent <= j (nested sets)
-        lt_block = [torch.lt(lanes, rng.lane_operand(t), out=ws.buf(f"lt{j}", (b1 - b0) * upf, idt))
-                    for j, t in enumerate(cum)]
+        lt_block = [_lane_lt(lanes, t, ws.buf(f"lt{j}", (b1 - b0) * upf, idt)) for j, t in enumerate(cum)]
         for t0, t1 in frame_chunks(b1 - b0, per):
             c = t1 - t0
             lt = [m[t0 * upf:t1 * upf] for m in lt_block]
@@ -178,6 +180,41 @@ def uniform(parents, base, p, out, ctx) -> None:
                     prev = le[j]
     if counts is not None:
         _record(ctx.stats, counts.cpu(), lay, k)
+
+
+def _lane_lt(lanes: torch.Tensor, t: int, out: torch.Tensor) -> torch.Tensor:
+    """out = lanes < t (0 / 1). The bounds are filled: an int16 compare with 32768 would wrap it to
+    -32768 (a weight of 1 for a parent then selected the next one)."""
+    if t >= 32768 or t <= -32768:
+        return out.fill_(1 if t >= 32768 else 0)
+    return torch.lt(lanes, rng.lane_operand(t), out=out)
+
+
+def _uniform_fused(xs, o_all, lay: Layout, unit: str, ax: int, cum: list[int], key, ctx) -> bool:
+    """Element or cell units in one fused loop (fused.uniform_rows) on [rows, C, Q] views: C = 1 and
+    Q = F for elements; for cells, rows = T x the axes before the channel axis, C = channels, Q =
+    the positions after it (unit index = row * Q + q, as in the torch kernel). False when the loop
+    cannot take the tensor (the torch kernel runs then)."""
+    frame = lay.frame_shape
+    if unit == "cell":
+        P, C, Q = _prod(frame[:ax - 1]), frame[ax - 1], _prod(frame[ax:])
+    else:
+        P, C, Q = 1, 1, max(lay.F, 1)
+    shape = (lay.T * P, C, Q)
+    counts = fused.uniform_select([x.view(shape) for x in xs], o_all.view(shape), 0, cum, key)
+    if counts is None:
+        return False
+    if ctx.stats is not None:
+        per_frame = counts.view(lay.T, P, len(xs)).sum(1).double() * C
+        _record(ctx.stats, per_frame, lay, len(xs))
+    return True
+
+
+def _prod(dims) -> int:
+    n = 1
+    for d in dims:
+        n *= d
+    return n
 
 
 # -- explicit mask / region ---------------------------------------------------------------------
