@@ -33,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import merge_kernels as mk
+from merge_kernels import fused
 
 FRAME = (16, 32, 32)
 
@@ -62,12 +63,14 @@ TARGETS = {
 }
 
 
-def best_time(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` runs; on CUDA each run is synchronised (after one warm-up run)."""
+def best_time(fn, repeats: int, warm: bool = True) -> float:
+    """Best wall time of ``repeats`` runs, after one untimed warm-up run (``warm``: CUDA context and
+    kernels, numba's compiled loops loaded from its cache); on CUDA each run is synchronised."""
     cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-    if cuda:
+    if warm:
         fn()
-        torch.cuda.synchronize()
+        if cuda:
+            torch.cuda.synchronize()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -174,7 +177,7 @@ def main(argv=None) -> dict:
             if name in REFERENCES:
                 tf = max(1, int(T * args.ref_fraction))
                 sub = [x[:tf] for x in ins]
-                rs = best_time(lambda: REFERENCES[name](sub, base[:tf]), 1) * (T / tf)
+                rs = best_time(lambda: REFERENCES[name](sub, base[:tf]), 1, warm=False) * (T / tf)
                 entry["ref_seconds_scaled"] = round(rs, 3)
                 entry["speedup_vs_ref"] = round(rs / s, 1)
             row[name] = entry
@@ -197,6 +200,7 @@ def main(argv=None) -> dict:
         "shape": list(shape),
         "device": device,
         "threads": torch.get_num_threads(),
+        "fused_cpu_loops": f"numba {fused.numba.__version__}" if fused.numba is not None and device == "cpu" else None,
         "load_average": load,
         "stream_add_gbps": round(stream_gbps, 2),
         "ref_fraction": args.ref_fraction,

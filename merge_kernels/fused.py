@@ -295,3 +295,27 @@ def uniform_select(xs: list, out: torch.Tensor, unit0: int, cuts: list[int], key
     uniform_rows(tuple(as_numpy(x) for x in xs), as_numpy(out), unit0, cut_arr, np.uint32(k1), np.uint32(k2),
                  hb, lanes, masks, counts)
     return torch.from_numpy(counts)
+
+
+def warm_up() -> None:
+    """Compile (first run on a machine) or load from numba's cache the loops a cross of float16 /
+    float32 latents uses, so that the first request does not wait for them. A server calls this
+    on a background thread at start-up."""
+    if numba is None:
+        return
+    for dt in (torch.float32, torch.float16):
+        a = torch.zeros(2, 4, dtype=dt)
+        slerp_frames(a.float(), a.float(), torch.empty(2, 4), 0.5, 0.9995, 1e-8)
+        iv = a.view(torch.int16 if dt == torch.float16 else torch.int32).view(2, 1, 4)
+        for k in (2, 3, 4):
+            uniform_select([iv] * k, torch.empty_like(iv), 0, [0] * (k - 1), _WARM_KEY)
+
+
+class _Key:
+    """A fixed key for warm_up (the output is thrown away)."""
+
+    def at(self, hi: int) -> tuple[int, int]:
+        return 1, 2
+
+
+_WARM_KEY = _Key()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
+from merge_kernels import fused
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.base import BlobStore
 from multiverse.config import Settings
@@ -40,6 +42,8 @@ class App:
             rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity")
             store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
             app = cls(settings, meta, blobs, store, Crossing(store), rarity)
+            # merge_kernels' fused CPU loops: compiled or loaded now, not on the first cross
+            threading.Thread(target=fused.warm_up, name="merge-kernels-warm-up", daemon=True).start()
             store.recover()
             # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
             # a shared S3 bucket may have other writers' uploads in flight: leave those an hour.
