@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from . import rng, select
+from . import fused, fused_taskvec, rng, select
 from ._core import Layout, Workspace, compute_dtype, flat, flat_chunks
 from .errors import ParameterError
 from .params import Param
@@ -97,7 +97,7 @@ class _Tasks:
 def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
     """The generalized task-arithmetic kernel shared by the five operators (see module doc)."""
     tk = _Tasks(parents, base, out, ctx)
-    ws, cd, n = tk.ws, tk.cd, tk.n
+    n = tk.n
     k = len(parents)
     w = p["weight"]
     tasks = [i for i in range(k) if w[i] != 0.0]
@@ -115,6 +115,28 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
         cuts = tk.cuts(ranks, p["threshold"], ctx)
     elif sparsify == "random":
         scales = _dare_scales(tk, tasks, density, p["rescale"], ctx)
+    if fused.active(out):  # one fused pass (numba) on the CPU, the same bits
+        kept = fused_taskvec.run_gta(tk, p, out, ctx, sparsify=sparsify, consensus=consensus, tasks=tasks,
+                                     cuts=cuts, scales=scales)
+    else:
+        kept = _gta_chunks(tk, p, out, ctx, sparsify=sparsify, consensus=consensus, tasks=tasks,
+                           cuts=cuts, scales=scales)
+    if stats is not None:
+        stats["density"] = [kept[i] / n if i in tasks else 0.0 for i in range(k)]
+        if cuts is not None:
+            stats["threshold"] = [[c.value for c in cs] for cs in cuts]
+            stats["threshold_mode"] = cuts[0][0].mode if cuts else None
+        if scales is not None:
+            stats["rescale"] = list(scales)
+
+
+def _gta_chunks(tk: _Tasks, p, out, ctx, *, sparsify: str, consensus: bool, tasks, cuts, scales) -> list[int]:
+    """The chunk loop of :func:`gta` in eager torch (CUDA, torch_only): per-task kept counts."""
+    ws, cd, n = tk.ws, tk.cd, tk.n
+    k = len(tk.xs)
+    w = p["weight"]
+    stats = ctx.stats
+    density = p.get("density", (1.0,) * k)
     kept = [0] * k
     o = flat(out)
     for e0, e1 in flat_chunks(n, tk.per):
@@ -178,13 +200,7 @@ def gta(parents, base, p, out, ctx, *, sparsify: str, consensus: bool) -> None:
             torch.add(bc, S, alpha=scale, out=dst)
         if not direct:
             o[e0:e1].copy_(dst)
-    if stats is not None:
-        stats["density"] = [kept[i] / n if i in tasks else 0.0 for i in range(k)]
-        if cuts is not None:
-            stats["threshold"] = [[c.value for c in cs] for cs in cuts]
-            stats["threshold_mode"] = cuts[0][0].mode if cuts else None
-        if scales is not None:
-            stats["rescale"] = list(scales)
+    return kept
 
 
 # bit patterns for copysign by integer ops (aten's copysign is a scalar loop on the CPU, 3x slower)
@@ -263,7 +279,7 @@ def _kernel(sparsify: str, consensus: bool | None):
     return kernel
 
 
-_COMMON = dict(family="task_vector", min_parents=1, needs_base=True)
+_COMMON = {"family": "task_vector", "min_parents": 1, "needs_base": True}
 
 register(Operator(
     name="task_arithmetic", kernel=_kernel("none", False), **_COMMON,
