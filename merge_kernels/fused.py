@@ -180,6 +180,43 @@ if numba is not None:
 
     # -- uniform crossover -------------------------------------------------------------------
 
+    @_inline
+    def _select_inline(XS, o, r, q0, m, lanes, cuts, counts):
+        """uniform_rows' select for element units (C = 1) and 3 or 4 parents in one loop: each lane is
+        compared with the cuts where it is used, no mask buffers. counts as uniform_rows (nested)."""
+        K = len(XS)
+        c0 = np.int32(cuts[0])
+        c1 = np.int32(cuts[1])
+        c2 = np.int32(cuts[K - 2])  # K = 3: unused (equal to c1)
+        x0 = XS[0][r, 0, q0:q0 + m]
+        x1 = XS[1][r, 0, q0:q0 + m]
+        x2 = XS[2][r, 0, q0:q0 + m]
+        xl = XS[K - 1][r, 0, q0:q0 + m]
+        n0 = 0
+        n1 = 0
+        n2 = 0
+        for q in range(m):  # the counts: a reduction over the lanes alone
+            u = np.int32(lanes[q] ^ np.uint16(0x8000))
+            n0 -= (u - c0) >> np.int32(31)
+            n1 -= (u - c1) >> np.int32(31)
+            n2 -= (u - c2) >> np.int32(31)
+        if K == 4:
+            counts[2] += n2
+            for q in range(m):
+                u = np.int32(lanes[q] ^ np.uint16(0x8000))
+                v = xl[q]
+                v = v ^ ((x2[q] ^ v) & o.dtype.type((u - c2) >> np.int32(31)))
+                v = v ^ ((x1[q] ^ v) & o.dtype.type((u - c1) >> np.int32(31)))
+                o[q] = v ^ ((x0[q] ^ v) & o.dtype.type((u - c0) >> np.int32(31)))
+        else:
+            for q in range(m):
+                u = np.int32(lanes[q] ^ np.uint16(0x8000))
+                v = xl[q]
+                v = v ^ ((x1[q] ^ v) & o.dtype.type((u - c1) >> np.int32(31)))
+                o[q] = v ^ ((x0[q] ^ v) & o.dtype.type((u - c0) >> np.int32(31)))
+        counts[0] += n0
+        counts[1] += n1
+
     @_jit
     def uniform_rows(XS, O, unit0, cuts, k1, k2, hb, lanes, masks, counts):
         """Uniform crossover on [rows, C, Q] integer views: unit (r, q) (absolute index unit0 +
@@ -201,6 +238,10 @@ if numba is not None:
                 u0 = unit0 + r * Q + q0
                 fill_hashes(hb, u0 >> 1, k1, k2)
                 off = u0 & 1
+                counts[r, K - 1] += m
+                if C == 1 and (K == 3 or K == 4):  # element units: masks made in the select loop
+                    _select_inline(XS, O[r, 0, q0:q0 + m], r, q0, m, lanes[off:off + m], cuts, counts[r])
+                    continue
                 for j in range(K - 1):
                     cut = np.int32(cuts[j])
                     mk = masks[j]
@@ -210,7 +251,6 @@ if numba is not None:
                         mk[q] = neg
                         n_in -= neg
                     counts[r, j] += n_in  # units taking a parent <= j (nested sets)
-                counts[r, K - 1] += m
                 for c in range(C):
                     o = O[r, c, q0:q0 + m]
                     if K == 2:
