@@ -306,9 +306,14 @@ def mask(parents, base, p, out, ctx) -> None:
     nd = len(lay.shape)
     if p["region"] is not None:
         inside, outside = _box(lay, p["region"])
-        for slab in outside:
-            out[slab].copy_(parents[p["outside"]][slab])
-        out[inside].copy_(parents[p["inside"]][inside])
+        xin, xout = parents[p["inside"]], parents[p["outside"]]
+        box = {a: (sl.start, sl.stop) for a, sl in enumerate(inside) if sl != slice(None)}
+        if box and lay.numel and fused.active(out, xin, xout):
+            fused.region_copy(xin, xout, out, box)  # one pass, each output byte written once
+        else:
+            for slab in outside:
+                out[slab].copy_(xout[slab])
+            out[inside].copy_(xin[inside])
         if ctx.stats is not None:
             counts = torch.zeros(lay.T, k, dtype=torch.float64)
             box_frame = torch.zeros(lay.shape[1:], dtype=torch.float64)

@@ -125,3 +125,32 @@ def test_fused_slerp_propagates_nan_and_inf_like_torch():
     x, y, _, _ = _both("slerp", [a, b], {"t": 0.5})
     assert torch.equal(x.isnan(), y.isnan())
     assert torch.equal(x.isinf(), y.isinf())
+
+
+REGIONS = [
+    ((7, 16, 32, 32), [[-1, 0.5, 1.0]]),  # the east half: 64-byte half rows
+    ((7, 16, 32, 32), [[1, 0.25, 0.5], [-1, 0.0, 0.5]]),
+    ((9, 3, 5), [[0, 0.2, 0.7], [2, 0.4, 1.0]]),
+    ((10,), [[0, 0.3, 0.6]]),
+    ((4, 6, 6), [[1, 0.5, 1.0]]),
+    ((5, 3, 7), [[2, 0.0, 1.0]]),
+    ((5, 3, 7), [[1, 0.5, 0.6]]),  # rounds to an empty box (rows 2..2 of 3)
+]
+
+
+@pytest.mark.parametrize("shape,region", REGIONS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.uint8])
+def test_region_crossover_gives_the_same_bytes_and_shares_on_both_paths(shape, region, dtype):
+    parents = _parents(2, shape, dtype, seed=8)
+    a, b, sa, sb = _both("crossover_mask", parents, {"region": region})
+    assert torch.equal(a.view(torch.uint8) if dtype != torch.uint8 else a,
+                       b.view(torch.uint8) if dtype != torch.uint8 else b)
+    assert sa["share"] == sb["share"]
+
+
+def test_region_crossover_on_a_misaligned_view_copies_byte_words():
+    # a storage offset of one element: the copy falls back to narrower words, the bytes stay right
+    base = _parents(2, (1 + 6 * 8 * 8,), torch.float32, seed=9)
+    a, b = (x[1:].view(6, 8, 8) for x in base)
+    x, y, _, _ = _both("crossover_mask", [a, b], {"region": [[-1, 0.5, 1.0]]})
+    assert torch.equal(x.view(torch.int32), y.view(torch.int32))
