@@ -3,8 +3,9 @@
 Why: on a CPU, eager torch runs one pass over the data per op. An operator of n ops over a chunk
 that stays in cache still pays about a quarter of a STREAM add per extra pass (measured), so
 slerp (3 reductions and a combine), uniform crossover (a 9-op hash, then a select) and TIES /
-DARE (about 20 ops per chunk) cannot come near the memory bandwidth. Here each of them is one
-loop that reads every input once and writes the output once.
+DARE (about 20 ops per chunk, in fused_taskvec.py) cannot come near the memory bandwidth, and a
+region box copies short strided rows. Here each of them is one loop that reads every input once
+and writes the output once.
 
 Contract, the same as the torch kernels':
     * the same bits for selection (the counter-based hash of rng.py, reproduced bit for bit:
