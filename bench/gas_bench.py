@@ -9,11 +9,13 @@ Scenarios:
 - transfer new / existing holder: transferFrom by the owner to an address with no token / with one; RareVector's
   first move of a token also records its discoverer (one storage write per token lifetime), so both cases are
   given for a token's first move and for a token that moved before;
-- sale no fee: a signed listing of a plain OZ ERC-721 token (no ERC-2981) filled on the Exchange: only the seller
-  is paid; sale royalty: a RareVector token that moved before, royalty paid to its discoverer; also with a fee, and
-  a discoverer's first sale (royalty merged into the proceeds, discoverer recorded).
-  Sellers hold one token (their balance goes to zero), buyers none (new holder). Listings use salt 0, as the
-  market's first listing of a seller does; also given: a seller's second sale (salt 1) and a salt >= 128.
+- sales, on our Exchange and on Seaport 1.6 (npm seaport-core, unmodified, compiled by contracts/build_anchors.js
+  and deployed in this run; bench/seaport_anchor.py), in two scenarios: "fresh" (the seller sells their only token,
+  the buyer holds none) and "holders" (the seller keeps a token, the buyer holds one; Seaport's published 98,028
+  is this scenario: the in-run Seaport reproduces it within a few gas). "no fee" sells a plain OZ token (no
+  ERC-2981); "royalty" a RareVector token that moved before, royalty paid to its discoverer. Listings use salt 0, as
+  the market's first listing of a seller does; also given for our Exchange: a seller's second sale (salt 1), a salt
+  from 128 up, a sale with royalty and fee, and a discoverer's first sale (royalty merged into the proceeds).
 
 Last line: JSON with the figures and the ratios to the anchors and to the in-run baseline.
 """
@@ -34,6 +36,9 @@ from multiverse.chain import ChainConfig, Listing, Provenance
 from multiverse.chain.artifacts import load_artifact
 from multiverse.chain.memory import InProcessChain
 from multiverse.chain.wallet import LocalWallet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seaport_anchor import Seaport
 
 ANCHORS = {
     "mint_first": 68_781,
@@ -70,10 +75,14 @@ def main() -> dict:
     w3 = chain.web3
     token, exchange = chain.token_contract, chain.exchange_contract
 
+    keys: dict[str, str] = {}
+
     def wallet() -> LocalWallet:
         key = Account.create().key.hex()
         chain.fund(Account.from_key(key).address, 100 * ETHER)
-        return LocalWallet(chain, key)
+        w = LocalWallet(chain, key)
+        keys[w.address] = key
+        return w
 
     def gas(receipt) -> int:
         return int(receipt["gasUsed"])
@@ -103,7 +112,7 @@ def main() -> dict:
     rare_first = chain.mint(a.address, f"{_id('rare-1'):064x}", prov)
     figures["mint_first"] = rare_first.gas_used
     figures["mint_later"] = chain.mint(a.address, f"{_id('rare-2'):064x}", prov).gas_used
-    for i in range(3, 10):
+    for i in range(3, 6):
         chain.mint(a.address, f"{_id(f'rare-{i}'):064x}", prov)
     t = token.functions
     figures["transfer_new_first_move"] = gas(a.transact("t", t.transferFrom(a.address, c.address, _id("rare-1"))))
@@ -147,42 +156,76 @@ def main() -> dict:
         receipt = buyer.transact("buy", exchange.functions.buy(listing.as_tuple(), signature, PRICE), value=PRICE)
         return gas(receipt)
 
-    # plain OZ token (no royalty): seller s1 holds one token, buyer is a new holder
-    s1, s1b, b1 = wallet(), wallet(), wallet()
-    for seller, label in ((s1, "base-sale"), (s1b, "base-sale-2")):
-        deployer.transact("mint", base.functions.mint(seller.address, _id(label)))
-        seller.transact("approve", base.functions.setApprovalForAll(exchange.address, True))
-    figures["sale_no_fee"] = sell(s1, b1, base.address, _id("base-sale"))
-    # the same, to a buyer who already holds a token of that contract (b1, just now)
-    figures["sale_no_fee_existing_holder"] = sell(s1b, b1, base.address, _id("base-sale-2"))
+    # -- the same sales on our Exchange and on Seaport 1.6 (unmodified, deployed in this run) ------------------
+    # Two scenarios on each venue: "fresh" (the seller sells their only token, so their zeroed balance earns a
+    # refund; the buyer holds none, so their balance is a new slot) and "holders" (the seller keeps a token, the
+    # buyer already holds one: Seaport's published 98,028 is this scenario, reproduced below within a few gas).
+    # "no_fee" sells a plain OZ token (no ERC-2981); "royalty" a RareVector token that moved before, its royalty
+    # read from ERC-2981 by our Exchange and carried by Seaport's order as a second consideration item.
+    seaport = Seaport(w3, deployer.transact)
+    royalty = PRICE * ROYALTY_BPS // 10_000
 
+    def seaport_sell(seller: LocalWallet, buyer: LocalWallet, token_address: str, token_id: int,
+                     royalty_to: str = "", efficient: bool = True) -> int:
+        cut = royalty if royalty_to else 0
+        params, value = seaport.signed_order(keys[seller.address], token_address, token_id, PRICE - cut,
+                                             royalty_to or None, cut)
+        return gas(seaport.fill(buyer, params, value, efficient=efficient))
+
+    def base_token(owner: LocalWallet, label: str) -> int:
+        deployer.transact("mint", base.functions.mint(owner.address, _id(label)))
+        return _id(label)
+
+    def rare_token(owner: LocalWallet, label: str) -> int:
+        """A RareVector token minted to ``a`` (its discoverer) that moved on to ``owner``."""
+        chain.mint(a.address, f"{_id(label):064x}", prov)
+        a.transact("t", t.transferFrom(a.address, owner.address, _id(label)))
+        return _id(label)
+
+    for venue, operator in (("exchange", exchange.address), ("seaport", seaport.address)):
+        for scenario in ("fresh", "holders"):
+            for kind in ("no_fee", "royalty"):
+                seller, buyer = wallet(), wallet()
+                make, contract = (base_token, base) if kind == "no_fee" else (rare_token, token)
+                tag = f"{venue}-{scenario}-{kind}"
+                sold = make(seller, tag)
+                if scenario == "holders":
+                    make(seller, tag + "-kept")
+                    make(buyer, tag + "-held")
+                seller.transact("approve", contract.functions.setApprovalForAll(operator, True))
+                if venue == "exchange":
+                    used = sell(seller, buyer, contract.address, sold)
+                else:
+                    used = seaport_sell(seller, buyer, contract.address, sold, a.address if kind == "royalty" else "")
+                figures[f"{venue}_sale_{kind}_{scenario}"] = used
+    # Seaport's other basic-order entry point: the same path behind a costlier selector (fresh, no fee)
+    s7, b8 = wallet(), wallet()
+    sold = base_token(s7, "seaport-plain")
+    s7.transact("approve", base.functions.setApprovalForAll(seaport.address, True))
+    figures["seaport_sale_no_fee_fresh_fulfillBasicOrder"] = seaport_sell(s7, b8, base.address, sold, efficient=False)
+
+    # -- more of our Exchange (fresh buyer, the seller's last token unless said) ---------------------------------
     # a seller's second sale (salt 1; the first used salt 0): the seller's word is non-zero by then
     s5, b5, b6 = wallet(), wallet(), wallet()
-    for label in ("base-sale-3", "base-sale-4"):
-        deployer.transact("mint", base.functions.mint(s5.address, _id(label)))
+    first, second = base_token(s5, "base-sale-3"), base_token(s5, "base-sale-4")
     s5.transact("approve", base.functions.setApprovalForAll(exchange.address, True))
-    sell(s5, b5, base.address, _id("base-sale-3"))
-    figures["sale_no_fee_repeat_seller"] = sell(s5, b6, base.address, _id("base-sale-4"), salt=1)
+    sell(s5, b5, base.address, first)
+    figures["exchange_sale_no_fee_repeat_seller"] = sell(s5, b6, base.address, second, salt=1)
     # a salt from 128 up (a per-seller bitmap word apart from the counter)
     s6, b7 = wallet(), wallet()
-    deployer.transact("mint", base.functions.mint(s6.address, _id("base-sale-5")))
+    sold = base_token(s6, "base-sale-5")
     s6.transact("approve", base.functions.setApprovalForAll(exchange.address, True))
-    figures["sale_no_fee_high_salt"] = sell(s6, b7, base.address, _id("base-sale-5"), salt=1000)
-
-    # RareVector: rare-6..8 were minted to a (their discoverer) and move to sellers first
-    s2, s3, s4, b2, b3 = wallet(), wallet(), wallet(), wallet(), wallet()
-    for seller, i in ((s2, 6), (s3, 7), (s4, 8)):
-        a.transact("t", t.transferFrom(a.address, seller.address, _id(f"rare-{i}")))
-        seller.transact("approve", t.setApprovalForAll(exchange.address, True))
-    figures["sale_royalty"] = sell(s2, b2, token.address, _id("rare-6"))
-    figures["sale_royalty_fee"] = sell(s3, b3, token.address, _id("rare-7"), fee=PRICE // 50)
-    figures["sale_royalty_existing_holder"] = sell(s4, b2, token.address, _id("rare-8"))
-
+    figures["exchange_sale_no_fee_high_salt"] = sell(s6, b7, base.address, sold, salt=1000)
+    # royalty and a 2% fee
+    s3, b3 = wallet(), wallet()
+    sold = rare_token(s3, "rare-fee")
+    s3.transact("approve", t.setApprovalForAll(exchange.address, True))
+    figures["exchange_sale_royalty_fee"] = sell(s3, b3, token.address, sold, fee=PRICE // 50)
     # a discoverer's first sale: royalty goes to the seller (merged), the discoverer is recorded
     disc, b4 = wallet(), wallet()
     chain.mint(disc.address, f"{_id('rare-first-sale'):064x}", prov)
     disc.transact("approve", t.setApprovalForAll(exchange.address, True))
-    figures["sale_first_by_discoverer"] = sell(disc, b4, token.address, _id("rare-first-sale"))
+    figures["exchange_sale_first_by_discoverer"] = sell(disc, b4, token.address, _id("rare-first-sale"))
 
     def ratio(x: int, y: int) -> float:
         return round(x / y, 4)
@@ -199,22 +242,36 @@ def main() -> dict:
         "transfer_existing_vs_anchor": ratio(figures["transfer_existing"], ANCHORS["transfer_existing"]),
         "transfer_new_vs_baseline": ratio(figures["transfer_new"], figures["baseline_transfer_new"]),
         "transfer_existing_vs_baseline": ratio(figures["transfer_existing"], figures["baseline_transfer_existing"]),
-        "sale_no_fee_vs_anchor": ratio(figures["sale_no_fee"], ANCHORS["sale_no_fee"]),
-        "sale_royalty_vs_anchor": ratio(figures["sale_royalty"], ANCHORS["sale_royalty"]),
+        # the provenance event alone (its calldata and log, exact from the bytes) against the later mint
+        "provenance_event_vs_baseline_mint_later": ratio(calldata + provenance_log, figures["baseline_mint_later"]),
+        "seaport_no_fee_holders_vs_anchor": ratio(figures["seaport_sale_no_fee_holders"], ANCHORS["sale_no_fee"]),
     }
+    for scenario in ("fresh", "holders"):
+        for kind in ("no_fee", "royalty"):
+            ours, theirs = figures[f"exchange_sale_{kind}_{scenario}"], figures[f"seaport_sale_{kind}_{scenario}"]
+            ratios[f"sale_{kind}_{scenario}_vs_seaport"] = ratio(ours, theirs)
+            ratios[f"sale_{kind}_{scenario}_vs_anchor"] = ratio(ours, ANCHORS[f"sale_{kind}"])
+    at_most_seaport = {kind: all(figures[f"exchange_sale_{kind}_{sc}"] <= figures[f"seaport_sale_{kind}_{sc}"]
+                                 for sc in ("fresh", "holders")) for kind in ("no_fee", "royalty")}
     targets = {
         "mint_within_3pct_of_baseline": ratios["mint_first_vs_baseline"] <= MINT_TARGET
         and ratios["mint_later_vs_baseline"] <= MINT_TARGET,
-        "sale_no_fee_at_most_anchor": figures["sale_no_fee"] <= ANCHORS["sale_no_fee"],
-        "sale_royalty_at_most_anchor": figures["sale_royalty"] <= ANCHORS["sale_royalty"],
+        # Seaport's 98,028 is the holders scenario (Seaport reproduces it in this run): ours there, and ours at most
+        # Seaport's in this run in both scenarios
+        "sale_no_fee_at_most_anchor": figures["exchange_sale_no_fee_holders"] <= ANCHORS["sale_no_fee"]
+        and at_most_seaport["no_fee"],
+        "sale_royalty_at_most_anchor": max(figures["exchange_sale_royalty_fresh"],
+                                           figures["exchange_sale_royalty_holders"]) <= ANCHORS["sale_royalty"]
+        and at_most_seaport["royalty"],
     }
     for name, value in figures.items():
-        print(f"{name:32s} {value:>9,d}")
-    print(f"{'mint overhead over baseline':32s} {breakdown}")
+        print(f"{name:44s} {value:>9,d}")
+    print(f"{'mint overhead over baseline':44s} {breakdown}")
     return {
         "bench": "gas",
         "evm": "eth-tester/py-evm (in-process)",
         "compiler": load_artifact("RareVector").compiler,
+        "seaport": {"version": seaport.version, "compiler": seaport.compiler, "entry": "fulfillBasicOrder_efficient_6GL6yc"},
         "gas": figures,
         "anchors": ANCHORS,
         "ratios": ratios,

@@ -30,3 +30,17 @@ def test_a_rebuild_gives_the_committed_artifacts():
         check=False,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_seaport_anchor_was_built_from_the_pinned_packages():
+    """bench/gas_bench.py measures our sales against Seaport compiled by contracts/build_anchors.js: the committed
+    anchor artifacts record the seaport-core and solc versions that package-lock.json pins."""
+    import json
+
+    lock = json.loads((CONTRACTS_DIR / "package-lock.json").read_text())["packages"]
+    pinned = {"seaport-core": lock["node_modules/seaport-core"]["version"], "solc": lock["node_modules/solc-0.8.24"]["version"]}
+    for name in ("Seaport", "ConduitController"):
+        artifact = json.loads((DEFAULT_ARTIFACTS / "anchors" / f"{name}.json").read_text())
+        assert artifact["packages"] == pinned, f"{name}: run `node contracts/build_anchors.js` and commit the result"
+        assert artifact["compiler"]["version"].startswith(pinned["solc"] + "+")
+        assert len(artifact["bytecode"]) > 2 and artifact["abi"]
