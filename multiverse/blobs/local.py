@@ -35,9 +35,11 @@ from multiverse.blobs._common import (
     hash_file,
     is_digest,
     mismatch,
+    start_writeback,
     stat_source,
     stored_mismatch,
     write_all,
+    write_hashed,
 )
 from multiverse.blobs.base import CHUNK
 from multiverse.errors import NotFound
@@ -95,12 +97,7 @@ class LocalBlobStore:
             return expected
         fd, staging = self._new_staging()
         try:
-            h = hashlib.sha256()
-            for chunk in chunks:
-                view = byte_view(chunk, "chunks")
-                h.update(view)
-                write_all(fd, view)
-            actual = h.hexdigest()
+            actual, _ = write_hashed(fd, chunks, writeback=self._fsync)
             if expected is not None and actual != expected:
                 raise mismatch(expected, actual, "stream")
             self._seal(fd)
@@ -137,9 +134,13 @@ class LocalBlobStore:
                 h = hashlib.sha256()
                 buf = bytearray(IO_BUFFER)
                 view = memoryview(buf)
+                offset = 0
                 while n := src.readinto(buf):
                     h.update(view[:n])
                     write_all(fd, view[:n])
+                    if self._fsync:
+                        start_writeback(fd, offset, n)
+                    offset += n
             actual = h.hexdigest()
             if expected is not None and actual != expected:
                 raise mismatch(expected, actual, f"file {path}")

@@ -346,3 +346,20 @@ def test_missing_source_file_is_invalid(store, tmp_path):
     assert caught.value.field == "path"
     with pytest.raises(InvalidArgument):
         store.put_file(Path(tmp_path))
+
+
+def test_put_stream_of_a_reused_buffer_stores_each_chunk_as_it_was_yielded(store):
+    """A producer may refill one buffer for every chunk: a chunk is written and hashed before the next is asked for
+    (the local store writes big chunks on a helper thread while it hashes them)."""
+    data = blob(3 * 4 * MiB + 12345, seed=9)  # pieces bigger than the store's 4 MiB write unit, and a ragged tail
+
+    def refilled(size: int):
+        buf = bytearray(size)
+        for start in range(0, len(data), size):
+            n = len(data[start:start + size])
+            buf[:n] = data[start:start + n]
+            yield memoryview(buf)[:n]
+            buf[:] = b"\xff" * size  # scribble over what was yielded: it must be stored already
+
+    assert store.put_stream(refilled(5 * MiB + 7)) == sha(data)
+    check_stored(store, data, sha(data))
