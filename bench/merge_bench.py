@@ -167,7 +167,7 @@ def main(argv=None) -> dict:
             spec = mk.get_operator(op)
             b = base if spec.needs_base else None
 
-            def run():
+            def run(op=op, ins=ins, b=b, params=params):
                 mk.apply(op, ins, base=b, params=params, seed=1, out=out)
 
             s = best_time(run, args.repeats)
@@ -177,7 +177,7 @@ def main(argv=None) -> dict:
             if name in REFERENCES:
                 tf = max(1, int(T * args.ref_fraction))
                 sub = [x[:tf] for x in ins]
-                rs = best_time(lambda: REFERENCES[name](sub, base[:tf]), 1, warm=False) * (T / tf)
+                rs = best_time(lambda name=name, sub=sub, tf=tf: REFERENCES[name](sub, base[:tf]), 1, warm=False) * (T / tf)
                 entry["ref_seconds_scaled"] = round(rs, 3)
                 entry["speedup_vs_ref"] = round(rs / s, 1)
             row[name] = entry

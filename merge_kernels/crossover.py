@@ -16,6 +16,8 @@ and "frame_share" ([T, K] float32, per frame).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from . import fused, rng
@@ -66,7 +68,7 @@ def _check_kpoint(p, lay: Layout, k_parents: int, ctx) -> None:
     T = lay.T
     if p["points"] is not None:
         pts = p["points"]
-        if any(b <= a for a, b in zip(pts, pts[1:])) or any(not 1 <= x <= T - 1 for x in pts):
+        if any(b <= a for a, b in itertools.pairwise(pts)) or any(not 1 <= x <= T - 1 for x in pts):
             raise ParameterError("points", list(pts), f"strictly increasing frame indices in [1, {T - 1}]",
                                  "a cut at t takes frames [.., t) from one parent and [t, ..) from the next")
     elif p["k"] > T - 1:
@@ -82,7 +84,7 @@ def kpoint(parents, base, p, out, ctx) -> None:
     bounds = [0] + pts + [lay.T]
     counts = torch.zeros(lay.T, k, dtype=torch.float64)
     segments = []
-    for j, (s0, s1) in enumerate(zip(bounds, bounds[1:])):
+    for j, (s0, s1) in enumerate(itertools.pairwise(bounds)):
         src = j % k
         out[s0:s1].copy_(parents[src][s0:s1])
         counts[s0:s1, src] = lay.F
@@ -348,7 +350,7 @@ def mask(parents, base, p, out, ctx) -> None:
         _record(ctx.stats, counts, lay, k)
 
 
-_SELECT = dict(family="crossover", selection=True)
+_SELECT = {"family": "crossover", "selection": True}
 
 register(Operator(
     name="crossover_kpoint", kernel=kpoint, check=_check_kpoint, random=True, **_SELECT,

@@ -92,7 +92,7 @@ def mutate_gaussian(parents, base, p, out, ctx) -> None:
         ctx.stats["mutated"] = mutated / max(lay.numel, 1)
 
 
-_TWO = dict(family="recombine", min_parents=2, max_parents=2, random=True)
+_TWO = {"family": "recombine", "min_parents": 2, "max_parents": 2, "random": True}
 
 register(Operator(
     name="blend", kernel=blend, **_TWO,

@@ -160,7 +160,7 @@ def lanes16(ws, n: int, start: int, key: Key, name: str = "lanes") -> torch.Tens
 
 def lane_threshold(p: float) -> int:
     """The int16-lane threshold t with P(lane < t) = round(p * 65536) / 65536, in [-32768, 32768]."""
-    return int(round(p * 65536.0)) - 32768
+    return round(p * 65536.0) - 32768
 
 
 def lane_operand(t: int):

@@ -257,8 +257,8 @@ def _cross(a: argparse.Namespace) -> None:
             pipeline = json.loads(a.pipeline)
         except json.JSONDecodeError as exc:
             raise errors.InvalidArgument("--pipeline", a.pipeline[:60], f"use JSON ({exc})") from None
-    kw = dict(name=a.name, op=a.op, params=params, pipeline=pipeline, seed=a.seed, align=a.align, frames=a.frames,
-              player_policy=a.player_policy, base=a.base)
+    kw = {"name": a.name, "op": a.op, "params": params, "pipeline": pipeline, "seed": a.seed, "align": a.align,
+          "frames": a.frames, "player_policy": a.player_policy, "base": a.base}
     client = _client(a)
     if a.preview:
         p = client.preview_cross(a.refs, **kw)

@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import grpc
 
@@ -94,7 +94,7 @@ class Client(MarketCalls):
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -285,7 +285,7 @@ class _Hasher:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
 
-    def __enter__(self) -> _Hasher:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

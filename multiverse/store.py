@@ -72,7 +72,7 @@ class Store:
         meta: Metadata,
         blobs: BlobStore,
         spool_dir: Path,
-        limits: Limits = Limits(),
+        limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.meta, self.blobs, self.limits, self.clock = meta, blobs, limits, clock

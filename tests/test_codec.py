@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import struct
 
@@ -214,7 +215,7 @@ def test_single_byte_corruption_is_rejected_or_still_valid(tmp_path_factory, pos
 def feed_in_pieces(data: bytes, cuts: list[int], space=SPACE):
     check = StateValidator(space, LIMITS, len(data))
     edges = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
-    for a, b in zip(edges, edges[1:]):
+    for a, b in itertools.pairwise(edges):
         check.feed(data[a:b])
     return check.finish()
 

@@ -91,7 +91,7 @@ class RevertDecoder:
                 values = decode(types, body)
                 args = ", ".join(f"{n or f'arg{i}'}={_show(n, v)}" for i, (n, v) in enumerate(zip(names, values)))
                 return name, f"{name}({args})"
-        except Exception:  # malformed data from a hostile or foreign contract: show it raw
+        except Exception:  # noqa: BLE001, S110 - malformed data from a hostile or foreign contract: show it raw
             pass
         return "", f"unknown error 0x{data.hex()}"
 

@@ -140,7 +140,7 @@ class Web3Chain:
             return False
         return bytes(answer)[:4] == bytes.fromhex("1626ba7e")
 
-    def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:
+    def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:  # noqa: B008 - frozen
         admin = _address("admin", options.admin) if options.admin else self.minter
         if not 0 <= options.royalty_bps <= 10_000:
             raise InvalidArgument("royalty_bps", options.royalty_bps, "use basis points between 0 and 10000")

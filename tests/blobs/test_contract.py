@@ -314,7 +314,7 @@ def test_concurrent_puts_of_the_same_content(backend, tmp_path, how):
                 path = tmp_path / f"copy{i}"
                 path.write_bytes(data)
                 results.append(store.put_file(path, move=True))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
     workers = [threading.Thread(target=put, args=(i,)) for i in range(threads)]

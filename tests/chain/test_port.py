@@ -104,12 +104,12 @@ def test_config_from_env_and_validation():
     assert config.minter_key == Secret(SECRET_KEY)
     assert ChainConfig.from_env({}).kind == "memory"
     for bad in (
-        dict(kind="ganache"),
-        dict(kind="rpc"),
-        dict(kind="rpc", rpc_url="http://x"),
-        dict(royalty_bps=10_001),
-        dict(token="0x" + "11" * 20),
-        dict(timeout_s=0),
+        {"kind": "ganache"},
+        {"kind": "rpc"},
+        {"kind": "rpc", "rpc_url": "http://x"},
+        {"royalty_bps": 10_001},
+        {"token": "0x" + "11" * 20},
+        {"timeout_s": 0},
     ):
         with pytest.raises(InvalidArgument):
             ChainConfig(**bad)

@@ -5,6 +5,7 @@ from rng.hash_reference (pure Python), so the kernels' masks are checked bit for
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -149,7 +150,7 @@ def breadcrumbs(xs, base, w, density, gamma, lam=1.0, normalize=False, consensus
 def kpoint(xs, points):
     out = xs[0].clone()
     bounds = [0] + list(points) + [xs[0].shape[0]]
-    for j, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for j, (a, b) in enumerate(itertools.pairwise(bounds)):
         out[a:b] = xs[j % len(xs)][a:b]
     return out
 

@@ -76,7 +76,7 @@ def test_stale_expected_parent_is_failed_precondition_with_current_head(stack):
     assert info.value.current == second.id and info.value.code == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(errors.HeadMoved):
         stack.server.save_snapshot("w1", synth(3), expected_parent="")
-    heads, digests, spool = before
+    heads, _digests, spool = before
     assert stack.admin.heads("w1") == heads and spool == [] and list(stack.app.settings.spool_dir.iterdir()) == []
 
 

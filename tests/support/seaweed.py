@@ -154,7 +154,7 @@ def _wait_ready(proc: subprocess.Popen, server: SeaweedServer, timeout_s: float)
         try:
             probe.list_buckets()
             return True
-        except Exception:  # not up yet: refused, 5xx, or not yet accepting the identity
+        except Exception:  # noqa: BLE001 - not up yet: refused, 5xx, or not yet accepting the identity
             time.sleep(0.05)
     return False
 
