@@ -1,8 +1,9 @@
 """Reading parents' states for a cross: the tensors without extra copies, or the metadata alone.
 
-``read_state`` streams a stored blob (hash-verified by the blob store as it streams) into one buffer and
-views the tensors in place (``torch.frombuffer``): one copy from the store, none in decoding, where
-``codec.decode_state`` on ``BlobStore.read`` makes three (read, safetensors load, and the bytes object).
+``read_state`` reads a stored blob (hash-verified by the blob store on the way) into one buffer with
+``BlobStore.read_into`` and views the tensors in place (``torch.frombuffer``): one copy from the store (the
+local store reads the file straight into the buffer), none in decoding, where ``codec.decode_state`` on
+``BlobStore.read`` makes three (read, safetensors load, and the bytes object).
 The blob was validated against its space when it was saved, so its header is trusted.
 """
 
@@ -12,6 +13,7 @@ import json
 import struct
 from typing import Any
 
+import numpy as np
 import torch
 
 from multiverse.blobs.base import BlobStore
@@ -19,19 +21,12 @@ from multiverse.codec import StateInfo
 from multiverse.errors import Corrupt
 from multiverse.spaces import BY_CODE
 
-CHUNK = 4 << 20
-
 
 def read_state(blobs: BlobStore, digest: str, size: int) -> tuple[dict[str, torch.Tensor], StateInfo]:
     """The stored state ``digest`` of ``size`` bytes -> ({"frames", "players"} tensors, its metadata)."""
-    buf = bytearray(size)
+    buf = np.empty(size, dtype=np.uint8)  # not zero-filled: every byte is read into it
     view = memoryview(buf)
-    pos = 0
-    for chunk in blobs.open_chunks(digest, CHUNK, verify=True):
-        if pos + len(chunk) > size:
-            raise Corrupt(f"blob {digest} holds more than the {size} bytes its record says", digest=digest)
-        view[pos:pos + len(chunk)] = chunk
-        pos += len(chunk)
+    pos = blobs.read_into(digest, view, verify=True)
     if pos != size:
         raise Corrupt(f"blob {digest} holds {pos} bytes, its record says {size}", digest=digest)
     n = struct.unpack_from("<Q", buf, 0)[0]
@@ -53,7 +48,7 @@ def read_info(blobs: BlobStore, digest: str) -> StateInfo:
     return _info(json.loads(bytes(head[8:need])))
 
 
-def _view(buf: bytearray, start: int, spec: dict[str, Any]) -> torch.Tensor:
+def _view(buf: np.ndarray, start: int, spec: dict[str, Any]) -> torch.Tensor:
     """The tensor ``spec`` (safetensors header entry) viewed in ``buf`` without copying."""
     dtype = getattr(torch, BY_CODE[spec["dtype"]].name)
     lo, hi = spec["data_offsets"]

@@ -131,6 +131,24 @@ def write_hashed(fd: int, chunks: Iterable[bytes], *, writeback: bool) -> tuple[
     return h.hexdigest(), offset
 
 
+def fill_from_chunks(chunks: Iterable[bytes], buffer: bytearray | memoryview, digest: str) -> int:
+    """Copy ``chunks`` (a verified read of blob ``digest``) into the start of ``buffer``; returns the byte count.
+    ``Corrupt`` if they do not fit: the caller sized ``buffer`` from the metadata's record of the blob."""
+    view = memoryview(buffer).cast("B")
+    pos = 0
+    for chunk in chunks:
+        if pos + len(chunk) > len(view):
+            raise too_big(digest, len(view))
+        view[pos:pos + len(chunk)] = chunk
+        pos += len(chunk)
+    return pos
+
+
+def too_big(digest: str, room: int) -> Corrupt:
+    return Corrupt(f"blob {digest} holds more than the {room} bytes its record says: restore it from a replica "
+                   "or a backup", digest=digest)
+
+
 def hash_chunks(chunks: Iterable[bytes]) -> str:
     h = hashlib.sha256()
     for chunk in chunks:

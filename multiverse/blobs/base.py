@@ -44,6 +44,13 @@ class BlobStore(Protocol):
         """The whole blob (for small blobs)."""
         ...
 
+    def read_into(self, digest: str, buffer: bytearray | memoryview, *, verify: bool = True) -> int:
+        """Read the whole blob into the start of ``buffer`` (a writable byte buffer) and return its size: one copy
+        for a big blob, where ``open_chunks`` makes two. With ``verify`` it is hashed on the way and ``Corrupt``
+        is raised if it was damaged (the buffer then holds the damaged bytes). A blob bigger than ``buffer``
+        raises ``Corrupt`` too: callers size the buffer from the metadata's record of the blob."""
+        ...
+
     def exists(self, digest: str) -> bool: ...
 
     def size(self, digest: str) -> int: ...

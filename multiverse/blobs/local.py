@@ -38,6 +38,7 @@ from multiverse.blobs._common import (
     start_writeback,
     stat_source,
     stored_mismatch,
+    too_big,
     write_all,
     write_hashed,
 )
@@ -285,6 +286,27 @@ class LocalBlobStore:
         if verify and (actual := hashlib.sha256(data).hexdigest()) != digest:
             raise stored_mismatch(digest, actual, self.describe())
         return data
+
+    def read_into(self, digest: str, buffer: bytearray | memoryview, *, verify: bool = True) -> int:
+        """The file read straight into ``buffer`` in IO_BUFFER pieces, each hashed as soon as it lands."""
+        path = self.path_of(digest)
+        view = memoryview(buffer).cast("B")
+        try:
+            f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            raise NotFound(f"blob {digest} is not in {self.describe()}", digest=digest) from None
+        h = hashlib.sha256() if verify else None
+        pos = 0
+        with f:
+            while n := f.readinto(view[pos:pos + IO_BUFFER]):
+                if h is not None:
+                    h.update(view[pos:pos + n])
+                pos += n
+            if pos == len(view) and f.read(1):
+                raise too_big(digest, len(view))
+        if h is not None and (actual := h.hexdigest()) != digest:
+            raise stored_mismatch(digest, actual, self.describe())
+        return pos
 
     def exists(self, digest: str) -> bool:
         return self.path_of(digest).is_file()

@@ -45,6 +45,7 @@ from multiverse.blobs._common import (
     check_digest,
     check_offset,
     check_read_args,
+    fill_from_chunks,
     hash_chunks,
     hash_file,
     is_digest,
@@ -285,6 +286,9 @@ class S3BlobStore:
                 response.release_conn()
         if h is not None and (actual := h.hexdigest()) != digest:
             raise stored_mismatch(digest, actual, self.describe())
+
+    def read_into(self, digest: str, buffer: bytearray | memoryview, *, verify: bool = True) -> int:
+        return fill_from_chunks(self.open_chunks(digest, verify=verify), buffer, digest)
 
     def read(self, digest: str, *, verify: bool = True) -> bytes:
         key = self.key_of(digest)

@@ -7,6 +7,7 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,6 +38,8 @@ def check_stored(store, data: bytes, digest: str) -> None:
     assert store.size(digest) == len(data)
     assert store.read(digest) == data
     assert b"".join(store.open_chunks(digest)) == data
+    into = bytearray(len(data) + 3)  # room to spare: the size says where the blob ends
+    assert store.read_into(digest, into) == len(data) and into[:len(data)] == data
     assert digest in set(store.digests())
 
 
@@ -224,6 +227,8 @@ def test_missing_blob_is_not_found(store):
         store.size(digest)
     with pytest.raises(NotFound):
         store.open_chunks(digest)  # raised on the call, not on the first next()
+    with pytest.raises(NotFound):
+        store.read_into(digest, bytearray(10))
     store.delete(digest)  # absent is not an error
 
 
@@ -287,6 +292,10 @@ def test_damaged_blob_is_detected_on_a_verifying_read(backend):
     assert digest in str(caught.value)
     with pytest.raises(Corrupt):
         list(store.open_chunks(digest))
+    with pytest.raises(Corrupt):
+        store.read_into(digest, bytearray(len(data)))
+    into = memoryview(bytearray(len(data)))
+    assert store.read_into(digest, into, verify=False) == len(data) and into == data[:-1] + b"!"
     assert store.read(digest, verify=False) == data[:-1] + b"!"
     assert b"".join(store.open_chunks(digest, offset=10)) == data[10:-1] + b"!"  # partial reads: unverified
 
@@ -363,3 +372,21 @@ def test_put_stream_of_a_reused_buffer_stores_each_chunk_as_it_was_yielded(store
 
     assert store.put_stream(refilled(5 * MiB + 7)) == sha(data)
     check_stored(store, data, sha(data))
+
+
+@pytest.mark.parametrize("room", [0, 1, 4 * MiB, 5 * MiB - 1], ids=["empty", "1", "4MiB", "one-short"])
+def test_read_into_a_buffer_too_small_is_corrupt(store, room):
+    """The caller sizes the buffer from the metadata's record: a blob bigger than that is not what was recorded."""
+    data = blob(5 * MiB, seed=11)
+    digest = store.put_bytes(data)
+    with pytest.raises(Corrupt) as caught:
+        store.read_into(digest, bytearray(room))
+    assert digest in str(caught.value) and str(room) in str(caught.value)
+
+
+def test_read_into_fills_a_numpy_buffer_in_place(store):
+    data = blob(9 * MiB + 5, seed=12)
+    digest = store.put_bytes(data)
+    buf = np.empty(len(data), dtype=np.uint8)
+    assert store.read_into(digest, memoryview(buf)) == len(data)
+    assert buf.tobytes() == data
