@@ -223,6 +223,11 @@ class RarityEngine:
                 )
             return out
 
+    def rows(self) -> int:
+        """Vectors held, over every kind (what a save writes)."""
+        with self._lock:
+            return sum(pop.n_rows for pop in self._pops.values())
+
     def has_snapshot(self, snapshot: str) -> bool:
         """Whether any vector of ``snapshot`` is in the index."""
         with self._lock:

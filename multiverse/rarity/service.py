@@ -6,7 +6,11 @@ worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snap
 ``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier.
 
 Persistence: ``flush`` saves every changed engine to the blob store and records the manifests' digests in
-``<state_dir>/pointers.json`` (every ``persist_every`` snapshots and on ``close``). ``open`` loads them and then
+``<state_dir>/pointers.json``: on ``close``, and once at least ``persist_every`` snapshots *and* at least
+``persist_fraction`` of the changed engines' vectors were added since the last flush. A flush writes whole
+engines, so the second condition bounds the bytes written per vector added (about 1 / persist_fraction times the
+new data, 20x by default) however small the snapshots are, where a count of snapshots alone would rewrite a
+1M-vector index (~0.5 GB) for every 64 saves of a few vectors each. ``open`` loads them and then
 adds whatever metadata holds that the loaded engines lack (saves after the last flush, e.g. before a crash); an
 engine that is missing, damaged or built under another configuration is rebuilt from metadata and blobs.
 """
@@ -38,10 +42,10 @@ _STOP = object()
 
 class RarityService:
     def __init__(self, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None, *,
-                 persist_every: int = 64) -> None:
+                 persist_every: int = 64, persist_fraction: float = 0.05) -> None:
         self.meta, self.blobs, self.config = meta, blobs, config or RarityConfig()
         self.pointers = Pointers(Path(state_dir) / "pointers.json")
-        self.persist_every = persist_every
+        self.persist_every, self.persist_fraction = persist_every, persist_fraction
         self._engines: dict[str, RarityEngine] = {}
         self._digests: dict[str, str] = {}
         self._dirty: set[str] = set()
@@ -50,7 +54,8 @@ class RarityService:
         self._scored: set[str] = set()
         self._failed: dict[str, str] = {}
         self._queued = 0
-        self._since_flush = 0
+        self._since_flush = 0  # snapshots added since the last flush
+        self._rows_since_flush = 0  # vectors added since the last flush
         self._watchers: list[tuple[queue.Queue, Callable[[str, RarityScore], bool]]] = []
         self._queue: queue.Queue = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="rarity-worker", daemon=True)
@@ -136,12 +141,15 @@ class RarityService:
                 log.exception("rarity: scoring snapshot %s failed", record.id)
                 with self._done:
                     self._failed[record.id] = str(exc)
-            finally:
+            try:
+                if self._flush_due():
+                    self.flush()
+            except Exception:  # the blob store is down, say: keep scoring; the next due flush tries again
+                log.exception("rarity: saving the index failed; it stays in memory and is saved at the next flush")
+            finally:  # idle means scored and, when one was due, flushed
                 with self._done:
                     self._queued -= 1
                     self._done.notify_all()
-            if self.persist_every and self._since_flush >= self.persist_every:
-                self.flush()
 
     def _add(self, record: SnapshotRecord) -> None:
         space = self.meta.get_space(self.meta.get_world(record.world).space)
@@ -153,6 +161,7 @@ class RarityService:
             self._scored.add(record.id)
             self._dirty.add(space.name)
             self._since_flush += 1
+            self._rows_since_flush += len(frames) + (len(players) if players is not None and engine.player_dim else 0)
             watchers = list(self._watchers)
             self._done.notify_all()
         for result in results.values():
@@ -162,17 +171,36 @@ class RarityService:
                         q.put((space.name, score))
 
     # -- persistence -----------------------------------------------------------------------------------
+    def _flush_due(self) -> bool:
+        """Enough snapshots and enough new vectors since the last flush (see the module docstring)."""
+        with self._lock:
+            if not self.persist_every or self._since_flush < self.persist_every:
+                return False
+            engines = [self._engines[name] for name in self._dirty]
+            added = self._rows_since_flush
+        return added >= self.persist_fraction * sum(engine.rows() for engine in engines)
+
     def flush(self) -> dict[str, str]:
         """Save every changed engine to the blob store and point at it; returns {space: manifest digest}."""
         with self._lock:
-            dirty, self._dirty, self._since_flush = sorted(self._dirty), set(), 0
+            dirty, counts = sorted(self._dirty), (self._since_flush, self._rows_since_flush)
+            self._dirty, self._since_flush, self._rows_since_flush = set(), 0, 0
             engines = {name: self._engines[name] for name in dirty}
         replaced = {}
-        for name, engine in engines.items():
-            digest = engine.save(self.blobs)
-            with self._lock:
-                replaced[name] = self._digests.get(name)
-                self._digests[name] = digest
+        try:
+            for name, engine in engines.items():
+                digest = engine.save(self.blobs)
+                with self._lock:
+                    replaced[name] = self._digests.get(name)
+                    self._digests[name] = digest
+        except BaseException:
+            with self._lock:  # still to be saved, by the next flush, which then drops the saves this one replaced
+                self._digests.update({name: old for name, old in replaced.items() if old})
+                for name in (name for name, old in replaced.items() if not old):
+                    self._digests.pop(name, None)
+                self._dirty.update(dirty)
+                self._since_flush, self._rows_since_flush = self._since_flush + counts[0], self._rows_since_flush + counts[1]
+            raise
         with self._lock:
             if dirty:
                 self.pointers.write(dict(self._digests))

@@ -3,10 +3,14 @@ scored twice, and a damaged pointer costs a rebuild, never a wrong score."""
 
 from __future__ import annotations
 
+import json
+
 from multiverse.app import App
 from multiverse.auth import Principal
 from multiverse.config import Settings
+from multiverse.errors import Unavailable
 from multiverse.rarity import VectorId
+from multiverse.rarity.engine import RarityEngine
 from multiverse.records import ROLE_ADMIN, SpaceRecord
 from multiverse.store import SaveRequest
 from multiverse.synth import synth_state
@@ -47,3 +51,58 @@ def test_token_space_saves_are_scored_and_survive_a_lost_pointer(tmp_path):
                                                                          before.knn_distance, before.n)
     finally:
         reopened.close()
+
+
+def test_flushes_wait_for_enough_new_vectors_not_only_enough_snapshots(tmp_path):
+    """A flush rewrites whole engines: it waits for persist_every snapshots and for persist_fraction of the
+    engine's vectors to be new, so the bytes written per vector added stay bounded as the index grows."""
+    app = App.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        service = app.rarity
+        service.persist_every, service.persist_fraction = 2, 0.5
+        flushed_at: list[int] = []  # vectors in the engine when the worker flushed
+        real_flush = service.flush
+        service.flush = lambda: (flushed_at.append(service.engine("tokens").rows()), real_flush())[1]
+        app.store.register_space(ADMIN, TOKENS)
+        app.store.create_world(ADMIN, "t1", "tokens")
+        for n in range(1, 9):  # equal snapshots of 32 vectors (30 frames, 2 players)
+            save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=100 + n), key=f"f{n}")
+            assert service.wait_idle(30)  # idle: scored, and flushed when a flush was due
+        # after snapshot 2 (64 new of 64), 4 (64 of 128) and 8 (128 of 256); not 6 (64 of 192 is under half)
+        assert flushed_at == [64, 128, 256]
+        pointer = json.loads((tmp_path / "data" / "rarity" / "pointers.json").read_text())["spaces"]["tokens"]
+        assert real_flush() == {"tokens": pointer}  # nothing new since the last flush: the same manifest
+    finally:
+        app.close()
+
+
+def test_a_failed_flush_keeps_scoring_and_the_next_flush_saves(tmp_path):
+    """A flush that cannot write (the blob store is down, say) neither stops the worker nor loses the changes."""
+    app = App.open(Settings(data_dir=tmp_path / "data"))
+    try:
+        service = app.rarity
+        service.persist_every, service.persist_fraction = 1, 0.0
+        app.store.register_space(ADMIN, TOKENS)
+        app.store.create_world(ADMIN, "t1", "tokens")
+        real_save, failing = RarityEngine.save, [True]
+
+        def save_or_fail(engine, blobs):
+            if failing[0]:
+                raise Unavailable("the blob store is down")
+            return real_save(engine, blobs)
+
+        RarityEngine.save = save_or_fail
+        try:
+            first = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=7), key="a")
+            assert service.wait_scored(first, timeout=30) and service.wait_idle(30)
+            assert not (tmp_path / "data" / "rarity" / "pointers.json").exists()
+            failing[0] = False
+            second = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=8), key="b")
+            assert service.wait_scored(second, timeout=30) and service.wait_idle(30)
+        finally:
+            RarityEngine.save = real_save
+        pointer = json.loads((tmp_path / "data" / "rarity" / "pointers.json").read_text())["spaces"]["tokens"]
+        loaded = RarityEngine.load(app.blobs, pointer)
+        assert loaded.has_snapshot(first) and loaded.has_snapshot(second)
+    finally:
+        app.close()
