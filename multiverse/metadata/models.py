@@ -106,7 +106,18 @@ class ApiKeyRow(SQLModel, table=True):
     revoked: bool = Field(default=False)
 
 
-TABLES = (SpaceRow, WorldRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow)
+class RarityIndexRow(SQLModel, table=True):
+    """Where a latent space's rarity index is persisted: the digest of its manifest blob (multiverse/rarity).
+    Kept with the metadata, not on a server's disk, so any process that serves the space finds the index."""
+
+    __tablename__ = "rarity_indexes"
+
+    space: str = Field(primary_key=True, foreign_key="spaces.name", sa_type=NAME)
+    manifest: str = Field(sa_type=ID)
+    updated_at: float = Field(sa_type=SECONDS)
+
+
+TABLES = (SpaceRow, WorldRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow, RarityIndexRow)
 TABLE_NAMES = frozenset(t.__tablename__ for t in TABLES)
 
 # The same tables as Core ``Table`` objects, for the queries in sql.py.
@@ -117,3 +128,4 @@ snapshot_parents: sa.Table = SnapshotParentRow.__table__  # type: ignore[attr-de
 heads: sa.Table = HeadRow.__table__  # type: ignore[attr-defined]
 idempotency_keys: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
 api_keys: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
+rarity_indexes: sa.Table = RarityIndexRow.__table__  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from multiverse.metadata.models import (
     api_keys,
     heads,
     idempotency_keys,
+    rarity_indexes,
     snapshot_parents,
     snapshots,
     spaces,
@@ -444,6 +445,29 @@ class SqlMetadata:
             return conn.execute(
                 sa.select(sa.func.count()).where(api_keys.c.role == role, sa.not_(api_keys.c.revoked))
             ).scalar_one()
+
+
+    # rarity index pointers
+
+    def rarity_manifests(self) -> dict[str, str]:
+        """{space: digest of its persisted rarity index's manifest} for every space that has one."""
+        with self._transaction() as conn:
+            rows = conn.execute(sa.select(rarity_indexes.c.space, rarity_indexes.c.manifest))
+            return {space: manifest for space, manifest in rows}
+
+    def point_rarity_index(self, space: str, manifest: str, now: float) -> str | None:
+        """Point ``space``'s rarity index at ``manifest``; returns the manifest it pointed at before (None if
+        none). The row is locked while it moves, so of two writers each sees the other's pointer as "before"."""
+        _rows.need_name("space", space)
+        with self._transaction(write=True) as conn:
+            self._space(conn, space)  # NotFound for a space that is not registered
+            before = conn.execute(
+                sa.select(rarity_indexes.c.manifest).where(rarity_indexes.c.space == space).with_for_update()
+            ).scalar_one_or_none()
+            stmt = self._insert(rarity_indexes).values(space=space, manifest=manifest, updated_at=now)
+            conn.execute(stmt.on_conflict_do_update(index_elements=[rarity_indexes.c.space],
+                                                    set_={"manifest": manifest, "updated_at": now}))
+            return before
 
 
 class _KeyTaken(Exception):

@@ -67,6 +67,7 @@ class RarityEngine:
             self._pops["player"] = Population("player", make_embedder(player_dim, max_dim=c.embed_dim,
                                                                       seed=c.embed_seed), c)
         self._lock = threading.RLock()
+        self.loaded_from: str | None = None  # the manifest ``open`` loaded it from; None when built or rebuilt
 
     @classmethod
     def for_space(cls, space: SpaceRecord, config: RarityConfig | None = None) -> RarityEngine:
@@ -271,6 +272,7 @@ class RarityEngine:
             try:
                 engine = cls.load(blobs, digest, threads=config.threads, device=config.index.device)
                 if engine.config == replace(config, threads=engine.config.threads):
+                    engine.loaded_from = digest
                     return engine
             except (StaleIndex, NotFound, Corrupt):
                 pass  # rebuild below

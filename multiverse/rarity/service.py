@@ -5,8 +5,9 @@ crossed world's first snapshot) is queued and, right after the commit, embedded,
 worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snapshot is in the index;
 ``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier.
 
-Persistence: ``flush`` saves every changed engine to the blob store and records the manifests' digests in
-``<state_dir>/pointers.json``: on ``close``, and once at least ``persist_every`` snapshots *and* at least
+Persistence: ``flush`` saves every changed engine to the blob store and points the metadata at each manifest
+(``Metadata.point_rarity_index``; before migration 0003 the pointers lived in ``<state_dir>/pointers.json``,
+which ``open`` still reads for a space the metadata has no pointer for): on ``close``, and once at least ``persist_every`` snapshots *and* at least
 ``persist_fraction`` of the changed engines' vectors were added since the last flush. A flush writes whole
 engines, so the second condition bounds the bytes written per vector added (about 1 / persist_fraction times the
 new data, 20x by default) however small the snapshots are, where a count of snapshots alone would rewrite a
@@ -33,7 +34,7 @@ from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.index import uses_gpu
 from multiverse.rarity.persist import blobs_of
 from multiverse.rarity.records import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
-from multiverse.rarity.sync import Pointers, iter_batches, snapshot_vectors, space_snapshots
+from multiverse.rarity.sync import LegacyPointers, iter_batches, snapshot_vectors, space_snapshots
 from multiverse.records import SnapshotRecord
 
 log = logging.getLogger("multiverse.rarity")
@@ -44,7 +45,7 @@ class RarityService:
     def __init__(self, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None, *,
                  persist_every: int = 64, persist_fraction: float = 0.05) -> None:
         self.meta, self.blobs, self.config = meta, blobs, config or RarityConfig()
-        self.pointers = Pointers(Path(state_dir) / "pointers.json")
+        self._legacy = LegacyPointers(Path(state_dir) / "pointers.json")
         self.persist_every, self.persist_fraction = persist_every, persist_fraction
         self._engines: dict[str, RarityEngine] = {}
         self._digests: dict[str, str] = {}
@@ -67,10 +68,12 @@ class RarityService:
              **kwargs: Any) -> RarityService:
         """The service with every space's engine loaded (or rebuilt) and caught up with metadata."""
         service = cls(meta, blobs, state_dir, config, **kwargs)
-        digests = service.pointers.read()
+        pointed = meta.rarity_manifests()
+        digests = service._legacy.read() | pointed  # the file: where releases before migration 0003 kept them
         for space in meta.list_spaces():
             engine = RarityEngine.open(blobs, digests.get(space.name), space=space, config=service.config,
                                        source=lambda s=space: iter_batches(meta, blobs, s))
+            loaded = space.name in digests and engine.loaded_from == digests[space.name]  # not rebuilt
             with service._lock:
                 service._engines[space.name] = engine
                 if digests.get(space.name):
@@ -81,8 +84,8 @@ class RarityService:
                 service._add(record)
             with service._lock:
                 service._scored.update(r.id for r in stored)
-                if missing or not digests.get(space.name):
-                    service._dirty.add(space.name)
+                if missing or not loaded or pointed.get(space.name) != digests.get(space.name):
+                    service._dirty.add(space.name)  # saved and pointed at by the flush below
         service.flush()
         return service
 
@@ -181,36 +184,42 @@ class RarityService:
         return added >= self.persist_fraction * sum(engine.rows() for engine in engines)
 
     def flush(self) -> dict[str, str]:
-        """Save every changed engine to the blob store and point at it; returns {space: manifest digest}."""
+        """Save every changed engine to the blob store and point the metadata at it; returns {space: manifest
+        digest}. A space's superseded save is deleted once the pointer has moved off it, unless another process
+        moved the pointer meanwhile (then nothing of either is deleted)."""
         with self._lock:
             dirty, counts = sorted(self._dirty), (self._since_flush, self._rows_since_flush)
             self._dirty, self._since_flush, self._rows_since_flush = set(), 0, 0
             engines = {name: self._engines[name] for name in dirty}
-        replaced = {}
+        saved: list[str] = []
         try:
             for name, engine in engines.items():
                 digest = engine.save(self.blobs)
+                before = self.meta.point_rarity_index(name, digest, time.time())
                 with self._lock:
-                    replaced[name] = self._digests.get(name)
-                    self._digests[name] = digest
+                    known, self._digests[name] = self._digests.get(name), digest
+                saved.append(name)
+                if before not in (None, known, digest):
+                    log.warning("rarity: another process had moved the index of %s to %s; deleting nothing",
+                                name, before[:12])
+                elif known and known != digest:
+                    self._drop(known)
         except BaseException:
-            with self._lock:  # still to be saved, by the next flush, which then drops the saves this one replaced
-                self._digests.update({name: old for name, old in replaced.items() if old})
-                for name in (name for name, old in replaced.items() if not old):
-                    self._digests.pop(name, None)
-                self._dirty.update(dirty)
-                self._since_flush, self._rows_since_flush = self._since_flush + counts[0], self._rows_since_flush + counts[1]
+            with self._lock:  # what was not saved yet is saved by the next flush
+                self._dirty.update(set(dirty) - set(saved))
+                self._since_flush += counts[0]
+                self._rows_since_flush += counts[1]
             raise
         with self._lock:
-            if dirty:
-                self.pointers.write(dict(self._digests))
-            current = dict(self._digests)
-        stale = {old for name, old in replaced.items() if old and old != current[name]}
-        if stale:  # the superseded saves' blobs, except any that a current save shares (equal bytes)
-            keep = set().union(*(blobs_of(self.blobs, d) for d in current.values()))
-            for digest in set().union(*(blobs_of(self.blobs, d) for d in stale)) - keep:
-                self.blobs.delete(digest)
-        return current
+            return dict(self._digests)
+
+    def _drop(self, superseded: str) -> None:
+        """Delete a superseded save's blobs, except any that a current save shares (equal bytes)."""
+        with self._lock:
+            current = list(self._digests.values())
+        keep = set().union(*(blobs_of(self.blobs, d) for d in current))
+        for digest in blobs_of(self.blobs, superseded) - keep:
+            self.blobs.delete(digest)
 
     # -- reads -----------------------------------------------------------------------------------------
     def engine(self, space: str) -> RarityEngine:

@@ -6,13 +6,13 @@ where the persisted engines are. The I/O edge of the rarity package (metadata an
 - ``space_snapshots`` lists every snapshot of a latent space from metadata, oldest first (the replay order of a
   rebuild, so the first id of each vector is its discoverer as it was on the incremental path).
 - ``snapshot_vectors`` reads a snapshot's state blob and returns its frames and player vectors as numpy.
-- ``Pointers`` is the small JSON file naming each space's persisted engine manifest (a blob digest).
+- ``LegacyPointers`` reads the JSON file that named each space's persisted engine manifest before the
+  metadata held those pointers (migration 0003).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,9 +85,10 @@ def snapshot_vectors(blobs: Any, record: SnapshotRecord, space: SpaceRecord) -> 
     return frames.numpy(), vectors
 
 
-class Pointers:
-    """``{space: manifest digest}`` in one JSON file, replaced atomically. Losing it costs a rebuild, never a
-    wrong score: the manifests themselves are content-addressed blobs that are checked on load."""
+class LegacyPointers:
+    """``{space: manifest digest}`` from the JSON file where releases before metadata migration 0003 kept them
+    (read-only now: the pointers live in the metadata). A missing or unreadable file reads as no pointers: that
+    costs a rebuild, never a wrong score, as the manifests are content-addressed blobs checked on load."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -99,12 +100,6 @@ class Pointers:
             return {}
         spaces = data.get("spaces") if isinstance(data, dict) else None
         return {str(k): str(v) for k, v in spaces.items()} if isinstance(spaces, dict) else {}
-
-    def write(self, digests: dict[str, str]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"format": "multiverse.rarity.pointers/1", "spaces": digests}, sort_keys=True))
-        os.replace(tmp, self.path)
 
 
 def iter_batches(meta: Any, blobs: Any, space: SpaceRecord) -> Iterator[tuple]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import inspect
 import threading
 
+import pytest
+
+from multiverse.errors import NotFound
 from multiverse.metadata import Metadata, SqlMetadata, open_metadata
 from tests.metadata.factory import SPACE, snap, world
 
@@ -39,3 +42,16 @@ def test_in_memory_sqlite_serves_many_threads():
             t.join()
         assert errors == []
         assert len(meta.heads("w")) == 9
+
+
+def test_rarity_index_pointers(meta):
+    """Each space's rarity index pointer: set, moved (returning what it pointed at), read; only for a space that is
+    registered. Runs on SQLite and PostgreSQL."""
+    assert meta.rarity_manifests() == {}
+    with pytest.raises(NotFound):
+        meta.point_rarity_index("nowhere", "a" * 64, 1.0)
+    meta.put_space(SPACE)
+    assert meta.point_rarity_index(SPACE.name, "a" * 64, 1.0) is None
+    assert meta.point_rarity_index(SPACE.name, "b" * 64, 2.0) == "a" * 64
+    assert meta.point_rarity_index(SPACE.name, "b" * 64, 3.0) == "b" * 64
+    assert meta.rarity_manifests() == {SPACE.name: "b" * 64}

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
+
 from multiverse.app import App
 from multiverse.auth import Principal
 from multiverse.config import Settings
 from multiverse.errors import Unavailable
+from multiverse.metadata import open_metadata
+from multiverse.metadata.models import rarity_indexes
 from multiverse.rarity import VectorId
 from multiverse.rarity.engine import RarityEngine
 from multiverse.records import ROLE_ADMIN, SpaceRecord
@@ -43,12 +47,43 @@ def test_token_space_saves_are_scored_and_survive_a_lost_pointer(tmp_path):
         before = engine.rarity_of(VectorId(snaps[1], "frame", 4))
     finally:
         app.close()
-    (settings.data_dir / "rarity" / "pointers.json").write_text("{not json")
+    with open_metadata(settings.database_url) as meta:  # the pointer now names a blob that is not there
+        meta.point_rarity_index("tokens", "f" * 64, 0.0)
     reopened = App.open(settings)
     try:
-        after = reopened.rarity.engine("tokens").rarity_of(VectorId(snaps[1], "frame", 4))
+        engine = reopened.rarity.engine("tokens")
+        assert engine.loaded_from is None  # rebuilt from metadata and blobs
+        after = engine.rarity_of(VectorId(snaps[1], "frame", 4))
         assert (after.score, after.tier, after.knn_distance, after.n) == (before.score, before.tier,
                                                                          before.knn_distance, before.n)
+        repaired = reopened.meta.rarity_manifests()["tokens"]  # the rebuilt index was saved and pointed at
+        assert repaired != "f" * 64 and RarityEngine.load(reopened.blobs, repaired).has_snapshot(snaps[1])
+    finally:
+        reopened.close()
+
+
+def test_the_index_pointer_lives_in_the_metadata_and_a_pointer_file_of_older_releases_is_adopted(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    app = App.open(settings)
+    try:
+        app.store.register_space(ADMIN, TOKENS)
+        app.store.create_world(ADMIN, "t1", "tokens")
+        snap = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=5), key="k")
+        assert app.rarity.wait_scored(snap, timeout=30)
+    finally:
+        app.close()
+    with open_metadata(settings.database_url) as meta:
+        digest = meta.rarity_manifests()["tokens"]
+        # as a release before migration 0003 left it: the pointer in a file, none in the metadata
+        with meta.engine.begin() as conn:
+            conn.execute(sa.delete(rarity_indexes))
+    legacy = settings.data_dir / "rarity" / "pointers.json"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_text(json.dumps({"format": "multiverse.rarity.pointers/1", "spaces": {"tokens": digest}}))
+    reopened = App.open(settings)
+    try:
+        assert reopened.rarity.engine("tokens").loaded_from == digest  # loaded, not rebuilt
+        assert reopened.meta.rarity_manifests() == {"tokens": digest}  # and now pointed at by the metadata
     finally:
         reopened.close()
 
@@ -70,7 +105,7 @@ def test_flushes_wait_for_enough_new_vectors_not_only_enough_snapshots(tmp_path)
             assert service.wait_idle(30)  # idle: scored, and flushed when a flush was due
         # after snapshot 2 (64 new of 64), 4 (64 of 128) and 8 (128 of 256); not 6 (64 of 192 is under half)
         assert flushed_at == [64, 128, 256]
-        pointer = json.loads((tmp_path / "data" / "rarity" / "pointers.json").read_text())["spaces"]["tokens"]
+        pointer = app.meta.rarity_manifests()["tokens"]
         assert real_flush() == {"tokens": pointer}  # nothing new since the last flush: the same manifest
     finally:
         app.close()
@@ -95,13 +130,13 @@ def test_a_failed_flush_keeps_scoring_and_the_next_flush_saves(tmp_path):
         try:
             first = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=7), key="a")
             assert service.wait_scored(first, timeout=30) and service.wait_idle(30)
-            assert not (tmp_path / "data" / "rarity" / "pointers.json").exists()
+            assert app.meta.rarity_manifests() == {}
             failing[0] = False
             second = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=8), key="b")
             assert service.wait_scored(second, timeout=30) and service.wait_idle(30)
         finally:
             RarityEngine.save = real_save
-        pointer = json.loads((tmp_path / "data" / "rarity" / "pointers.json").read_text())["spaces"]["tokens"]
+        pointer = app.meta.rarity_manifests()["tokens"]
         loaded = RarityEngine.load(app.blobs, pointer)
         assert loaded.has_snapshot(first) and loaded.has_snapshot(second)
     finally:
