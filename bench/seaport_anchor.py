@@ -39,8 +39,10 @@ class Seaport:
         self.compiler = art.compiler
 
     def signed_order(self, seller_key: str, token: str, token_id: int, proceeds: int,
-                     royalty_to: str | None = None, royalty: int = 0, salt: int = 0) -> tuple[tuple, int]:
-        """(BasicOrderParameters as a tuple, wei the buyer sends) for the seller's listing of ``token_id``."""
+                     royalty_to: str | None = None, royalty: int = 0, salt: int = 0, basic: bool = True
+                     ) -> tuple[tuple, int]:
+        """(BasicOrderParameters as a tuple, wei the buyer sends) for the seller's listing of ``token_id``; with
+        ``basic=False`` the same order as an Order (OrderParameters, signature) for ``fulfillOrder``."""
         seller = Account.from_key(seller_key)
         extra = [(royalty, royalty_to)] if royalty else []
         consideration = [(NATIVE, ZERO, 0, proceeds, proceeds, seller.address)]
@@ -52,12 +54,17 @@ class Seaport:
         digest = keccak(b"\x19\x01" + self.domain_separator + order_hash)
         signed = Account.unsafe_sign_hash(digest, seller_key)
         signature = signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
+        if not basic:
+            return (components[:10] + (len(consideration),), signature), proceeds + royalty
         params = (ZERO, 0, proceeds, seller.address, ZERO, token, token_id, 1, ETH_TO_ERC721_FULL_OPEN,
                   0, EXPIRY, b"\0" * 32, salt, b"\0" * 32, b"\0" * 32, len(extra), extra, signature)
         return params, proceeds + royalty
 
-    def fill(self, buyer: Any, params: tuple, value: int, efficient: bool = True) -> Any:
-        """Fill the order from ``buyer`` (a LocalWallet); returns the receipt."""
+    def fill(self, buyer: Any, params: tuple, value: int, efficient: bool = True, basic: bool = True) -> Any:
+        """Fill the order from ``buyer`` (a LocalWallet); returns the receipt. ``basic=False``: ``fulfillOrder``
+        (Seaport's general path) with an Order from ``signed_order(..., basic=False)``."""
         f = self.contract.functions
+        if not basic:
+            return buyer.transact("seaport fill", f.fulfillOrder(params, b"\0" * 32), value=value)
         call = f.fulfillBasicOrder_efficient_6GL6yc(params) if efficient else f.fulfillBasicOrder(params)
         return buyer.transact("seaport fill", call, value=value)

@@ -15,6 +15,8 @@ def test_gas_bench_measures_seaport_beside_our_exchange():
     gas = report["gas"]
     # the published 98,028 is a fill between holders (seller keeps a token, buyer holds one): reproduced to 0.1%
     assert abs(gas["seaport_sale_no_fee_holders"] - bench.ANCHORS["sale_no_fee"]) < 100
+    # the published royalty figure is Seaport's general path (fulfillOrder) with a fresh buyer, to 1%
+    assert abs(gas["seaport_sale_royalty_fresh_fulfillOrder"] / bench.ANCHORS["sale_royalty"] - 1) < 0.01
     for scenario in ("fresh", "holders"):
         for kind in ("no_fee", "royalty"):
             assert gas[f"exchange_sale_{kind}_{scenario}"] < gas[f"seaport_sale_{kind}_{scenario}"], (kind, scenario)
