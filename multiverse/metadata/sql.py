@@ -446,7 +446,6 @@ class SqlMetadata:
                 sa.select(sa.func.count()).where(api_keys.c.role == role, sa.not_(api_keys.c.revoked))
             ).scalar_one()
 
-
     # rarity index pointers
 
     def rarity_manifests(self) -> dict[str, str]:

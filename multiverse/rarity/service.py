@@ -7,13 +7,14 @@ worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snap
 
 Persistence: ``flush`` saves every changed engine to the blob store and points the metadata at each manifest
 (``Metadata.point_rarity_index``; before migration 0003 the pointers lived in ``<state_dir>/pointers.json``,
-which ``open`` still reads for a space the metadata has no pointer for): on ``close``, and once at least ``persist_every`` snapshots *and* at least
-``persist_fraction`` of the changed engines' vectors were added since the last flush. A flush writes whole
-engines, so the second condition bounds the bytes written per vector added (about 1 / persist_fraction times the
-new data, 20x by default) however small the snapshots are, where a count of snapshots alone would rewrite a
-1M-vector index (~0.5 GB) for every 64 saves of a few vectors each. ``open`` loads them and then
-adds whatever metadata holds that the loaded engines lack (saves after the last flush, e.g. before a crash); an
-engine that is missing, damaged or built under another configuration is rebuilt from metadata and blobs.
+which ``open`` still reads for a space the metadata has no pointer for). It runs on ``close``, and once at least
+``persist_every`` snapshots *and* at least ``persist_fraction`` of the changed engines' vectors were added since
+the last flush. A flush writes whole engines, so the second condition bounds the bytes written per vector added
+(about 1 / persist_fraction times the new data, 20x by default) however small the snapshots are, where a count
+of snapshots alone would rewrite a 1M-vector index (~0.5 GB) for every 64 saves of a few vectors each.
+``open`` loads the saved engines and then adds whatever metadata holds that they lack (saves after the last
+flush, e.g. before a crash); an engine that is missing, damaged or built under another configuration is rebuilt
+from metadata and blobs, then saved and pointed at.
 """
 
 from __future__ import annotations
@@ -164,7 +165,8 @@ class RarityService:
             self._scored.add(record.id)
             self._dirty.add(space.name)
             self._since_flush += 1
-            self._rows_since_flush += len(frames) + (len(players) if players is not None and engine.player_dim else 0)
+            self._rows_since_flush += len(frames) + (len(players) if players is not None and engine.player_dim
+                                                     else 0)
             watchers = list(self._watchers)
             self._done.notify_all()
         for result in results.values():
