@@ -37,7 +37,6 @@ from multiverse.crosschild import (
     share,
     timeline,
 )
-from multiverse.crossio import read_info, read_state
 from multiverse.crossplayers import merge_players
 from multiverse.crossstats import cross_stats
 from multiverse.errors import (
@@ -58,6 +57,7 @@ from multiverse.records import (
     snapshot_id,
 )
 from multiverse.spaces import DTYPES, check_name
+from multiverse.stateio import read_info, read_state
 from multiverse.store import Store
 
 CODE_VERSION = f"multiverse {__version__}; torch {torch.__version__}"

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from multiverse.codec import decode_state
 from multiverse.records import SnapshotRecord, SpaceRecord
+from multiverse.stateio import read_state
 
 Listener = Callable[[SnapshotRecord], None]
 
@@ -75,7 +75,7 @@ def space_snapshots(meta: Any, space: str, page: int = 1000) -> list[SnapshotRec
 def snapshot_vectors(blobs: Any, record: SnapshotRecord, space: SpaceRecord) -> tuple[np.ndarray, np.ndarray | None]:
     """(frames (T, *frame_shape), player vectors (P, player_dim) or None) of a stored snapshot: float32, or
     int64 token ids in a discrete space."""
-    tensors, _ = decode_state(blobs.read(record.state))
+    tensors, _ = read_state(blobs, record.state, record.state_size)  # views, verified; converted below
     frames = tensors["frames"]
     frames = frames.to(torch.int64) if space.discrete else frames.to(torch.float32)
     players = tensors.get("players")

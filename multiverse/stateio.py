@@ -1,4 +1,5 @@
-"""Reading parents' states for a cross: the tensors without extra copies, or the metadata alone.
+"""Reading stored states: the tensors without extra copies, or the metadata alone (crosses load their parents,
+the rarity service the snapshots it scores).
 
 ``read_state`` reads a stored blob (hash-verified by the blob store on the way) into one buffer with
 ``BlobStore.read_into`` and views the tensors in place (``torch.frombuffer``): one copy from the store (the
