@@ -35,7 +35,6 @@ from multiverse.blobs._common import (
     hash_file,
     is_digest,
     mismatch,
-    start_writeback,
     stat_source,
     stored_mismatch,
     too_big,
@@ -132,17 +131,7 @@ class LocalBlobStore:
         fd, staging = self._new_staging()
         try:
             with open(path, "rb", buffering=0) as src:
-                h = hashlib.sha256()
-                buf = bytearray(IO_BUFFER)
-                view = memoryview(buf)
-                offset = 0
-                while n := src.readinto(buf):
-                    h.update(view[:n])
-                    write_all(fd, view[:n])
-                    if self._fsync:
-                        start_writeback(fd, offset, n)
-                    offset += n
-            actual = h.hexdigest()
+                actual, _ = write_hashed(fd, _pieces(src), writeback=self._fsync)
             if expected is not None and actual != expected:
                 raise mismatch(expected, actual, f"file {path}")
             self._seal(fd)
@@ -334,6 +323,15 @@ class LocalBlobStore:
 
 
 # ---- helpers --------------------------------------------------------------------------------------------
+
+
+def _pieces(src) -> Iterator[memoryview]:
+    """The file ``src`` in IO_BUFFER pieces read into one reused buffer (``write_hashed`` is done with each piece
+    before it asks for the next)."""
+    buf = bytearray(IO_BUFFER)
+    view = memoryview(buf)
+    while n := src.readinto(buf):
+        yield view[:n]
 
 
 def _discard(fd: int, staging: str) -> None:

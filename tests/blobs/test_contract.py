@@ -359,7 +359,7 @@ def test_missing_source_file_is_invalid(store, tmp_path):
 
 def test_put_stream_of_a_reused_buffer_stores_each_chunk_as_it_was_yielded(store):
     """A producer may refill one buffer for every chunk: a chunk is written and hashed before the next is asked for
-    (the local store writes big chunks on a helper thread while it hashes them)."""
+    (the local store writes and hashes big chunks in 4 MiB pieces)."""
     data = blob(3 * 4 * MiB + 12345, seed=9)  # pieces bigger than the store's 4 MiB write unit, and a ragged tail
 
     def refilled(size: int):
