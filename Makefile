@@ -3,15 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 ARGS ?=
 
-.PHONY: run test bootstrap proto bench clean
+.PHONY: run test bootstrap proto lock bench clean
 
-$(STAMP): pyproject.toml contracts/package-lock.json
+$(STAMP): requirements.lock pyproject.toml contracts/package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@# torch is pinned to the CPU build that pip finds on this machine (no CUDA download).
-	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	@# Every dependency at the exact version and sha256 in requirements.lock (`make lock` regenerates it).
+	$(PIP) --require-hashes --no-deps -r requirements.lock
+	@# torch is pinned to the CPU build that pip finds on this machine (no CUDA download); not hashed, see scripts/lock.py.
+	$(PIP) --no-deps torch==2.13.0
+	$(PIP) --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	@# solcjs, OpenZeppelin and anvil for the contracts (pinned in contracts/package-lock.json).
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
@@ -26,6 +30,11 @@ test: $(STAMP)
 
 proto: $(STAMP)
 	$(PY) scripts/gen_proto.py
+
+# Re-resolve pyproject.toml's dependencies to their newest allowed versions and write requirements.lock.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) scripts/lock.py
 
 bench: $(STAMP)
 	@for b in bench/*_bench.py; do echo "== $$b"; $(PY) $$b || exit 1; done
