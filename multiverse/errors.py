@@ -10,6 +10,7 @@
     ├── PermissionDenied     known caller, not allowed                             -> PERMISSION_DENIED
     ├── Cancelled            the caller went away                                  -> CANCELLED
     ├── Unavailable          a backend (database, blob store, chain) is down       -> UNAVAILABLE (retriable)
+    ├── ResourceExhausted    a server limit (calls, streams) is reached            -> RESOURCE_EXHAUSTED (retriable)
     └── Corrupt              stored bytes do not match their hash                  -> DATA_LOSS
 
 Services translate them to wire statuses in exactly one place (services/errors.py); the domain never
@@ -85,6 +86,12 @@ class Cancelled(MultiverseError):
 
 
 class Unavailable(MultiverseError):
+    retriable = True
+
+
+class ResourceExhausted(MultiverseError):
+    """A limit of the server (concurrent calls, streams) is reached; the call may succeed once others end."""
+
     retriable = True
 
 
