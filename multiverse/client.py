@@ -28,6 +28,7 @@ from multiverse import errors
 from multiverse.market_client import (
     MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
 )
+from multiverse.tlsconfig import ClientTls
 from multiverse.v1 import (
     common_pb2,
     market_pb2_grpc,
@@ -81,10 +82,20 @@ def from_rpc_error(exc: grpc.RpcError) -> errors.MultiverseError:
 
 
 class Client(MarketCalls):
-    def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None) -> None:
+    def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None,
+                 tls: ClientTls | None = None) -> None:
+        """A client of the service at ``target`` (host:port) with API key or wallet session ``key``; ``tls``:
+        connect over TLS, trusting ``tls.ca`` (the system's roots when empty), presenting ``tls.cert`` for
+        mutual TLS."""
         self.target, self.timeout = target, timeout
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
-        self._channel = grpc.insecure_channel(target, options=options)
+        if tls is None:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca or None,
+                                                       private_key=tls.key or None,
+                                                       certificate_chain=tls.cert or None)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
         self._rarity = rarity_pb2_grpc.RarityStub(self._channel)
