@@ -8,7 +8,9 @@ world made by a recipe answers a repeat of that recipe with itself and nothing n
 Order of work: plan (resolve, check, find the merge base: cheap, before anything heavy) -> compute (load,
 align, merge frames and players, carry guidance texts, encode) -> store the blob -> one metadata
 transaction creates the world, the snapshot and its head. Cancellation is checked between stages; a cross
-that stops early leaves nothing but, at most, an unreferenced blob.
+that stops early leaves nothing but, at most, an unreferenced blob. The commit is the last step, and it is
+only begun while the caller's deadline leaves ``commit_reserve_s`` for it and the reply: a cross that reports
+failure (its deadline passed, say) has committed nothing.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ class CrossLimits:
     max_parents: int = 8
     max_input_bytes: int = 4 << 30  # the parents' states together
     max_running: int = 2  # crosses computing at once (each holds its parents and child in memory); others queue
+    # seconds of the caller's deadline that must be left to begin the commit: the metadata transaction and the
+    # reply must both land before it, or the caller hears DEADLINE_EXCEEDED about a world that was created
+    commit_reserve_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -276,9 +281,13 @@ class Crossing:
 
     # the whole cross --------------------------------------------------------------------------------
     def cross(self, who: Principal, spec: CrossSpec, progress: Progress = lambda stage, f: None,
-              cancelled: Callable[[], bool] = lambda: False) -> Crossed:
+              cancelled: Callable[[], bool] = lambda: False,
+              time_left: Callable[[], float | None] = lambda: None) -> Crossed:
         """Plan, compute, store the state blob, then create the world with its first snapshot in one
-        metadata transaction. A repeat of the recipe under the same name returns the world (created=False)."""
+        metadata transaction. A repeat of the recipe under the same name returns the world (created=False).
+
+        ``time_left`` gives the seconds left before the caller's deadline (None: no deadline); the commit is
+        not begun with less than ``limits.commit_reserve_s`` left (Cancelled, nothing created)."""
         check_name("name", spec.name)
         check_name("owner", spec.owner or who.name)
         if len(spec.description) > 1024:
@@ -304,6 +313,11 @@ class Crossing:
         world = WorldRecord(spec.name, plan.space.name, spec.owner or who.name, now, spec.description,
                             origin={"recipe_sha256": plan.recipe_sha256, "snapshot": record.id})
         _check(cancelled)  # the last moment a cancellation can still leave nothing but an unreferenced blob
+        left = time_left()
+        if left is not None and left < self.limits.commit_reserve_s:
+            raise Cancelled(f"the call's deadline leaves {max(left, 0.0):.2f} s, less than the "
+                            f"{self.limits.commit_reserve_s:g} s a commit and its reply need: no world or snapshot "
+                            "was created; call again with a longer deadline (the recipe makes a repeat cheap to check)")
         progress("commit", 0.95)
         try:
             world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD)

@@ -20,7 +20,10 @@ boundary puts into the rich status.
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
+
+MAX_DETAIL = 256  # characters of one detail value: errors echo caller input, and status details have a size cap
 
 
 class MultiverseError(Exception):
@@ -31,7 +34,7 @@ class MultiverseError(Exception):
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
         self.message = message
-        self.details: dict[str, str] = {k: str(v) for k, v in details.items() if v is not None}
+        self.details: dict[str, str] = {k: clip(str(v), MAX_DETAIL) for k, v in details.items() if v is not None}
 
 
 class InvalidArgument(MultiverseError):
@@ -44,6 +47,11 @@ class InvalidArgument(MultiverseError):
         self.field = field
         self.value = value
         self.fix = fix
+        self.reason = reason
+
+    def renamed(self, field: str) -> InvalidArgument:
+        """The same error under the field name the caller used (the wire's name for a domain argument)."""
+        return InvalidArgument(field, self.value, self.fix, reason=self.reason)
 
 
 class NotFound(MultiverseError):
@@ -99,6 +107,37 @@ class Corrupt(MultiverseError):
     pass
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, keeping its start and its end (where a fix usually is)."""
+    if len(text) <= limit:
+        return text
+    if limit < 16:
+        return text[:limit]
+    head = (limit - 5) * 2 // 3
+    return f"{text[:head]} ... {text[len(text) - (limit - 5 - head):]}"
+
+
+class _Repr(reprlib.Repr):
+    """reprlib with every container and string bounded; huge integers shown by their size (their repr would
+    raise ValueError past 4,300 digits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 3, 80, 80, 40
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = 6
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 128:
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _Repr()
+
+
 def _show(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # noqa: BLE001 - a value's own __repr__ failing must not hide the error being reported
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

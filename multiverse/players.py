@@ -22,7 +22,9 @@ WALLET_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 def _number(field: str, value: Any, lo: float, hi: float, *, integer: bool = False) -> None:
     kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not lo <= value <= hi:
+    # compared as they are: math.isfinite on an int past float range raises OverflowError
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not isinstance(value, kind) or not finite or not lo <= value <= hi:
         what = "an integer" if integer else "a finite number"
         raise InvalidArgument(field, value, f"use {what} from {lo:g} to {hi:g}")
 

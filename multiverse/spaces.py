@@ -78,7 +78,26 @@ def validate_space(space: SpaceRecord, *, max_players: int) -> SpaceRecord:
     for label, text in (("space.model", space.model), ("space.version", space.version), ("space.decoder", space.decoder)):
         if len(text) > 128:
             raise InvalidArgument(label, text, "use at most 128 characters")
+    _check_reference(space.reference)
     return space
+
+
+def _check_reference(reference: dict) -> None:
+    """The reference statistics that crosses read (multiverse.crossstats) must be finite numbers; other keys are
+    kept as they are."""
+    for key in ("norm_mean", "norm_std"):
+        if key in reference and not _finite(reference[key]):
+            raise InvalidArgument(f"space.reference_json.{key}", reference[key], "use a finite number")
+    given = reference.get("channel_std", [])
+    if not isinstance(given, list) or len(given) > 65536 or not all(_finite(v) and v >= 0 for v in given):
+        raise InvalidArgument("space.reference_json.channel_std", given,
+                              "use a list of non-negative finite numbers, one per channel (axis 1 of a frame batch)")
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return (isinstance(value, int) and abs(value) < 2**1023) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _int_max(dtype: str) -> int:

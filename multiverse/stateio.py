@@ -10,7 +10,6 @@ The blob was validated against its space when it was saved, so its header is tru
 
 from __future__ import annotations
 
-import json
 import struct
 from typing import Any
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from multiverse.blobs.base import BlobStore
-from multiverse.codec import StateInfo
+from multiverse.codec import StateInfo, stored_header, stored_info
 from multiverse.errors import Corrupt
 from multiverse.spaces import BY_CODE
 
@@ -31,9 +30,10 @@ def read_state(blobs: BlobStore, digest: str, size: int) -> tuple[dict[str, torc
     if pos != size:
         raise Corrupt(f"blob {digest} holds {pos} bytes, its record says {size}", digest=digest)
     n = struct.unpack_from("<Q", buf, 0)[0]
-    header = json.loads(bytes(view[8:8 + n]))
+    header = stored_header(view[8:8 + n])
+    info = _info(header)
     tensors = {name: _view(buf, 8 + n, header[name]) for name in ("frames", "players")}
-    return tensors, _info(header)
+    return tensors, info
 
 
 def read_info(blobs: BlobStore, digest: str) -> StateInfo:
@@ -46,7 +46,7 @@ def read_info(blobs: BlobStore, digest: str) -> StateInfo:
             need = 8 + struct.unpack_from("<Q", head, 0)[0]
         if len(head) >= need:
             break
-    return _info(json.loads(bytes(head[8:need])))
+    return _info(stored_header(head[8:need]))
 
 
 def _view(buf: np.ndarray, start: int, spec: dict[str, Any]) -> torch.Tensor:
@@ -60,6 +60,8 @@ def _view(buf: np.ndarray, start: int, spec: dict[str, Any]) -> torch.Tensor:
 
 
 def _info(header: dict[str, Any]) -> StateInfo:
-    meta = header.get("__metadata__", {})
-    players, timeline = json.loads(meta["players"]), json.loads(meta["timeline"])
-    return StateInfo(meta["space"], header["frames"]["shape"][0], len(players), players, timeline)
+    try:
+        frame_count = int(header["frames"]["shape"][0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise Corrupt("a stored state's header has no frames tensor with a shape", field="state.frames") from None
+    return stored_info(header, frame_count)

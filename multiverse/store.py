@@ -22,7 +22,7 @@ from multiverse.auth import Principal, mint_key
 from multiverse.blobs.base import CHUNK, BlobStore
 from multiverse.codec import StateInfo
 from multiverse.config import Limits
-from multiverse.errors import InvalidArgument, NotFound, PermissionDenied
+from multiverse.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
     DEFAULT_HEAD,
@@ -88,7 +88,7 @@ class Store:
 
     # spaces -----------------------------------------------------------------------------------------
     def register_space(self, who: Principal, space: SpaceRecord) -> SpaceRecord:
-        _require_admin(who, "register a latent space")
+        require_admin(who, "register a latent space")
         validate_space(space, max_players=self.limits.max_players)
         return self.meta.put_space(replace(space, created_at=self.clock()))
 
@@ -119,7 +119,9 @@ class Store:
     # snapshots --------------------------------------------------------------------------------------
     def save(self, who: Principal, req: SaveRequest, chunks: Iterable[bytes | EndDigest]) -> tuple[SnapshotRecord, bool]:
         """Store one state and move ``world@head`` to it. Returns (record, created); created is False when
-        the idempotency key was seen before, in which case nothing changed."""
+        the idempotency key was seen before for the same state and head, in which case nothing changed. A key
+        reused for other bytes or another head is refused (AlreadyExists naming the first snapshot): replaying
+        the first result would drop this save without a word."""
         world = self._writable_world(who, req)
         space = self.meta.get_space(world.space)
         parent = self.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
@@ -130,7 +132,7 @@ class Store:
             info = check.finish()
             self.blobs.put_file(spool, digest, move=True, hashed=True)  # _spool hashed the bytes it wrote
             record = self._record(who, req, world, parent, digest, info)
-            return self.meta.commit_snapshot(
+            committed, created = self.meta.commit_snapshot(
                 record,
                 head=req.head,
                 expected=parent.id if parent else None,
@@ -139,6 +141,9 @@ class Store:
             )
         finally:
             spool.unlink(missing_ok=True)
+        if not created:
+            _same_save(req, committed, digest)
+        return committed, created
 
     def _writable_world(self, who: Principal, req: SaveRequest) -> WorldRecord:
         check_name("header.world", req.world)
@@ -244,7 +249,7 @@ class Store:
     # keys -------------------------------------------------------------------------------------------
     def create_api_key(self, who: Principal, principal: str, role: str = ROLE_SERVER) -> tuple[str, str]:
         """Admin only. Returns (key id, token); the token is shown once."""
-        _require_admin(who, "create API keys")
+        require_admin(who, "create API keys")
         check_name("principal", principal)
         if role not in (ROLE_SERVER, ROLE_ADMIN):
             raise InvalidArgument("role", role, f"use {ROLE_SERVER!r} or {ROLE_ADMIN!r}")
@@ -252,9 +257,23 @@ class Store:
         return record.id, token
 
 
-def _require_admin(who: Principal, action: str) -> None:
+def require_admin(who: Principal, action: str) -> None:
+    """PermissionDenied unless ``who`` holds an admin key. Services call it before decoding an admin request."""
     if not who.admin:
         raise PermissionDenied(f"only an admin key may {action}; {who.name!r} holds a {who.role} key")
+
+
+def _same_save(req: SaveRequest, first: SnapshotRecord, digest: str) -> None:
+    """A replayed idempotency key must name the same save: the same bytes to the same head. (The expected
+    parent may differ: a client that re-reads the head before retrying a save that did land sees its own.)"""
+    head = first.provenance.get("head", DEFAULT_HEAD)
+    if first.state != digest or head != req.head:
+        what = "other bytes" if first.state != digest else f"head {req.head!r}"
+        raise AlreadyExists(
+            f"idempotency key {req.idempotency_key!r} was used for snapshot {first.id} (state {first.state[:12]}, "
+            f"head {head!r}) and now for {what}: a retry must resend the same state to the same head; use a new "
+            "key for a new save", idempotency_key=req.idempotency_key, first_snapshot=first.id,
+            first_state=first.state, first_head=head)
 
 
 def _page(limit: int) -> int:

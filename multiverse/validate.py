@@ -9,7 +9,6 @@ players' JSON schema, guidance texts), no NaN/Inf in float data, token ids insid
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import dataclass
@@ -18,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from multiverse.codec import STATE_FORMAT, StateInfo
+from multiverse import jsonsafe
+from multiverse.codec import StateInfo, parse_metadata
 from multiverse.config import Limits
 from multiverse.errors import InvalidArgument
 from multiverse.players import validate_players, validate_timeline
 from multiverse.records import SpaceRecord
 from multiverse.spaces import BY_CODE, FLOAT_DTYPES, DType
 
-MAX_HEADER = 100 * 1000 * 1000  # safetensors' own cap
 FIX = "send a safetensors file as written by multiverse.codec.encode_state or safetensors.torch.save"
 
 
@@ -119,25 +118,26 @@ class StateValidator:
         while self._info is None and len(self._buf) == self._need:
             if self._header_len < 0:
                 (n,) = struct.unpack("<Q", self._buf)
-                if n > MAX_HEADER or n > self.size - 8:
-                    raise InvalidArgument("state.header_length", n, f"the header must fit in the file ({self.size} bytes) and 100 MB; {FIX}")
+                # refused from the 8-byte length alone, before any of the header is buffered or parsed
+                if n > self.limits.max_header_bytes:
+                    raise InvalidArgument("state.header_length", n,
+                                          f"the header (tensor table and metadata) may be at most "
+                                          f"{self.limits.max_header_bytes} bytes (the server's cap): keep fewer or "
+                                          "shorter guidance texts and player records in one state")
+                if n > self.size - 8:
+                    raise InvalidArgument("state.header_length", n, f"the header must fit in the file ({self.size} bytes); {FIX}")
                 self._header_len, self._buf, self._need = n, bytearray(), n
             else:
                 self._parse_header(bytes(self._buf))
                 self._buf = bytearray()
 
     def _parse_header(self, raw: bytes) -> None:
-        try:
-            header = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidArgument("state.header", str(exc), f"the header must be JSON; {FIX}") from None
+        header = jsonsafe.loads(raw, field="state.header", max_bytes=self.limits.max_header_bytes)
         if not isinstance(header, dict):
             raise InvalidArgument("state.header", type(header).__name__, f"the header must be a JSON object; {FIX}")
-        meta = header.pop("__metadata__", {})
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise InvalidArgument("state.__metadata__", meta, "metadata must map strings to strings")
+        meta = header.pop("__metadata__", None)
         if set(header) != {"frames", "players"}:
-            raise InvalidArgument("state.tensors", sorted(header), "a state holds exactly two tensors: frames and players")
+            raise InvalidArgument("state.tensors", sorted(header)[:8], "a state holds exactly two tensors: frames and players")
         tensors = sorted((_tensor(name, spec) for name, spec in header.items()), key=lambda t: (t.begin, t.end))
         data_len, cursor = self.size - 8 - self._header_len, 0
         for t in tensors:
@@ -163,19 +163,26 @@ class StateValidator:
 
 def _tensor(name: str, spec: Any) -> _Tensor:
     field_ = f"state.{name}"
-    if not isinstance(spec, dict) or spec.get("dtype") not in BY_CODE:
-        raise InvalidArgument(f"{field_}.dtype", spec.get("dtype") if isinstance(spec, dict) else spec,
-                              f"use one of {', '.join(BY_CODE)}")
+    if not isinstance(spec, dict):
+        raise InvalidArgument(field_, spec, 'describe the tensor as {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}')
+    code = spec.get("dtype")
+    if not isinstance(code, str) or code not in BY_CODE:  # a list or object here is unhashable: check the type first
+        raise InvalidArgument(f"{field_}.dtype", code, f"use one of {', '.join(BY_CODE)}")
     shape, offsets = spec.get("shape"), spec.get("data_offsets")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise InvalidArgument(f"{field_}.shape", shape, "use a list of non-negative integers")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) and o >= 0 for o in offsets)):
-        raise InvalidArgument(f"{field_}.data_offsets", offsets, "use [begin, end] byte offsets")
-    dtype = BY_CODE[spec["dtype"]]
+    if not isinstance(shape, list) or len(shape) > 8 or not all(_count(d) for d in shape):
+        raise InvalidArgument(f"{field_}.shape", shape, "use a list of at most 8 non-negative integers (not true/false)")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_count(o) for o in offsets)):
+        raise InvalidArgument(f"{field_}.data_offsets", offsets, "use [begin, end]: two non-negative integer byte offsets")
+    dtype = BY_CODE[code]
     if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
         raise InvalidArgument(f"{field_}.data_offsets", offsets,
                               f"shape {shape} of {dtype.name} needs {math.prod(shape) * dtype.itemsize} bytes")
     return _Tensor(name, dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def _count(value: Any) -> bool:
+    """A non-negative JSON integer; true and false are ints to Python but not counts."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _check_tensors(tensors: dict[str, _Tensor], space: SpaceRecord, limits: Limits) -> tuple[_Tensor, _Tensor]:
@@ -198,21 +205,14 @@ def _check_tensors(tensors: dict[str, _Tensor], space: SpaceRecord, limits: Limi
     return frames, players
 
 
-def _check_metadata(meta: dict[str, str], space: SpaceRecord, frame_count: int, player_count: int, limits: Limits) -> StateInfo:
-    if meta.get("format") != STATE_FORMAT:
-        raise InvalidArgument("state.__metadata__.format", meta.get("format"), f'set it to "{STATE_FORMAT}"')
-    if meta.get("space") != space.name:
-        raise InvalidArgument("state.__metadata__.space", meta.get("space"),
+def _check_metadata(meta: Any, space: SpaceRecord, frame_count: int, player_count: int, limits: Limits) -> StateInfo:
+    name, players, timeline = parse_metadata(meta, max_bytes=limits.max_header_bytes)
+    if name != space.name:
+        raise InvalidArgument("state.__metadata__.space", name,
                               f"this world lives in latent space {space.name}: save states of that space")
-    parsed = {}
-    for key in ("players", "timeline"):
-        try:
-            parsed[key] = json.loads(meta.get(key, "[]"))
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument(f"state.__metadata__.{key}", str(exc), "use a JSON list") from None
-    players = validate_players(parsed["players"], max_players=min(space.max_players, limits.max_players), limits=limits)
+    players = validate_players(players, max_players=min(space.max_players, limits.max_players), limits=limits)
     if len(players) != player_count:
         raise InvalidArgument("state.players.shape[0]", player_count,
                               f"there are {len(players)} players in the metadata: send one vector row per player")
-    timeline = validate_timeline(parsed["timeline"], frame_count=frame_count, limits=limits)
+    timeline = validate_timeline(timeline, frame_count=frame_count, limits=limits)
     return StateInfo(space.name, frame_count, player_count, players, timeline)

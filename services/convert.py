@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from multiverse import jsonsafe
+from multiverse.errors import InvalidArgument
 from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord
 from multiverse.v1 import common_pb2
 
@@ -17,13 +19,12 @@ def space_to_pb(s: SpaceRecord) -> common_pb2.LatentSpace:
     )
 
 
-def space_from_pb(m: common_pb2.LatentSpace, *, default_max_players: int) -> SpaceRecord:
-    from multiverse.errors import InvalidArgument
+MAX_REFERENCE_JSON = 1 << 20  # a space's reference statistics: per-channel means and deviations, a few KB
 
-    try:
-        reference = json.loads(m.reference_json) if m.reference_json else {}
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument("space.reference_json", m.reference_json[:80], f"use a JSON object ({exc})") from None
+
+def space_from_pb(m: common_pb2.LatentSpace, *, default_max_players: int) -> SpaceRecord:
+    reference = (jsonsafe.loads(m.reference_json, field="space.reference_json", max_bytes=MAX_REFERENCE_JSON)
+                 if m.reference_json else {})
     if not isinstance(reference, dict):
         raise InvalidArgument("space.reference_json", m.reference_json[:80], "use a JSON object")
     return SpaceRecord(

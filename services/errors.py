@@ -4,13 +4,18 @@ Each MultiverseError class maps to one status code (``CODES``; tests/services/te
 every class in the tree has an entry). The rich status carries google.rpc.ErrorInfo (reason = the class
 name, metadata = the error's details such as ``current_head``) and, for bad input, google.rpc.BadRequest
 with the field and the fix. Anything else is INTERNAL with a generic message; the cause goes to the log.
+
+Errors echo caller input, and gRPC refuses trailers over its metadata cap (8 KiB by default; the client then sees
+RESOURCE_EXHAUSTED instead of the error), so ``to_status`` bounds what it sends: the message to MAX_MESSAGE
+UTF-8 bytes (start and end kept), each detail value to MAX_VALUE and the details to MAX_DETAILS altogether.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import grpc
@@ -21,6 +26,10 @@ from grpc_status import rpc_status
 from multiverse import errors
 
 log = logging.getLogger("multiverse.services")
+
+MAX_MESSAGE = 768  # UTF-8 bytes; percent-encoded in the grpc-message trailer, so up to 3x that on the wire
+MAX_VALUE = 160  # UTF-8 bytes of one ErrorInfo metadata value or a field name
+MAX_DETAILS = 2048  # bytes of the serialized google.rpc.Status details, sent base64-encoded
 
 CODES: dict[type[errors.MultiverseError], grpc.StatusCode] = {
     errors.MultiverseError: grpc.StatusCode.UNKNOWN,
@@ -46,16 +55,43 @@ def code_for(exc: errors.MultiverseError) -> grpc.StatusCode:
 
 
 def to_status(exc: errors.MultiverseError) -> grpc.Status:
+    """The rich status for a domain error, bounded in size whatever the error echoes."""
     code = code_for(exc)
-    info = error_details_pb2.ErrorInfo(reason=type(exc).__name__, domain="multiverse", metadata=exc.details)
+    message = _fit(exc.message, MAX_MESSAGE)
+    metadata = {_fit(k, 64): _fit(v, MAX_VALUE) for k, v in list(exc.details.items())[:16]}
+    info = error_details_pb2.ErrorInfo(reason=type(exc).__name__, domain="multiverse", metadata=metadata)
     details = [_pack(info)]
     if isinstance(exc, errors.InvalidArgument):
-        violation = error_details_pb2.BadRequest.FieldViolation(field=exc.field, description=exc.message)
+        violation = error_details_pb2.BadRequest.FieldViolation(field=_fit(exc.field, MAX_VALUE), description=message)
         details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
     if exc.retriable:
         details.append(_pack(error_details_pb2.RetryInfo()))
-    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=exc.message, details=details)
+    while sum(d.ByteSize() for d in details) > MAX_DETAILS and len(info.metadata) > 1:
+        del info.metadata[max(info.metadata, key=lambda k: len(info.metadata[k]))]  # the largest fact goes first
+        details[0] = _pack(info)
+    status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=details)
     return rpc_status.to_status(status)
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` clipped to at most ``limit`` UTF-8 bytes, keeping its start and end."""
+    if len(text.encode("utf-8", "replace")) <= limit:
+        return text
+    chars = limit
+    while len((clipped := errors.clip(text, chars)).encode("utf-8", "replace")) > limit:
+        chars = chars * 3 // 4  # multi-byte characters: shrink until it fits
+    return clipped
+
+
+@contextlib.contextmanager
+def wire_fields(**names: str) -> Iterator[None]:
+    """Report a domain argument's InvalidArgument under its name on the wire: ``wire_fields(cursor="page_token")``."""
+    try:
+        yield
+    except errors.InvalidArgument as exc:
+        if exc.field in names:
+            raise exc.renamed(names[exc.field]) from None
+        raise
 
 
 def _pack(message: Any) -> any_pb2.Any:

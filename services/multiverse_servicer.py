@@ -7,8 +7,10 @@ import queue
 import threading
 
 import merge_kernels as mk
+from multiverse import jsonsafe
 from multiverse.crossing import Crossed, Crossing, CrossSpec, pipeline_from
 from multiverse.errors import InvalidArgument
+from multiverse.store import require_admin
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc
 from services.auth import Authenticator
 from services.convert import snapshot_to_pb, world_to_pb
@@ -22,6 +24,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     @translated
     def CrossWorlds(self, request, context):
         who = self.auth(context)
+        require_admin(who, "cross worlds")  # before the request's JSON is parsed
         spec = _spec(request)
         events: queue.Queue = queue.Queue()
         outcome: dict = {}
@@ -30,7 +33,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
             try:
                 outcome["crossed"] = self.crossing.cross(
                     who, spec, progress=lambda stage, f: events.put((stage, f)),
-                    cancelled=lambda: _gone(context))
+                    cancelled=lambda: _gone(context), time_left=context.time_remaining)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
                 outcome["error"] = exc
             events.put(None)
@@ -45,6 +48,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     @translated
     def PreviewCross(self, request, context):
         who = self.auth(context)
+        require_admin(who, "preview crosses")  # before the request's JSON is parsed
         spec = _spec(request)
         plan, child = self.crossing.preview(who, spec, cancelled=lambda: _gone(context))
         return multiverse_pb2.CrossPreview(stats=_stats(child.stats), state_sha256=child.digest,
@@ -55,6 +59,9 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     def ListOperators(self, request, context):
         self.auth(context)
         return multiverse_pb2.ListOperatorsResponse(operators=[_operator(o) for o in mk.list_operators()])
+
+
+MAX_PARAMS_JSON = 1 << 20  # a pipeline of a few steps is a few hundred bytes
 
 
 def _gone(context) -> bool:
@@ -72,10 +79,7 @@ def _spec(r: multiverse_pb2.CrossRequest) -> CrossSpec:
 
 
 def _json(field: str, text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(field, text[:80], f"use a JSON object ({exc})") from None
+    value = jsonsafe.loads(text, field=field, max_bytes=MAX_PARAMS_JSON)
     if not isinstance(value, dict):
         raise InvalidArgument(field, text[:80], "use a JSON object")
     return value

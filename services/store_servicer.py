@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from multiverse.errors import InvalidArgument
-from multiverse.store import EndDigest, SaveRequest, Store
+from multiverse.store import EndDigest, SaveRequest, Store, require_admin
 from multiverse.v1 import store_pb2, store_pb2_grpc
 from services.auth import Authenticator
 from services.convert import snapshot_to_pb, space_from_pb, space_to_pb, world_to_pb
-from services.errors import translated
+from services.errors import translated, wire_fields
 
 
 class StoreServicer(store_pb2_grpc.StoreServicer):
@@ -19,6 +19,7 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
     @translated
     def RegisterSpace(self, request, context):
         who = self.auth(context)
+        require_admin(who, "register a latent space")  # before anything of the request is parsed
         space = space_from_pb(request.space, default_max_players=self.store.limits.max_players)
         return space_to_pb(self.store.register_space(who, space))
 
@@ -81,7 +82,8 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
     @translated
     def Log(self, request, context):
         self.auth(context)
-        page, cursor = self.store.log(request.ref, limit=request.page_size, cursor=request.page_token)
+        with wire_fields(cursor="page_token"):
+            page, cursor = self.store.log(request.ref, limit=request.page_size, cursor=request.page_token)
         return store_pb2.LogResponse(snapshots=[snapshot_to_pb(r) for r in page], next_page_token=cursor)
 
     @translated

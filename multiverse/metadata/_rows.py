@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from multiverse import jsonsafe
 from multiverse.errors import InvalidArgument
 from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord, canonical_json, snapshot_id
 
@@ -135,10 +136,11 @@ def encode_cursor(start: str, frontier: list[str]) -> str:
 
 def decode_cursor(cursor: str, start: str) -> list[str]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        # a caller's text: bounded in size and nesting before it is parsed (multiverse.jsonsafe)
+        data = jsonsafe.loads(base64.urlsafe_b64decode(cursor.encode()), field="cursor", max_bytes=1 << 20)
         frontier = [str(sid) for sid in data["frontier"]] if data["v"] == 1 else []
         origin = data["start"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeError):
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeError, InvalidArgument):
         frontier, origin = [], start
     if not frontier or not all(HEX.fullmatch(sid) and len(sid) == 64 for sid in frontier):
         raise InvalidArgument(
