@@ -33,11 +33,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _global_options(p: argparse.ArgumentParser, default: object = None) -> None:
+    p.add_argument("--grpc", default=default, help=f"service address (default $MULTIVERSE_GRPC or {DEFAULT_GRPC})")
+    p.add_argument("--key", default=default, help="API key (default $MULTIVERSE_KEY or <data dir>/admin.key)")
+    p.add_argument("--data", default=default, type=Path, help="data directory (default $MULTIVERSE_DATA or ./data)")
+
+
+def _every_command(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of every (sub)command below ``p`` that takes no further subcommand."""
+    found: dict[int, argparse.ArgumentParser] = {}
+    for action in p._actions:  # argparse has no public walk over subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                for leaf in _every_command(child) or [child]:
+                    found[id(leaf)] = leaf
+    return list(found.values())
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="multiverse", description="Latent-state store and multiverse merge engine")
-    p.add_argument("--grpc", default=None, help=f"service address (default $MULTIVERSE_GRPC or {DEFAULT_GRPC})")
-    p.add_argument("--key", default=None, help="API key (default $MULTIVERSE_KEY or <data dir>/admin.key)")
-    p.add_argument("--data", default=None, type=Path, help="data directory (default $MULTIVERSE_DATA or ./data)")
+    _global_options(p)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="start the embedded stack in the foreground")
@@ -150,6 +165,9 @@ def _parser() -> argparse.ArgumentParser:
     from multiverse.cli_market import add_market_commands  # wallet, claim, tokens, list, buy, download, ...
 
     add_market_commands(sub, _client, _print)
+    # the global options after the command too (`multiverse up --data D`); SUPPRESS keeps a value given before it
+    for command in _every_command(p):
+        _global_options(command, argparse.SUPPRESS)
     return p
 
 

@@ -19,6 +19,9 @@ class Limits:
     """Caps on what one request may carry. Every cap has a clear error naming it."""
 
     max_state_bytes: int = GiB  # one snapshot's state file
+    # a state file's JSON header (tensor table and metadata: players, guidance texts), refused from its 8-byte
+    # length before any of it is buffered or parsed: parsed JSON takes many times its size in memory
+    max_header_bytes: int = 8 * MiB
     max_chunk_bytes: int = MiB  # one streamed chunk
     max_frames: int = 1 << 20
     max_players: int = 256  # a space may set a lower cap
@@ -64,7 +67,8 @@ class Settings:
             blob_url=env.get("MULTIVERSE_BLOBS", ""),
             s3_access_key=env.get("MULTIVERSE_S3_ACCESS_KEY", ""),
             s3_secret_key=env.get("MULTIVERSE_S3_SECRET_KEY", ""),
-            limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB))),
+            limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB)),
+                          max_header_bytes=int(env.get("MULTIVERSE_MAX_HEADER_BYTES", 8 * MiB))),
             market=None if env.get("MULTIVERSE_MARKET", "on") == "off" else _market_settings(env),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})

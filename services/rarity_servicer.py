@@ -11,11 +11,15 @@ from multiverse.rarity.records import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.service import RarityService
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 from services.auth import Authenticator
-from services.errors import translated
+from services.errors import translated, wire_fields
 
 _DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "u1", "uint16": "<u2", "int32": "<i4",
            "int64": "<i8", "bfloat16": "<u2"}
 MAX_VALUES = 1 << 24
+MAX_PAGE_TOKEN = 1024  # a TopRare page token is a score, a snapshot and an index: under 100 characters
+# the domain's argument names -> the request's fields, so that an error names what the caller sent
+_TOP_RARE_FIELDS = {"cursor": "page_token", "limit": "page_size"}
+_BY_ID_FIELDS = {"snapshot_id": "id.snapshot", "snapshot": "id.snapshot", "kind": "id.kind"}
 
 
 class RarityServicer(rarity_pb2_grpc.RarityServicer):
@@ -33,15 +37,19 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
     def TopRare(self, request, context):
         self.auth(context)
         space = self.rarity.engine(request.space).space
-        items, token = self.rarity.top_rare(space, request.kind, tier=request.tier, world=request.world,
-                                            limit=request.page_size or 50, cursor=request.page_token)
+        if len(request.page_token) > MAX_PAGE_TOKEN:
+            raise InvalidArgument("page_token", request.page_token, "pass the next_page_token of the previous page, or \"\" to start")
+        with wire_fields(**_TOP_RARE_FIELDS):
+            items, token = self.rarity.top_rare(space, request.kind, tier=request.tier, world=request.world,
+                                                limit=request.page_size or 50, cursor=request.page_token)
         return rarity_pb2.TopRareResponse(items=[score_to_pb(s, space) for s in items], next_page_token=token)
 
     @translated
     def RarityOf(self, request, context):
         self.auth(context)
         vid = ref_from_pb(request.id, "id")
-        return score_to_pb(self.rarity.rarity_of(vid), self.rarity.space_of(vid.snapshot))
+        with wire_fields(**_BY_ID_FIELDS):
+            return score_to_pb(self.rarity.rarity_of(vid), self.rarity.space_of(vid.snapshot))
 
     @translated
     def Neighbors(self, request, context):
@@ -53,7 +61,8 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
             query = vectors_from_pb(request.vector, "vector")
         else:
             raise InvalidArgument("query", "unset", "send either id (a stored vector) or vector (one ad hoc vector)")
-        found = self.rarity.neighbors(query, space=request.space, kind=request.kind, k=request.k, world=request.world)
+        with wire_fields(**(_BY_ID_FIELDS if which == "id" else {"query": "vector"})):
+            found = self.rarity.neighbors(query, space=request.space, kind=request.kind, k=request.k, world=request.world)
         return rarity_pb2.NeighborsResponse(neighbors=[neighbor_to_pb(n) for n in found])
 
     @translated
