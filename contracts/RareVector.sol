@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC721} from "solady/src/tokens/ERC721.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
@@ -12,10 +12,19 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 /// frame latent is kilobytes, far too big for calldata) and passes it in; ERC-721 ownership is the record, so
 /// the same vector can never be minted twice (there is no burn). Each mint emits {Provenance}.
 ///
+/// Built on Solady's ERC721, which keeps 96 spare bits beside each token's owner in the same storage word (the
+/// OpenZeppelin build, contracts/baseline/RareVectorOZ.sol, measured against this one by bench/gas_bench.py, needs
+/// a word of its own for them). Those bits hold the token's nonce: how many times it moved since its mint. Every
+/// transfer bumps it in the word the transfer writes anyway (about 200 gas), and the Exchange binds each listing
+/// to the nonce at signing, so a listing dies as soon as its token moves, even if the token comes back.
+///
 /// Royalty (ERC-2981): `royaltyBps` of every sale goes to the token's discoverer, the address it was minted to.
-/// To keep mint at the cost of a plain OpenZeppelin mint, the discoverer is not written at mint: while the token
-/// has never moved, its owner is the discoverer; the first transfer away records the sender (one storage
-/// write, once per token lifetime, paid by that first transfer).
+/// While the token has never moved (nonce 0) its owner is the discoverer; the first transfer away records the
+/// sender (one storage write, once per token lifetime), and later transfers see from the nonce that it is there.
+///
+/// Roles: the admin (DEFAULT_ADMIN_ROLE) grants and revokes minters and sets the URIs; the minter only mints. The
+/// constructor refuses one address for both, so the minter key, which signs on a server, cannot also re-point the
+/// metadata or appoint minters.
 contract RareVector is ERC721, AccessControl, IERC2981 {
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
     /// @notice Rarity at mint is a percentile in parts per million (999_000 = the rarest 0.1%).
@@ -41,6 +50,7 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
 
     error RarityOutOfRange(uint32 rarityPpm);
     error RoyaltyTooHigh(uint256 royaltyBps);
+    error AdminIsMinter(address account);
 
     constructor(
         address admin,
@@ -48,13 +58,22 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
         uint256 royaltyBps_,
         string memory baseURI_,
         string memory contractURI_
-    ) ERC721("Multiverse Rare Vector", "RARE") {
+    ) {
         if (royaltyBps_ > BPS) revert RoyaltyTooHigh(royaltyBps_);
+        if (admin == minter) revert AdminIsMinter(admin);
         royaltyBps = royaltyBps_;
         _base = baseURI_;
         _contractURI = contractURI_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(MINTER_ROLE, minter);
+    }
+
+    function name() public pure override returns (string memory) {
+        return "Multiverse Rare Vector";
+    }
+
+    function symbol() public pure override returns (string memory) {
+        return "RARE";
     }
 
     /// @notice Mint the vector whose canonical bytes hash to `contentHash` to its discoverer `to`; `indexRarity` is
@@ -69,29 +88,32 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
     ) external onlyRole(MINTER_ROLE) returns (uint256 tokenId) {
         if (uint32(indexRarity) > RARITY_SCALE) revert RarityOutOfRange(uint32(indexRarity));
         tokenId = uint256(contentHash);
-        // A vector minted before: _mint reverts with ERC721InvalidSender(address(0)) (the port reports it as
-        // AlreadyExists). No check of our own: it would read the owner slot a second time.
+        // A vector minted before: _mint reverts with TokenAlreadyExists() (the port reports it as AlreadyExists).
         _mint(to, tokenId);
         emit Provenance(tokenId, space, snapshot, indexRarity);
     }
 
+    /// @notice How many times the token moved since its mint (0 for a token that does not exist). A listing on the
+    /// Exchange names the nonce it was signed at and cannot be filled once the token has moved again.
+    function tokenNonce(uint256 tokenId) external view returns (uint256) {
+        return _getExtraData(tokenId);
+    }
+
     /// @notice The address the token was minted to (reverts for a token that does not exist).
     function discoverer(uint256 tokenId) public view returns (address) {
-        address recorded = _discoverers[tokenId];
-        return recorded != address(0) ? recorded : _requireOwned(tokenId);
+        return _getExtraData(tokenId) == 0 ? ownerOf(tokenId) : _discoverers[tokenId];
     }
 
     /// @inheritdoc IERC2981
     /// @dev A token that does not exist has no royalty: (address(0), 0).
     function royaltyInfo(uint256 tokenId, uint256 salePrice) external view returns (address receiver, uint256 amount) {
-        receiver = _discoverers[tokenId];
-        if (receiver == address(0)) receiver = _ownerOf(tokenId);
+        receiver = _getExtraData(tokenId) == 0 ? _ownerOf(tokenId) : _discoverers[tokenId];
         if (receiver != address(0)) amount = (salePrice * royaltyBps) / BPS;
     }
 
     /// @notice `baseURI` followed by the token id as 0x-prefixed 64-digit hex (the content hash).
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
-        _requireOwned(tokenId);
+        ownerOf(tokenId); // reverts with TokenDoesNotExist()
         return bytes(_base).length == 0 ? "" : string.concat(_base, Strings.toHexString(tokenId, 32));
     }
 
@@ -100,6 +122,7 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
         return _contractURI;
     }
 
+    /// @notice Point every token's metadata at `baseURI_` (admin only): tokenURI(id) = baseURI_ + hex(id).
     function setBaseURI(string calldata baseURI_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _base = baseURI_;
         emit BatchMetadataUpdate(0, type(uint256).max);
@@ -114,12 +137,15 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
         return
             interfaceId == type(IERC2981).interfaceId ||
             interfaceId == bytes4(0x49064906) || // ERC-4906
-            super.supportsInterface(interfaceId);
+            ERC721.supportsInterface(interfaceId) ||
+            AccessControl.supportsInterface(interfaceId);
     }
 
-    /// @dev Records the discoverer on the token's first move away from them (see the contract notice).
-    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
-        from = super._update(to, tokenId, auth);
-        if (from != address(0) && _discoverers[tokenId] == address(0)) _discoverers[tokenId] = from;
+    /// @dev Bumps the token's nonce on every move (not on mint) and records the discoverer on the first one.
+    function _afterTokenTransfer(address from, address, uint256 tokenId) internal override {
+        if (from == address(0)) return;
+        uint96 moves = _getExtraData(tokenId);
+        if (moves == 0) _discoverers[tokenId] = from;
+        _setExtraData(tokenId, moves + 1);
     }
 }

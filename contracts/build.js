@@ -6,7 +6,7 @@
 //   node contracts/build.js --check   rebuild in memory; exit 1 if the committed artifacts differ
 //
 // The source hash (see sourceHash below; multiverse/chain/artifacts.py computes the same) covers every .sol file
-// here, this script and the pinned solc and OpenZeppelin versions, so a test can tell stale artifacts without node.
+// here, this script and the pinned solc, OpenZeppelin and Solady versions, so a test can tell stale artifacts without node.
 'use strict';
 
 const crypto = require('node:crypto');
@@ -16,7 +16,7 @@ const path = require('node:path');
 const ROOT = __dirname;
 const ARTIFACTS = path.join(ROOT, 'artifacts');
 const SKIP_DIRS = new Set(['node_modules', 'artifacts']);
-const PINNED = ['solc', '@openzeppelin/contracts'];
+const PINNED = ['solc', '@openzeppelin/contracts', 'solady'];
 const SETTINGS = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: 'cancun', // transient storage (the reentrancy guard); no later opcodes, so any current node runs it

@@ -288,6 +288,7 @@ def listing_from_pb(m: market_pb2.MarketListing) -> Any:
         counter=uint("counter", m.counter or "0"),
         salt=uint("salt", m.salt or "0"),
         expiry=uint("expiry", m.expiry),
+        token_nonce=uint("token_nonce", m.token_nonce or "0"),
     )
 
 

@@ -157,6 +157,7 @@ def listing_to_pb(row: ListingRow) -> market_pb2.MarketListing:
         counter=str(x.counter),
         salt=str(x.salt),
         expiry=str(x.expiry),
+        token_nonce=str(x.token_nonce),
         signature=bytes.fromhex(row.signature.removeprefix("0x")),
         status=row.status,
     )
@@ -178,6 +179,7 @@ def listing_from_pb(m: market_pb2.MarketListing) -> Listing:
         counter=_uint("listing.counter", m.counter or "0"),
         salt=_uint("listing.salt", m.salt or "0"),
         expiry=_uint("listing.expiry", m.expiry),
+        token_nonce=_uint("listing.token_nonce", m.token_nonce or "0"),
     )
 
 

@@ -6,13 +6,15 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @title A test-only ERC-1271 contract wallet: signatures by `owner` are the wallet's signatures.
 /// @notice tests/chain deploys it to list tokens from a contract wallet, to refuse ether (a payout that fails),
-/// and to re-enter the exchange from its receive hook (the reentrancy guard must stop it).
+/// and to re-enter the exchange from its receive hook (the reentrancy guard must stop it). `answer`, when set,
+/// replaces the whole 32-byte word it returns for a valid signature (a wallet answering a wrong magic value).
 contract WalletMock is IERC1271 {
     address public immutable owner;
     bool public refuseEther;
     address public reenterTarget;
     bytes public reenterCall;
     bytes public reenterResult; // revert data of the re-entrant call, or "ok" if it succeeded
+    bytes32 public answer;
 
     constructor(address owner_) {
         owner = owner_;
@@ -20,7 +22,20 @@ contract WalletMock is IERC1271 {
 
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
         (address signer, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(hash, signature);
-        return err == ECDSA.RecoverError.NoError && signer == owner ? IERC1271.isValidSignature.selector : bytes4(0);
+        bool valid = err == ECDSA.RecoverError.NoError && signer == owner;
+        bytes32 word = answer;
+        if (valid && word != bytes32(0)) {
+            assembly ("memory-safe") {
+                mstore(0x00, word)
+                return(0x00, 0x20)
+            }
+        }
+        return valid ? IERC1271.isValidSignature.selector : bytes4(0);
+    }
+
+    function setAnswer(bytes32 answer_) external {
+        require(msg.sender == owner, "WalletMock: not owner");
+        answer = answer_;
     }
 
     /// @notice Call anything as the wallet (owner only): approvals, cancels, counter bumps.

@@ -54,8 +54,10 @@ PANIC_CODES = {
 # Contract error name -> domain error; anything else is FailedPrecondition.
 ERROR_KINDS: dict[str, type[MultiverseError]] = {
     "ERC721InvalidSender": AlreadyExists,  # raised by OpenZeppelin's _mint only: the token exists already
+    "TokenAlreadyExists": AlreadyExists,  # Solady's ERC721 (RareVector)
     "AccessControlUnauthorizedAccount": PermissionDenied,
     "ERC721NonexistentToken": NotFound,
+    "TokenDoesNotExist": NotFound,
 }
 _REVERTED = "execution reverted"
 

@@ -28,6 +28,7 @@ from .base import (
     TokenInfo,
 )
 from .config import Secret
+from .listing import DOMAIN_NAME, DOMAIN_VERSION, ERC1271_MAGIC, erc1271_accepts, recover_signer
 from .values import _address, _bytes32, _hex, _id_hex, _plain, _signature, _space, _token_id, encode_abi_words
 
 T = TypeVar("T")
@@ -127,21 +128,36 @@ class Web3Chain:
         address = _address("signer", signer)
         if len(digest) != 32:
             raise InvalidArgument("digest", digest.hex(), "give a 32-byte digest")
+        # As the exchange checks it (OpenZeppelin SignatureChecker): ECDSA with low s for an account without code,
+        # else ERC-1271 asked by the exchange itself, whose answer must be exactly the magic word.
         code = self._read(f"read the code of {address}", lambda: self._w3.eth.get_code(address))
         if not code:
-            try:
-                return Account._recover_hash(digest, signature=bytes(signature)) == address
-            except Exception:  # noqa: BLE001  (malformed bytes raise several kinds: not the signer's)
-                return False
-        call = {"to": address, "data": "0x1626ba7e" + encode_abi_words(digest, bytes(signature))}
+            return recover_signer(digest, bytes(signature)) == address
+        call = {"to": address, "data": "0x" + ERC1271_MAGIC.hex() + encode_abi_words(digest, bytes(signature))}
+        if self._contracts is not None:
+            call["from"] = self._contracts.exchange
         try:
             answer = self._read(f"ask {address} about a signature (ERC-1271)", lambda: self._w3.eth.call(call))
         except (FailedPrecondition, NotFound, PermissionDenied, Web3Exception):
             return False
-        return bytes(answer)[:4] == bytes.fromhex("1626ba7e")
+        return erc1271_accepts(bytes(answer))
 
     def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:  # noqa: B008 - frozen
-        admin = _address("admin", options.admin) if options.admin else self.minter
+        if not options.admin:
+            raise InvalidArgument(
+                "chain.admin",
+                options.admin,
+                "name the token's admin address (MULTIVERSE_CHAIN_ADMIN), a key kept apart from the minter's: it "
+                "appoints minters and sets the metadata URIs",
+            )
+        admin = _address("chain.admin", options.admin)
+        if admin == self.minter:
+            raise InvalidArgument(
+                "chain.admin",
+                admin,
+                "use an address other than the minter's: a minter key that is also the admin could appoint more "
+                "minters and re-point every token's metadata",
+            )
         if not 0 <= options.royalty_bps <= 10_000:
             raise InvalidArgument("royalty_bps", options.royalty_bps, "use basis points between 0 and 10000")
         token = self._w3.eth.contract(abi=self._artifacts["RareVector"].abi, bytecode=self._artifacts["RareVector"].bytecode)
@@ -183,10 +199,16 @@ class Web3Chain:
             domain = self._read("check the exchange", lambda: exchange.functions.eip712Domain().call())
         except (FailedPrecondition, NotFound, PermissionDenied, Web3Exception):
             is_token, domain = False, None
-        if not is_token or not domain or domain[1] != "Multiverse Exchange":
+        if not is_token or not domain or domain[1] != DOMAIN_NAME:
             raise FailedPrecondition(
                 f"the contracts at {token.address} / {exchange.address} are not a RareVector token and a Multiverse "
                 "Exchange: check the addresses"
+            )
+        if domain[2] != DOMAIN_VERSION:
+            raise FailedPrecondition(
+                f"the exchange at {exchange.address} speaks listing version {domain[2]!r} but this build speaks "
+                f"{DOMAIN_VERSION!r} (listings now carry the token's nonce): deploy new contracts (for the embedded "
+                "chain: move its data directory's chain folder aside; its tokens stay there)"
             )
         with self._lock:
             self._token, self._exchange, self._contracts = token, exchange, contracts
@@ -267,6 +289,16 @@ class Web3Chain:
         token = self._require(self._token)
         approved = self._read(f"read the approval of token {_id_hex(tid)}", lambda: token.functions.getApproved(tid).call())
         return None if int(approved, 16) == 0 else approved
+
+    def token_nonce(self, token_id: str) -> int:
+        tid = _token_id(token_id)
+        token = self._require(self._token)
+        return int(self._read(f"read the nonce of token {_id_hex(tid)}", lambda: token.functions.tokenNonce(tid).call()))
+
+    def credit_of(self, payee: str) -> int:
+        p = _address("payee", payee)
+        exchange = self._require(self._exchange)
+        return int(self._read("read a payee's credit", lambda: exchange.functions.creditOf(p).call()))
 
     def salt_used(self, seller: str, salt: int) -> bool:
         s = _address("seller", seller)
@@ -359,7 +391,9 @@ class Web3Chain:
             return None
         contract_name, event = self._events[bytes(topics[0])]
         decoded = event.process_log(log)
-        args = {k: _id_hex(v) if k == "tokenId" else _plain(v) for k, v in decoded["args"].items()}
+        # Solady's ERC721 names the token argument of Transfer and Approval `id`; the port says tokenId, as EIP-721 does
+        named = {("tokenId" if k == "id" else k): v for k, v in decoded["args"].items()}
+        args = {k: _id_hex(v) if k == "tokenId" else _plain(v) for k, v in named.items()}
         if "indexRarity" in args:  # Provenance packs two uint32 into one word: give them by name
             packed = int(args.pop("indexRarity"))
             args.update(index=packed >> 32, rarityPpm=packed & 0xFFFFFFFF)

@@ -2,7 +2,7 @@
 
 The source hash is the sha256 of a manifest with one ``<sha256>  <path>`` line for build.js and for every .sol
 file under contracts/ (sorted paths, node_modules and artifacts skipped), then ``<package> <version>`` lines for
-solc and @openzeppelin/contracts as package-lock.json pins them. build.js computes the same; a test compares.
+solc, @openzeppelin/contracts and solady as package-lock.json pins them. build.js computes the same; a test compares.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from multiverse.errors import Corrupt, NotFound
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 DEFAULT_ARTIFACTS = CONTRACTS_DIR / "artifacts"
-PINNED = ("solc", "@openzeppelin/contracts")
+PINNED = ("solc", "@openzeppelin/contracts", "solady")
 _SKIP = {"node_modules", "artifacts"}
 
 

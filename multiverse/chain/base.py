@@ -96,7 +96,8 @@ class BlockRef:
 
 @dataclass(frozen=True)
 class DeployOptions:
-    """What ``deploy`` needs beyond the minter key. ``admin`` defaults to the minter's address."""
+    """What ``deploy`` needs beyond the minter key. ``admin`` (required, and not the minter's address) holds the
+    token's admin role: it appoints minters and sets the URIs. The in-process chain makes one when none is given."""
 
     royalty_bps: int = 500
     base_uri: str = ""
@@ -137,7 +138,8 @@ class Chain(Protocol):
         ...
 
     def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:
-        """Deploy RareVector (minter role to the minter key) and Exchange from the minter key; attach to them."""
+        """Deploy RareVector (minter role to the minter key, admin role to ``options.admin``) and Exchange from the
+        minter key; attach to them. ``InvalidArgument`` without an admin, or with the minter as admin."""
         ...
 
     def attach(self, contracts: Contracts) -> Contracts:
@@ -158,6 +160,14 @@ class Chain(Protocol):
     def is_approved_for_all(self, owner: str, operator: str) -> bool: ...
 
     def get_approved(self, token_id: str) -> str | None: ...
+
+    def token_nonce(self, token_id: str) -> int:
+        """How often the token moved since its mint: a listing must be signed with it, and dies when it changes."""
+        ...
+
+    def credit_of(self, payee: str) -> int:
+        """Wei the exchange credited to ``payee`` (sale payments it could not receive), until it withdraws them."""
+        ...
 
     def salt_used(self, seller: str, salt: int) -> bool:
         """Whether the exchange saw a listing of ``seller`` with this salt (its nonce) filled or cancelled; for salts

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eth_utils import is_address
+
 from multiverse.errors import InvalidArgument
 
 from .artifacts import DEFAULT_ARTIFACTS
@@ -63,7 +65,9 @@ class ChainConfig:
     ``minter_key``: signs every transaction; required for ``rpc``; for ``memory`` a fresh funded key is made when
     it is absent (kept in ``data_dir`` when that is set). ``data_dir``: where the in-process chain is kept on disk
     (the App sets <data>/chain). ``token``/``exchange``: attach to these addresses instead of deploying. ``chain_id``: when set,
-    the node must report it (a guard against pointing at the wrong network).
+    the node must report it (a guard against pointing at the wrong network). ``admin``: the address that gets the
+    token's admin role when deploying (it appoints minters and sets the URIs); never the minter's. Required to deploy
+    on ``rpc``; ``memory`` makes an admin key when it is absent (kept in ``data_dir`` as token-admin.key).
     """
 
     kind: str = "memory"
@@ -94,6 +98,8 @@ class ChainConfig:
             raise InvalidArgument(
                 "chain.token/chain.exchange", (self.token, self.exchange), "give both addresses to attach, or neither to deploy"
             )
+        if self.admin is not None and not (isinstance(self.admin, str) and is_address(self.admin)):
+            raise InvalidArgument("chain.admin", self.admin, "give the admin's 0x-prefixed 20-byte address")
         if not 0 <= self.royalty_bps <= 10_000:
             raise InvalidArgument("chain.royalty_bps", self.royalty_bps, "use basis points between 0 and 10000")
         if self.timeout_s <= 0:

@@ -1,9 +1,10 @@
 """The in-process EVM adapter: eth-tester with py-evm, contracts deployed at start-up.
 
 This is the embedded default (``make run``). With ``config.data_dir`` the chain is durable (durable.py): kept in
-``data_dir``/chain.sqlite with the minter key (``minter.key``, mode 0600, unless configured) and the contract
-addresses (``contracts.json``), so a restart continues the same chain with the same contracts; without it the
-chain lives in memory and is gone at exit (tests, benchmarks). ``provider`` is the seam for serving this EVM as
+``data_dir``/chain.sqlite with the minter key (``minter.key``, mode 0600, unless configured), the token admin's key
+(``token-admin.key``, made when no ``admin`` address is configured: the minter never holds the admin role) and the
+contract addresses (``contracts.json``), so a restart continues the same chain with the same contracts; without it
+the chain lives in memory and is gone at exit (tests, benchmarks; the admin key made then is not kept). ``provider`` is the seam for serving this EVM as
 JSON-RPC to browser wallets: hand it each request with ``provider.make_request(method, params)``.
 """
 
@@ -25,7 +26,7 @@ from .config import ChainConfig, Secret, minter_key
 
 ETHER = 10**18
 MINTER_FUNDING = 10_000 * ETHER  # of the dev accounts' 1,000,000 ether each
-KEY_FILE, CONTRACTS_FILE = "minter.key", "contracts.json"
+KEY_FILE, ADMIN_KEY_FILE, CONTRACTS_FILE = "minter.key", "token-admin.key", "contracts.json"
 
 
 class InProcessChain(Web3Chain):
@@ -71,9 +72,8 @@ class InProcessChain(Web3Chain):
                 self._reattach(directory)
             else:
                 # (a stored chain without a contracts record: a deployment that never finished; deploy again)
-                contracts = self.deploy(
-                    DeployOptions(config.royalty_bps, config.base_uri, config.contract_uri, config.admin)
-                )
+                admin = config.admin or _admin_address(directory)
+                contracts = self.deploy(DeployOptions(config.royalty_bps, config.base_uri, config.contract_uri, admin))
                 if directory is not None:
                     _write_atomically(
                         directory / CONTRACTS_FILE, json.dumps(asdict(contracts), indent=2) + "\n"
@@ -136,8 +136,16 @@ class InProcessChain(Web3Chain):
                 self._backend = None
 
 
-def _stored_key(path: Path) -> Secret:
-    """The minter key kept in ``path`` (made, mode 0600, on first use); never printed."""
+def _admin_address(directory: Path | None) -> str:
+    """The address of the token admin's key: kept in ``directory`` (made on first use), or a throwaway one."""
+    if directory is None:
+        return Account.create().address
+    key = _stored_key(directory / ADMIN_KEY_FILE, "chain.admin (an address)")
+    return Account.from_key(key.reveal()).address
+
+
+def _stored_key(path: Path, setting: str = "chain.minter_key") -> Secret:
+    """The private key kept in ``path`` (made, mode 0600, on first use); never printed."""
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -148,13 +156,13 @@ def _stored_key(path: Path) -> Secret:
         return minter_key(path.read_text().strip())
     except InvalidArgument:
         raise FailedPrecondition(
-            f"{path} does not hold a private key: restore it, or configure chain.minter_key"
+            f"{path} does not hold a private key: restore it, or configure {setting}"
         ) from None
 
 
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:  # the chain's files: 0600
         f.write(text)
         f.flush()
         os.fsync(f.fileno())

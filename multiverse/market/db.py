@@ -33,6 +33,15 @@ class EventRow:
     args: dict[str, Any]
 
 
+def listing_status(events: set[str], token_moves: int, signed_nonce: int) -> str:
+    """A listing's status from the names of its indexed events and its token's indexed moves since mint."""
+    if "Sold" in events:
+        return "sold"
+    if "Cancelled" in events:
+        return "cancelled"
+    return "stale" if token_moves > signed_nonce else "active"
+
+
 class MarketDb:
     def __init__(self, meta: SqlMetadata, token: str) -> None:
         self.meta, self.token = meta, token  # token: the RareVector contract's address (listings name it)
@@ -100,10 +109,14 @@ class MarketDb:
 
     # listings ----------------------------------------------------------------------------------------------
     def put_listing(self, row: ListingRow) -> bool:
-        """Insert unless the hash is stored already; True if inserted."""
+        """Insert unless the hash is stored already; True if inserted. Its status then follows what is indexed
+        (the token may have moved on since the seller signed)."""
         with self._tx(write=True) as conn:
             stmt = self._insert(t.listings).values(**row.values()).on_conflict_do_nothing()
-            return conn.execute(stmt).rowcount == 1
+            inserted = conn.execute(stmt).rowcount == 1
+            if inserted:
+                self._derive_listings(conn, row.chain_id, {row.token_id}, {row.listing_hash})
+            return inserted
 
     def listings(
         self, *, token_id: str = "", seller: str = "", status: str = "active", limit: int = 100
@@ -208,8 +221,8 @@ class MarketDb:
     def _derive(
         self, conn: sa.Connection, chain_id: int, token_ids: set[str], listing_hashes: set[str]
     ) -> None:
-        """Owner of each token = ``to`` of its last indexed Transfer ("" if none: not on the chain);
-        status of each listing = sold / cancelled if an indexed event says so, else active."""
+        """Owner of each token = ``to`` of its last indexed Transfer ("" if none: not on the chain); then the
+        status of each listing these events touch (``_derive_listings``)."""
         c = t.chain_events.c
         for token_id in token_ids:
             last = conn.execute(
@@ -224,16 +237,35 @@ class MarketDb:
                 .where(t.tokens.c.token_id == token_id)
                 .values(owner="" if owner == ZERO else owner)
             )
-        for listing_hash in listing_hashes:
+        self._derive_listings(conn, chain_id, token_ids, listing_hashes)
+
+    def _derive_listings(
+        self, conn: sa.Connection, chain_id: int, token_ids: set[str], listing_hashes: set[str]
+    ) -> None:
+        """Status of the given listings and of every listing of the given tokens: sold / cancelled if an indexed
+        event says so; else stale if the token's indexed moves (Transfers after its mint) outnumber the nonce the
+        listing was signed with, since the exchange never fills it then; else active."""
+        c, x = t.chain_events.c, t.listings.c
+        if token_ids:
+            listing_hashes = listing_hashes | set(
+                conn.execute(sa.select(x.listing_hash).where(x.token_id.in_(token_ids))).scalars()
+            )
+        moves: dict[str, int] = {}
+        for listing_hash, token_id, signed_nonce in conn.execute(
+            sa.select(x.listing_hash, x.token_id, x.token_nonce).where(x.listing_hash.in_(listing_hashes))
+        ).all():
             names = set(
                 conn.execute(
                     sa.select(c.name).where(c.chain_id == chain_id, c.listing_hash == listing_hash)
                 ).scalars()
             )
-            status = "sold" if "Sold" in names else "cancelled" if "Cancelled" in names else "active"
-            conn.execute(
-                t.listings.update().where(t.listings.c.listing_hash == listing_hash).values(status=status)
-            )
+            if token_id not in moves:
+                transfers = conn.execute(
+                    sa.select(c.args).where(c.chain_id == chain_id, c.token_id == token_id, c.name == "Transfer")
+                ).scalars()
+                moves[token_id] = sum(1 for args in transfers if json.loads(args)["from"] != ZERO)
+            status = listing_status(names, moves[token_id], int(signed_nonce))
+            conn.execute(t.listings.update().where(x.listing_hash == listing_hash).values(status=status))
 
     # sign-in ----------------------------------------------------------------------------------------------
     def add_nonce(self, nonce: str, now: float, expires_at: float) -> None:

@@ -7,7 +7,9 @@ Rules (the servicer only translates):
   same matrix is claimed once, whoever holds it.
 - ``download``: the full matrix, only for the wallet that owns the token on the chain now.
 - ``prepare_listing`` / ``submit_listing``: EIP-712 typed data to sign, then the signed listing is stored after
-  checking the signature, the seller's ownership, the exchange's approval, the counter and the amounts.
+  checking the signature (as the exchange will), the seller's ownership, the exchange's approval, the counter, the
+  token's nonce and the amounts. A listing names its token's nonce, so it dies when the token moves (the indexer
+  marks it ``stale``) and never revives, even if the token comes back to the seller.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, Invali
 from multiverse.store import Store
 
 from .db import EventRow, MarketDb
-from .records import ListingRow, TokenRow
+from .records import LISTING_STATUSES, ListingRow, TokenRow
 from .signin import ROLE_WALLET, SignInConfig
 from .vectors import Vector, VectorRef, extract
 
@@ -233,6 +235,7 @@ class Market:
             counter,
             salt or self._free_salt(seller, counter, f"{seller}{tid}{now}{price}"),
             expiry,
+            self.chain.token_nonce(tid),
         )
         self._check_listing(listing)
         digest = listing_digest(listing, contracts.chain_id, contracts.exchange)
@@ -294,9 +297,9 @@ class Market:
     def listings(
         self, *, token_id: str = "", seller: str = "", status: str = "active", limit: int = 100
     ) -> list[ListingRow]:
-        if status and status not in ("active", "sold", "cancelled"):
+        if status and status not in LISTING_STATUSES:
             raise InvalidArgument(
-                "status", status, "use active, sold or cancelled, or leave it empty for all"
+                "status", status, f"use one of {', '.join(LISTING_STATUSES)}, or leave it empty for all"
             )
         return self.db.listings(
             token_id=_token_id(token_id) if token_id else "", seller=seller, status=status, limit=limit
@@ -304,7 +307,7 @@ class Market:
 
     def _check_listing(self, listing: Listing) -> None:
         tid = f"{listing.token_id:064x}"
-        for name in ("price", "fee", "counter", "salt", "expiry"):
+        for name in ("price", "fee", "counter", "salt", "expiry", "token_nonce"):
             _uint(name, getattr(listing, name))
         if listing.expiry <= self.clock():
             raise InvalidArgument("listing.expiry", listing.expiry, "give a unix time in the future")
@@ -324,6 +327,12 @@ class Market:
         if listing.counter != counter:
             raise FailedPrecondition(
                 f"the listing was signed with counter {listing.counter} but the seller's counter is {counter}: prepare it again"
+            )
+        nonce = self.chain.token_nonce(tid)
+        if listing.token_nonce != nonce:
+            raise FailedPrecondition(
+                f"the listing was signed with token nonce {listing.token_nonce} but token {tid} has moved since "
+                f"(its nonce is {nonce}): prepare it again"
             )
         royalty = listing.price * self.chain.token_info(tid).royalty_bps // 10_000
         if listing.fee and listing.fee_recipient == ZERO:

@@ -9,7 +9,8 @@ from typing import Any
 
 from multiverse.chain import Listing
 
-LISTING_STATUSES = ("active", "sold", "cancelled")
+# stale: the token moved after the listing was signed, so the exchange will never fill it (contracts/Exchange.sol)
+LISTING_STATUSES = ("active", "sold", "cancelled", "stale")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ListingRow:
             "counter": str(x.counter),
             "salt": str(x.salt),
             "expiry": str(x.expiry),
+            "token_nonce": str(x.token_nonce),
             "signature": self.signature,
             "status": self.status,
             "created_at": self.created_at,
@@ -84,6 +86,7 @@ class ListingRow:
             counter=int(row["counter"]),
             salt=int(row["salt"]),
             expiry=int(row["expiry"]),
+            token_nonce=int(row.get("token_nonce") or 0),
         )
         return cls(
             row["listing_hash"],

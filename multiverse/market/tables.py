@@ -5,7 +5,8 @@ text, since they overflow BIGINT; addresses are checksummed ``0x`` text; timesta
 
 - ``market_tokens``: one row per claimed (or indexed) token; ``owner`` follows the indexed Transfer events
   ("" when the chain no longer has the token, e.g. its mint was reorganised away).
-- ``market_listings``: signed listings; ``status`` follows the indexed Sold / Cancelled events.
+- ``market_listings``: signed listings; ``status`` follows the indexed Sold / Cancelled events, and becomes
+  ``stale`` once the indexed Transfers of its token outnumber the token nonce it was signed with (migration 0005).
 - ``market_chain_events`` keyed by (chain id, block hash, transaction, log index): replays change nothing.
 - ``market_chain_blocks``: the blocks the indexer has seen (hash and parent hash), to detect reorgs.
 - ``market_nonces`` / ``market_sessions``: wallet sign-in (EIP-4361); sessions store only the secret's sha256.
@@ -55,8 +56,9 @@ listings = sa.Table(
     sa.Column("counter", UINT, nullable=False),
     sa.Column("salt", UINT, nullable=False),
     sa.Column("expiry", UINT, nullable=False),
+    sa.Column("token_nonce", UINT, nullable=False, server_default="0"),  # the token's nonce when signed
     sa.Column("signature", sa.Text(), nullable=False),  # 0x hex
-    sa.Column("status", sa.String(16), nullable=False, index=True),  # active | sold | cancelled
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # active | sold | cancelled | stale
     sa.Column("created_at", sa.Double(), nullable=False),
 )
 

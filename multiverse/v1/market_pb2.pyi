@@ -127,7 +127,7 @@ class ListTokensResponse(_message.Message):
     def __init__(self, tokens: _Optional[_Iterable[_Union[Token, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class MarketListing(_message.Message):
-    __slots__ = ("listing_hash", "seller", "token", "token_id", "price", "fee_recipient", "fee", "counter", "salt", "expiry", "signature", "status")
+    __slots__ = ("listing_hash", "seller", "token", "token_id", "price", "fee_recipient", "fee", "counter", "salt", "expiry", "signature", "status", "token_nonce")
     LISTING_HASH_FIELD_NUMBER: _ClassVar[int]
     SELLER_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,7 @@ class MarketListing(_message.Message):
     EXPIRY_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_NONCE_FIELD_NUMBER: _ClassVar[int]
     listing_hash: str
     seller: str
     token: str
@@ -152,7 +153,8 @@ class MarketListing(_message.Message):
     expiry: str
     signature: bytes
     status: str
-    def __init__(self, listing_hash: _Optional[str] = ..., seller: _Optional[str] = ..., token: _Optional[str] = ..., token_id: _Optional[str] = ..., price: _Optional[str] = ..., fee_recipient: _Optional[str] = ..., fee: _Optional[str] = ..., counter: _Optional[str] = ..., salt: _Optional[str] = ..., expiry: _Optional[str] = ..., signature: _Optional[bytes] = ..., status: _Optional[str] = ...) -> None: ...
+    token_nonce: str
+    def __init__(self, listing_hash: _Optional[str] = ..., seller: _Optional[str] = ..., token: _Optional[str] = ..., token_id: _Optional[str] = ..., price: _Optional[str] = ..., fee_recipient: _Optional[str] = ..., fee: _Optional[str] = ..., counter: _Optional[str] = ..., salt: _Optional[str] = ..., expiry: _Optional[str] = ..., signature: _Optional[bytes] = ..., status: _Optional[str] = ..., token_nonce: _Optional[str] = ...) -> None: ...
 
 class ListingsRequest(_message.Message):
     __slots__ = ("token_id", "seller", "status", "page_size")

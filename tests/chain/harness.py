@@ -142,7 +142,10 @@ class Net:
         address = seller if isinstance(seller, str) else seller.address
         fields.setdefault("counter", self.chain.counter_of(address))
         fields.setdefault("expiry", FAR_FUTURE)
-        return Listing(seller=address, token=fields.pop("token", self.token.address), token_id=token_id, price=price, **fields)
+        token = fields.pop("token", self.token.address)
+        if "token_nonce" not in fields:  # RareVector keeps one; other tokens count as 0
+            fields["token_nonce"] = self.chain.token_nonce(f"{token_id:064x}") if token == self.token.address else 0
+        return Listing(seller=address, token=token, token_id=token_id, price=price, **fields)
 
     def buy(self, buyer: LocalWallet, listing: Listing, signature: bytes, max_price: int | None = None, value: int | None = None):
         call = self.exchange.functions.buy(listing.as_tuple(), signature, listing.price if max_price is None else max_price)
@@ -156,10 +159,22 @@ class Net:
         return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact.abi)
 
 
+def admin_address() -> str:
+    """The token admin of the test chains: a key of its own, not the minter's."""
+    return Account.from_key(key_for("admin")).address
+
+
 def memory_net() -> Net:
     key = key_for("minter")
     chain = InProcessChain(
-        ChainConfig(kind="memory", minter_key=key, royalty_bps=ROYALTY_BPS, base_uri=BASE_URI, contract_uri=CONTRACT_URI)
+        ChainConfig(
+            kind="memory",
+            minter_key=key,
+            royalty_bps=ROYALTY_BPS,
+            base_uri=BASE_URI,
+            contract_uri=CONTRACT_URI,
+            admin=admin_address(),
+        )
     )
     return _with_wallets(Net("memory", chain), key)
 
@@ -174,14 +189,20 @@ def rpc_net(url: str) -> Net:
     )
     chain = RpcChain(
         ChainConfig(
-            kind="rpc", rpc_url=url, minter_key=key, royalty_bps=ROYALTY_BPS, base_uri=BASE_URI, contract_uri=CONTRACT_URI
+            kind="rpc",
+            rpc_url=url,
+            minter_key=key,
+            royalty_bps=ROYALTY_BPS,
+            base_uri=BASE_URI,
+            contract_uri=CONTRACT_URI,
+            admin=admin_address(),
         )
     )
     return _with_wallets(Net("anvil", chain), key)
 
 
 def _with_wallets(net: Net, minter_key: str) -> Net:
-    net.wallets["admin"] = LocalWallet(net.chain, minter_key)  # the minter is also the admin by default
-    for name in ("alice", "bob", "carol", "dave", "fees"):
+    net.wallets["minter"] = LocalWallet(net.chain, minter_key)
+    for name in ("admin", "alice", "bob", "carol", "dave", "fees"):
         net.wallets[name] = net.new_wallet(name)
     return net
