@@ -39,7 +39,15 @@ class Settings:
     blob_url: str = ""  # empty: a directory in data_dir; or s3://bucket/prefix?endpoint=host:port
     s3_access_key: str = field(default="", repr=False)
     s3_secret_key: str = field(default="", repr=False)
-    workers: int = 16
+    # Concurrency (services/limits.py): worker threads, which are also the cap on calls served at once (health
+    # checks and refusals have threads of their own); streaming calls (saves, loads, watches) on the whole
+    # server (0: half the workers) and per API key (callers without a key share one budget).
+    workers: int = 32
+    max_streams: int = 0
+    max_streams_per_key: int = 4
+    stream_idle_s: float = 60.0  # a stream whose client sends or takes no message for this long is cut
+    watch_idle_s: float = 300.0  # WatchRare ends (OK, with a reason) after this long without a message,
+    watch_max_s: float = 3600.0  # and after this long in any case; clients call again
     limits: Limits = Limits()
     # The chain and market (multiverse.market.wiring.MarketSettings); None: no chain, no Market service.
     market: Any = None
@@ -70,8 +78,29 @@ class Settings:
             limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB)),
                           max_header_bytes=int(env.get("MULTIVERSE_MAX_HEADER_BYTES", 8 * MiB))),
             market=None if env.get("MULTIVERSE_MARKET", "on") == "off" else _market_settings(env),
+            **_concurrency(env),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+_CONCURRENCY = {"workers": int, "max_streams": int, "max_streams_per_key": int, "stream_idle_s": float,
+                "watch_idle_s": float, "watch_max_s": float}
+
+
+def _concurrency(env: dict[str, str]) -> dict[str, Any]:
+    """The concurrency settings given as MULTIVERSE_WORKERS, MULTIVERSE_MAX_STREAMS, ... (each field in capitals)."""
+    found: dict[str, Any] = {}
+    for name, kind in _CONCURRENCY.items():
+        raw = env.get(f"MULTIVERSE_{name.upper()}", "")
+        if not raw:
+            continue
+        try:
+            found[name] = kind(raw)
+        except ValueError:
+            from multiverse.errors import InvalidArgument
+
+            raise InvalidArgument(f"MULTIVERSE_{name.upper()}", raw, f"set a number ({kind.__name__})") from None
+    return found
 
 
 def _market_settings(env: dict[str, str]) -> Any:

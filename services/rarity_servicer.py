@@ -12,10 +12,12 @@ from multiverse.rarity.service import RarityService
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 from services.auth import Authenticator
 from services.errors import translated, wire_fields
+from services.idle import StreamClock
 
 _DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "u1", "uint16": "<u2", "int32": "<i4",
            "int64": "<i8", "bfloat16": "<u2"}
 MAX_VALUES = 1 << 24
+END_REASON = "x-end-reason"  # trailing metadata: why a watch ended on the server's side
 MAX_PAGE_TOKEN = 1024  # a TopRare page token is a score, a snapshot and an index: under 100 characters
 # the domain's argument names -> the request's fields, so that an error names what the caller sent
 _TOP_RARE_FIELDS = {"cursor": "page_token", "limit": "page_size"}
@@ -23,8 +25,10 @@ _BY_ID_FIELDS = {"snapshot_id": "id.snapshot", "snapshot": "id.snapshot", "kind"
 
 
 class RarityServicer(rarity_pb2_grpc.RarityServicer):
-    def __init__(self, rarity: RarityService, auth: Authenticator) -> None:
+    def __init__(self, rarity: RarityService, auth: Authenticator, *, watch_idle_s: float = 300.0,
+                 watch_max_s: float = 3600.0) -> None:
         self.rarity, self.auth = rarity, auth
+        self.watch_idle_s, self.watch_max_s = watch_idle_s, watch_max_s
 
     @translated
     def Score(self, request, context):
@@ -76,9 +80,16 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
     @translated
     def WatchRare(self, request, context):
         self.auth(context)
+        # Ends with OK once idle or old, so that no watch holds a worker for ever; clients call again. The reason
+        # goes in the trailing metadata: gRPC drops an OK status's message.
+        clock = StreamClock(self.watch_idle_s, self.watch_max_s)
         for space, score in self.rarity.watch(request.space, request.kind, request.tier,
-                                              stop=lambda: not context.is_active()):
+                                              stop=lambda: not context.is_active() or clock.expired() is not None):
             yield score_to_pb(score, space)
+            clock.touch()
+        reason = clock.expired()
+        if reason is not None and context.is_active():
+            context.set_trailing_metadata(((END_REASON, reason),))
 
 
 def vectors_from_pb(m: rarity_pb2.Vectors, field: str) -> np.ndarray:

@@ -18,26 +18,41 @@ from multiverse.v1 import (
     store_pb2_grpc,
 )
 from services.auth import Authenticator
+from services.limits import PENDING_PER_WORKER, LimitInterceptor, RpcLimits
 from services.multiverse_servicer import MultiverseServicer
 from services.rarity_servicer import RarityServicer
 from services.store_servicer import StoreServicer
 
 MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
+HTTP2_STREAMS = 100  # concurrent HTTP/2 streams per connection; more wait in the client, holding nothing here
+KEEPALIVE_MS = 60_000  # ping a connection quiet this long, so that a vanished client's streams end
+KEEPALIVE_TIMEOUT_MS = 20_000
 
 
 def build_server(app: App, address: str, *, workers: int | None = None) -> tuple[grpc.Server, int]:
-    """A started-ready (not yet started) server bound to ``address``; returns it and the bound port."""
+    """A started-ready (not yet started) server bound to ``address``; returns it and the bound port.
+
+    Every call but health checks goes through ``LimitInterceptor`` (services/limits.py): at most ``workers``
+    calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer."""
+    limits = RpcLimits.from_settings(app.settings, workers)
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE),
         ("grpc.max_send_message_length", MAX_MESSAGE),
         ("grpc.so_reuseport", 0),
+        ("grpc.max_concurrent_streams", HTTP2_STREAMS),
+        ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+        ("grpc.http2.max_pings_without_data", 0),  # an idle watch sends no data, yet its peer must be probed
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers or app.settings.workers), options=options)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="grpc-worker"),
+                         interceptors=[LimitInterceptor(limits)], options=options,
+                         maximum_concurrent_rpcs=limits.workers * PENDING_PER_WORKER)
     auth = Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None)
     store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
     multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing, auth), server)
     if app.rarity is not None:
-        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, auth), server)
+        watch = {"watch_idle_s": app.settings.watch_idle_s, "watch_max_s": app.settings.watch_max_s}
+        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, auth, **watch), server)
 
     if app.market is not None:
         from multiverse.v1 import market_pb2, market_pb2_grpc
