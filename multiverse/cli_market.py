@@ -62,7 +62,7 @@ def add_market_commands(
     with_wallet(addr)
     addr.set_defaults(run=lambda a: print(_address_of(_require_key(a))))
     fund = wallet.add_parser(
-        "fund", help="development chains only: ether from the node's unlocked dev account"
+        "fund", help="development chains only (the in-process EVM, anvil): ether from their well-known funded key"
     )
     with_wallet(fund)
     fund.add_argument(

@@ -10,6 +10,9 @@ Everything goes through ``multiverse.client`` over gRPC, as a real deployment wo
    (``multiverse.demo_market``; "skipped: claim and buy (market off)" when the service runs without a market);
 5. decoded pictures of parents and children go to ``<data dir>/previews/``.
 
+With a market, the demo runs only on a development chain (the in-process EVM or a local anvil: it mints tokens
+and funds wallets from a key everyone knows); on any other chain it refuses before it saves anything.
+
 Each step is one log line. ``run_demo`` returns a ``DemoReport`` of what it did, which the test checks
 against the store.
 """
@@ -31,6 +34,7 @@ import numpy as np
 from multiverse import errors
 from multiverse.client import Client
 from multiverse.codec import decode_state
+from multiverse.demo_market import check_chain
 
 Log = Callable[[str], None]
 OPERATORS: tuple[tuple[str, dict[str, Any], str], ...] = (
@@ -82,6 +86,7 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
         log(line)
 
     with Client(address, admin_key) as admin:
+        check_chain(admin)  # before anything is saved: refused on a chain that is not a development chain
         play(admin, address, cfg, report, say)
         cross(admin, cfg, report, say)
         write_previews(admin, report, say)

@@ -6,7 +6,8 @@ Through ``multiverse.client`` over gRPC and the chain's JSON-RPC, as a player's 
 2. the rarest vector at or above the market's tier whose discoverer's key the demo holds is picked: a simulated
    player's wallet (``tileworld.bots.wallet_key`` of the game's seed and the player's name) or a server's payout
    wallet (``wallet_key(seed, "payout/<server>")``); that wallet signs in (EIP-4361) and claims it;
-3. the seller (for gas) and a buyer wallet are funded from the development chain's unlocked account;
+3. the seller (for gas) and a buyer wallet are funded from the development chain's well-known funded key (the
+   demo runs on development chains only: the in-process EVM or a local anvil, see ``multiverse.chain.devchain``);
 4. the seller approves the exchange and submits a signed EIP-712 listing; the buyer fills it on the chain;
 5. once the indexer has seen the sale, the token's owner is the buyer, the buyer downloads the matrix and the
    seller's download is refused.
@@ -26,6 +27,7 @@ import grpc
 
 from multiverse import errors
 from multiverse.chain.config import Secret
+from multiverse.chain.devchain import require_dev_chain
 from multiverse.client import Client
 from multiverse.codec import decode_state
 from multiverse.tileworld.bots import wallet_address, wallet_key
@@ -65,11 +67,8 @@ class Candidate:
 
 def market_step(admin: Client, address: str, cfg: Any, report: Any, say: Log, wait_s: float = 30.0) -> None:
     """Claim, list and buy the rarest claimable vector of the demo (``cfg``: DemoConfig; ``report``: DemoReport)."""
-    try:
-        info = admin.chain_info()
-    except errors.MultiverseError as exc:
-        if getattr(exc, "code", None) != grpc.StatusCode.UNIMPLEMENTED:
-            raise
+    info = check_chain(admin)
+    if info is None:
         _skip(report, say, "(market off)")
         return
     keys = Keyring()
@@ -88,6 +87,20 @@ def market_step(admin: Client, address: str, cfg: Any, report: Any, say: Log, wa
             trade(admin, address, cfg, seller, key, token, pick, report, say, wait_s)
         return
     _skip(report, say, f"found no vector of tier {cfg.min_tier} or rarer whose discoverer's wallet the demo holds")
+
+
+def check_chain(admin: Client) -> Any:
+    """The market's ChainInfo, or None when the service runs without a market. FailedPrecondition, naming the
+    chain id, when it is not a development chain (devchain): the demo mints tokens, spends the minter's ether and
+    funds its wallets from a key everyone knows."""
+    try:
+        info = admin.chain_info()
+    except errors.MultiverseError as exc:
+        if getattr(exc, "code", None) != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+        return None
+    require_dev_chain(info.chain_id, "the demo")
+    return info
 
 
 def candidates(admin: Client, cfg: Any, keys: Keyring, seeds: list[int]) -> list[Candidate]:

@@ -6,11 +6,14 @@ block, so a restart of the embedded stack finds the same chain (genesis, blocks,
 - ``DurableBackend``: eth-tester's py-evm backend on that database. It commits after each mined block (before the
   transaction's receipt is returned, so an acknowledged transaction is on disk) and after a snapshot revert; a
   crash loses at most the block being mined, which was never acknowledged. Reopened, it continues from the
-  stored head; the dev accounts are the same (eth-tester derives them from a fixed mnemonic).
+  stored head; the dev accounts are the same (eth-tester derives them from fixed keys).
+
+A directory it creates is 0700 and the database file 0600 (whatever the umask).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -33,11 +36,31 @@ from multiverse.errors import FailedPrecondition
 CHAIN_FILE = "chain.sqlite"
 
 
+def private_dir(path: Path) -> None:
+    """Make directory ``path`` (and its parents) if missing; one this call creates is 0700 (the chain, its
+    minter key and its records are the owner's alone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)  # mkdir's mode is masked by the umask; 0700 is what is meant whatever the umask
+
+
+def private_file(path: Path) -> None:
+    """Create file ``path`` empty with mode 0600 if it is missing (an existing file keeps its mode)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
 class SqliteKV(BaseDB):
     """bytes -> bytes in SQLite (WAL, synchronous FULL: a commit survives a power cut)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level="DEFERRED")
         self._lock = threading.RLock()
         with self._lock:
@@ -94,7 +117,7 @@ class DurableBackend(PyEVMBackend):
 
     def __init__(self, directory: Path) -> None:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         self.kv = SqliteKV(directory / CHAIN_FILE)
         # The tester chain class and the dev keys, from a throwaway in-memory genesis (the class is made there).
         keys, template = setup_tester_chain()

@@ -1,5 +1,5 @@
 """A user's wallet on the market's chain over JSON-RPC, for the client and the CLI: approve the exchange, buy a
-signed listing, and (on a development chain only) take ether from the node's unlocked dev account.
+signed listing, and (on a development chain only) take ether from its well-known funded key.
 
 The key signs locally; the node sees signed transactions only. Errors are ``multiverse.errors`` naming the
 contract error (e.g. ``ListingUsed(...)``), never the key."""
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from multiverse.errors import FailedPrecondition
-
 from .config import ChainConfig, minter_key
+from .devchain import fund_from_dev_key
 from .listing import Listing
 from .rpc import RpcChain
-from .values import _address
 from .wallet import LocalWallet
 
 
@@ -68,22 +66,10 @@ class Trader:
         return self.wallet.transact(f"buy token {listing.token_id:064x}", call, value=listing.price)
 
     def fund_from_dev_account(self, wei: int, to: str | None = None) -> str:
-        """Send ``wei`` from the node's first unlocked account (the in-process EVM's, or anvil's) to ``to`` (this
-        wallet by default); returns the transaction hash. Real networks have no such account."""
-        target = _address("to", to or self.address)
-        w3 = self.chain.web3
-
-        def send() -> str:
-            accounts = w3.eth.accounts
-            if not accounts:
-                raise FailedPrecondition(
-                    f"the node at {self.chain.describe()} has no unlocked dev account: fund {target} from a wallet that holds ether"
-                )
-            tx = w3.eth.send_transaction({"from": accounts[0], "to": target, "value": wei})
-            w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.05)
-            return "0x" + bytes(tx).hex()
-
-        return self.chain._read(f"fund {target}", send)
+        """Send ``wei`` to ``to`` (this wallet by default) from the development chain's well-known funded key (the
+        in-process EVM's or anvil's, see devchain), as a signed transaction; returns its hash. Refused on any other
+        chain: real networks have no such key."""
+        return fund_from_dev_key(self.chain, to or self.address, wei)
 
     def close(self) -> None:
         self.chain.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from multiverse.chain import Chain, ChainConfig, open_chain
+from multiverse.chain.http_rpc import JsonRpcServer, parse_cors_origins
 from multiverse.errors import InvalidArgument
 
 from .db import MarketDb
@@ -23,17 +24,25 @@ log = logging.getLogger("multiverse.market")
 
 @dataclass(frozen=True)
 class MarketSettings:
-    """``rpc_listen``: where the in-process EVM is served as JSON-RPC ("" : not served); ``poll_s``: how often the
-    indexer follows the chain (0: only when asked)."""
+    """``rpc_listen``: where the in-process EVM is served as JSON-RPC for wallets ("" : not served);
+    ``rpc_cors_origins``: the web origins (the gallery's) that may call that port from a page (none by default);
+    ``rpc_dev_methods``: serve eth-tester's test methods and unlocked accounts there too (off; a development
+    machine only); ``poll_s``: how often the indexer follows the chain (0: only when asked)."""
 
     chain: ChainConfig = field(default_factory=ChainConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
     rpc_listen: str = "127.0.0.1:8545"
     poll_s: float = 1.0
+    rpc_cors_origins: tuple[str, ...] = ()
+    rpc_dev_methods: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rpc_cors_origins", tuple(sorted(parse_cors_origins(self.rpc_cors_origins))))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MarketSettings:
-        """``MULTIVERSE_CHAIN_*`` (see ChainConfig.from_env), ``MULTIVERSE_CHAIN_RPC_LISTEN`` and
+        """``MULTIVERSE_CHAIN_*`` (see ChainConfig.from_env), ``MULTIVERSE_CHAIN_RPC_LISTEN``,
+        ``MULTIVERSE_CHAIN_RPC_CORS_ORIGINS`` (comma-separated), ``MULTIVERSE_CHAIN_RPC_DEV_METHODS`` (on/off) and
         ``MULTIVERSE_MARKET_*``: MIN_TIER, FEE_BPS, FEE_RECIPIENT, CONFIRMATIONS, SIGNIN_DOMAIN, SIGNIN_URI, POLL_S."""
         p = "MULTIVERSE_MARKET_"
 
@@ -44,6 +53,7 @@ class MarketSettings:
             except ValueError:
                 raise InvalidArgument(p + name, raw, f"use a {kind.__name__}") from None
 
+        cors = "MULTIVERSE_CHAIN_RPC_CORS_ORIGINS"
         tier = env.get(p + "MIN_TIER", "rare")
         if tier not in TIERS:
             raise InvalidArgument(p + "MIN_TIER", tier, f"use one of {', '.join(TIERS)}")
@@ -63,6 +73,8 @@ class MarketSettings:
             market,
             env.get("MULTIVERSE_CHAIN_RPC_LISTEN", "127.0.0.1:8545"),
             number("POLL_S", 1.0, float),
+            tuple(parse_cors_origins(env.get(cors, ""), cors)),
+            _switch(env, "MULTIVERSE_CHAIN_RPC_DEV_METHODS"),
         )
 
 
@@ -81,6 +93,15 @@ class MarketStack:
         if self._rpc is not None:
             self._rpc.close()
         self.chain.close()
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "off", "0", "false", "no"):
+        return False
+    if raw in ("on", "1", "true", "yes"):
+        return True
+    raise InvalidArgument(name, env.get(name), "use on or off")
 
 
 def service_rarity(service: Any) -> RarityOf:
@@ -121,13 +142,12 @@ def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rari
     indexer.check()  # a chain that is not the one indexed before is a configuration error, not a reorg
     stack = MarketStack(chain, db, market, signin, indexer)
     if settings.chain.kind == "memory" and settings.rpc_listen:
-        from multiverse.chain.http_rpc import JsonRpcServer
-
+        port = {"cors_origins": settings.rpc_cors_origins, "dev_methods": settings.rpc_dev_methods}
         try:
-            stack._rpc = JsonRpcServer(chain, settings.rpc_listen).start()
+            stack._rpc = JsonRpcServer(chain, settings.rpc_listen, **port).start()
         except OSError as exc:  # the port is taken (another local node): serve on any free port instead
             log.warning("cannot serve JSON-RPC on %s (%s); using a free port", settings.rpc_listen, exc)
-            stack._rpc = JsonRpcServer(chain, settings.rpc_listen.rpartition(":")[0] + ":0").start()
+            stack._rpc = JsonRpcServer(chain, settings.rpc_listen.rpartition(":")[0] + ":0", **port).start()
         stack.rpc_url = stack._rpc.url
     if settings.poll_s > 0:
         indexer.start_polling(settings.poll_s)

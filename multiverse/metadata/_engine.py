@@ -8,6 +8,7 @@ failed call) and a connect timeout. Connection-level failures become ``Unavailab
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from typing import Any
@@ -46,6 +47,8 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
             "url", parsed.render_as_string(), "use sqlite:///path/to/file.db or postgresql+psycopg://..."
         )
     memory = parsed.database in (None, "", ":memory:")
+    if not memory and not str(parsed.database).startswith("file:"):
+        _create_private(str(parsed.database))
     engine = sa.create_engine(
         parsed,
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
@@ -69,6 +72,15 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file with mode 0600 if it is missing (SQLite would make it 0644 under the usual umask,
+    and gives its -wal and -shm files the database file's mode). Anything else is left to SQLite to report."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass  # it exists (its mode is kept), or its folder is missing or closed: SQLite says so on connect
 
 
 def _wal(cursor: Any) -> None:
