@@ -175,6 +175,7 @@ class LimitInterceptor(grpc.ServerInterceptor):
         self._reserve = futures.ThreadPoolExecutor(RESERVE_THREADS, thread_name_prefix="grpc-reserve")
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        """On grpc's polling thread: the call's handler, gated, or one that refuses it on the reserve pool."""
         handler = continuation(details)
         method = details.method
         if handler is None or method.startswith(HEALTH):
@@ -193,7 +194,8 @@ class LimitInterceptor(grpc.ServerInterceptor):
         check.experimental_thread_pool = self._reserve  # type: ignore[attr-defined]
         return grpc.unary_unary_rpc_method_handler(check, handler.request_deserializer, handler.response_serializer)
 
-    def _refusal_handler(self, handler: grpc.RpcMethodHandler, refused: errors.ResourceExhausted) -> grpc.RpcMethodHandler:
+    def _refusal_handler(self, handler: grpc.RpcMethodHandler,
+                         refused: errors.ResourceExhausted) -> grpc.RpcMethodHandler:
         def refuse(_request: Any, context: grpc.ServicerContext) -> Any:
             context.abort_with_status(to_status(refused))
 
