@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +31,7 @@ MAX_BODY = 1 << 20  # bytes of one request body
 MAX_DEPTH = 20  # JSON nesting: a batch of eth_getLogs filters with topic lists is 6 deep
 MAX_BATCH = 100  # requests in one batch
 READ_TIMEOUT_S = 30.0  # a client that stops sending its body is dropped
+DRAIN_BYTES, DRAIN_S = 16 * MAX_BODY, 5.0  # of a refused body, read and dropped before answering
 PARSE_ERROR = -32700
 _ORIGIN = re.compile(r"^https?://[a-z0-9.\-\[\]:]+$")
 _LENGTH = re.compile(r"^[0-9]{1,12}$")
@@ -111,9 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
         origin = self._allowed_origin()
         if origin is None:
             shown = self.headers.get("Origin", "(none)")[:200]
-            return self._reply(
-                403, error(INVALID_REQUEST, f"origin {shown} may not call this port from a web page"), None
-            )
+            return self._refuse(403, f"origin {shown} may not call this port from a web page", None)
         self.send_response(204)
         self._cors(origin)
         self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
@@ -127,38 +127,50 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         origin = self._allowed_origin()
         content_type = self.headers.get("Content-Type", "")
-        if content_type.split(";", 1)[0].strip().lower() != "application/json":
-            shown = content_type[:100] or "(none)"
-            return self._reply(
-                415, error(INVALID_REQUEST, f"Content-Type is {shown}: send JSON-RPC as application/json"), origin
-            )
         declared = self.headers.get("Content-Length", "")
-        if not _LENGTH.match(declared):
-            return self._reply(
-                411, error(INVALID_REQUEST, "Content-Length is missing or not a number: send the body with its length"), origin
-            )
-        length = int(declared)
+        length = int(declared) if _LENGTH.match(declared) else None
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            self._drain(length)
+            shown = content_type[:100] or "(none)"
+            return self._refuse(415, f"Content-Type is {shown}: send JSON-RPC as application/json", origin)
+        if length is None:
+            return self._refuse(411, "Content-Length is missing or not a number: send the body with its length", origin)
         if not 0 < length <= MAX_BODY:
+            self._drain(length)
             status, why = (413, f"is {length} bytes, over {MAX_BODY}") if length else (400, "is empty")
-            return self._reply(status, error(INVALID_REQUEST, f"the request body {why}: send one request or a batch"), origin)
-        body = self.rfile.read(length)
+            return self._refuse(status, f"the request body {why}: send one request or a batch", origin)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            return self._refuse(408, f"the body did not arrive within {READ_TIMEOUT_S:.0f} s", origin)
+        if len(body) < length:
+            return self._refuse(400, f"the body ended after {len(body)} of {length} bytes (Content-Length)", origin)
         if jsonsafe.depth(body, stop=MAX_DEPTH) > MAX_DEPTH:
-            return self._reply(
-                400, error(INVALID_REQUEST, f"the request nests JSON deeper than {MAX_DEPTH} levels: not parsed"), origin
-            )
+            return self._refuse(400, f"the request nests JSON deeper than {MAX_DEPTH} levels: not parsed", origin)
         try:
             parsed = jsonsafe.loads(body, field="request body", max_bytes=MAX_BODY, max_depth=MAX_DEPTH)
         except InvalidArgument as exc:
-            return self._reply(400, error(PARSE_ERROR, f"parse error: {exc.message}"), origin)
+            return self._refuse(400, f"parse error: {exc.message}", origin, PARSE_ERROR)
         if not isinstance(parsed, list):
             return self._reply(200, self.gate.answer(parsed), origin)
         if not parsed:
-            return self._reply(400, error(INVALID_REQUEST, "an empty batch: send at least one request"), origin)
+            return self._refuse(400, "an empty batch: send at least one request", origin)
         if len(parsed) > MAX_BATCH:
-            return self._reply(
-                413, error(INVALID_REQUEST, f"a batch of {len(parsed)} requests, over {MAX_BATCH}: split it"), origin
-            )
+            return self._refuse(413, f"a batch of {len(parsed)} requests, over {MAX_BATCH}: split it", origin)
         self._reply(200, [self.gate.answer(r) for r in parsed], origin)
+
+    def _refuse(self, status: int, message: str, origin: str | None, code: int = INVALID_REQUEST) -> None:
+        self._reply(status, error(code, message), origin)
+
+    def _drain(self, length: int | None) -> None:
+        """Read and drop a refused body (at most DRAIN_BYTES, for at most DRAIN_S), so that the client reads the
+        answer: closing a socket with unread bytes resets the connection, and the answer is lost with it."""
+        left, deadline = min(length or 0, DRAIN_BYTES), time.monotonic() + DRAIN_S
+        try:
+            while left > 0 and time.monotonic() < deadline and (chunk := self.rfile.read1(min(left, 1 << 16))):
+                left -= len(chunk)
+        except OSError:
+            pass  # the client went away or stalled: nothing to answer it with
 
     def _allowed_origin(self) -> str | None:
         origin = self.headers.get("Origin", "").strip().lower()

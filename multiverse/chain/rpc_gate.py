@@ -68,7 +68,11 @@ class RpcGate:
     chain's lock by the caller's ``call`` wrapper); ``dev_methods`` serves every method the provider knows."""
 
     def __init__(
-        self, make_request: MakeRequest, chain_id: int, *, dev_methods: bool = False,
+        self,
+        make_request: MakeRequest,
+        chain_id: int,
+        *,
+        dev_methods: bool = False,
         call: Callable[[Callable[[], Any]], Any] = lambda f: f(),
     ) -> None:
         self._make_request = make_request
@@ -76,32 +80,32 @@ class RpcGate:
         self._dev = bool(dev_methods)
         self._call = call
 
-    @property
-    def dev_methods(self) -> bool:
-        return self._dev
-
     def answer(self, request: Any) -> dict[str, Any]:
         """The response object for one request object (never raises)."""
         if not isinstance(request, dict):
             return error(INVALID_REQUEST, f"invalid request: expected a JSON object, got {_kind(request)}")
         request_id = request.get("id")
-        if isinstance(request_id, bool) or not isinstance(request_id, str | int | None):
-            return error(INVALID_REQUEST, f"invalid request: id must be a string, a number or null, got {_kind(request_id)}")
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int | float | None):
+            shown = _kind(request_id)
+            return error(INVALID_REQUEST, f"invalid request: id must be a string, a number or null, not {shown}")
         method, params = request.get("method"), request.get("params", [])
+
+        def refuse(code: int, message: str) -> dict[str, Any]:
+            return error(code, message, request_id=request_id)
+
         if not isinstance(method, str):
-            return error(INVALID_REQUEST, f"invalid request: method must be a string, got {_kind(method)}", request_id=request_id)
+            return refuse(INVALID_REQUEST, f"invalid request: method must be a string, not {_kind(method)}")
         if not self._dev and method not in WALLET_METHODS:
             shown = method if len(method) <= _SHOWN_NAME else method[:_SHOWN_NAME] + "..."
-            return error(
+            return refuse(
                 METHOD_NOT_FOUND,
                 f"method not found: {shown!r} is not served on this port. Wallets sign locally and send "
                 f"eth_sendRawTransaction; test methods need {DEV_SWITCH}=on on a development machine",
-                request_id=request_id,
             )
         if params is None:
             params = []
         if not isinstance(params, list):
-            return error(INVALID_PARAMS, f"invalid params for {method}: give a JSON array, got {_kind(params)}", request_id=request_id)
+            return refuse(INVALID_PARAMS, f"invalid params for {method}: give a JSON array, not {_kind(params)}")
         local = self._local(method)
         if local is not None:
             return {"jsonrpc": "2.0", "id": request_id, "result": local}
@@ -110,12 +114,12 @@ class RpcGate:
         except Exception as exc:  # noqa: BLE001  # the provider's refusal of this caller's input, answered as such
             return self._refusal(method, exc, request_id)
         if not isinstance(response, dict):
-            return error(SERVER_ERROR, f"{method}: the chain gave no answer", request_id=request_id)
+            return refuse(SERVER_ERROR, f"{method}: the chain gave no answer")
         if "error" in response:
             raw = response["error"]
             message = raw.get("message") if isinstance(raw, dict) else raw
             code = raw.get("code") if isinstance(raw, dict) else None
-            return error(code if type(code) is int else SERVER_ERROR, f"{method}: {message}", request_id=request_id)
+            return refuse(code if type(code) is int else SERVER_ERROR, f"{method}: {message}")
         return {"jsonrpc": "2.0", "id": request_id, "result": quantities(response.get("result"))}
 
     def _local(self, method: str) -> Any:

@@ -27,7 +27,7 @@ from web3.exceptions import BadResponseFormat, ContractLogicError, Web3RPCError
 from multiverse import errors
 from multiverse.chain import ChainConfig
 from multiverse.chain.devchain import ANVIL_CHAIN_ID, DEV_CHAINS, IN_PROCESS_CHAIN_ID, require_dev_chain
-from multiverse.chain.http_rpc import MAX_BATCH, MAX_DEPTH, JsonRpcServer
+from multiverse.chain.http_rpc import MAX_BATCH, MAX_BODY, MAX_DEPTH, JsonRpcServer
 from multiverse.chain.memory import InProcessChain
 from multiverse.chain.rpc_gate import WALLET_METHODS
 from multiverse.chain.trader import Trader
@@ -206,6 +206,8 @@ def test_only_json_is_accepted_and_bounded_in_size_depth_and_batch(chain, port):
     in_a_string = {"jsonrpc": "2.0", "id": 2, "method": "eth_blockNumber", "params": [], "note": "[{" * 5000}
     assert rpc(port, "eth_blockNumber")["result"] == rpc_raw(port, in_a_string)["result"]  # brackets in strings
 
+    huge = requests.post(port, data=b" " * (MAX_BODY + 1), headers=JSON, timeout=30)  # answered, not reset
+    assert huge.status_code == 413 and f"over {MAX_BODY}" in huge.json()["error"]["message"]
     for garbage in (b"{not json", b'{"id": ' + b"9" * 5000 + b"}", b"\xff\xfe"):
         refused = requests.post(port, data=garbage, headers=JSON, timeout=30)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == -32700
