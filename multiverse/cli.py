@@ -19,6 +19,7 @@ from pathlib import Path
 from multiverse import errors
 
 DEFAULT_GRPC = "localhost:50051"
+STOP_GRACE_S = 3.0  # what calls in flight get to finish when `multiverse up` stops
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +38,13 @@ def _global_options(p: argparse.ArgumentParser, default: object = None) -> None:
     p.add_argument("--grpc", default=default, help=f"service address (default $MULTIVERSE_GRPC or {DEFAULT_GRPC})")
     p.add_argument("--key", default=default, help="API key (default $MULTIVERSE_KEY or <data dir>/admin.key)")
     p.add_argument("--data", default=default, type=Path, help="data directory (default $MULTIVERSE_DATA or ./data)")
+    p.add_argument("--tls-ca", default=default, metavar="PEM",
+                   help="connect over TLS trusting this CA (default $MULTIVERSE_TLS_CA; --tls: the system's roots)")
+    p.add_argument("--tls", default=default, action="store_true", help="connect over TLS (the system's roots)")
+    p.add_argument("--tls-client-cert", default=default, metavar="PEM",
+                   help="client certificate for mutual TLS (default $MULTIVERSE_TLS_CLIENT_CERT)")
+    p.add_argument("--tls-client-key", default=default, metavar="PEM",
+                   help="its private key (default $MULTIVERSE_TLS_CLIENT_KEY)")
 
 
 def _every_command(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -59,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--db", default=None, help="metadata URL (default: SQLite in the data dir)")
     up.add_argument("--blobs", default=None, help="blob store: a directory or s3://bucket/prefix?endpoint=host:port")
     up.add_argument("--no-demo", action="store_true", help="do not start the simulated game servers")
+    up.add_argument("--tls-cert", default=None, metavar="PEM",
+                    help="serve TLS with this certificate chain (default $MULTIVERSE_TLS_CERT; none: plaintext)")
+    up.add_argument("--tls-key", default=None, metavar="PEM", help="its private key (default $MULTIVERSE_TLS_KEY)")
+    up.add_argument("--tls-client-ca", default=None, metavar="PEM",
+                    help="mutual TLS: require client certificates signed by this CA (default $MULTIVERSE_TLS_CLIENT_CA)")
     up.set_defaults(run=_up)
 
     space = sub.add_parser("space", help="latent spaces").add_subparsers(required=True, metavar="ACTION")
@@ -76,16 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     get.add_argument("name")
     get.set_defaults(run=lambda a: _print(_client(a).get_space(a.name)))
 
-    world = sub.add_parser("world", help="worlds").add_subparsers(required=True, metavar="ACTION")
-    create = world.add_parser("create", help="create a world")
-    create.add_argument("name")
-    create.add_argument("--space", required=True)
-    create.add_argument("--owner", default="", help="the game server that may write it (admin only)")
-    create.add_argument("--description", default="")
-    create.set_defaults(run=lambda a: _print(_client(a).create_world(a.name, a.space, owner=a.owner, description=a.description)))
-    wget = world.add_parser("get", help="show a world and its heads")
-    wget.add_argument("name")
-    wget.set_defaults(run=lambda a: _print(_client(a).get_world(a.name)))
+    from multiverse.cli_world import add_world_commands  # create, get, list, share (who may read a world)
+
+    add_world_commands(sub, _client, _print)
 
     snap = sub.add_parser("snapshot", help="snapshots").add_subparsers(required=True, metavar="ACTION")
     synth = snap.add_parser("synth", help="write a valid synthetic snapshot file for a space")
@@ -202,7 +208,20 @@ def _client(args: argparse.Namespace):
     admin_file = _data_dir(args) / "admin.key"
     if not key and admin_file.exists():
         key = admin_file.read_text().strip()
-    return Client(args.grpc or os.environ.get("MULTIVERSE_GRPC", DEFAULT_GRPC), key)
+    return Client(args.grpc or os.environ.get("MULTIVERSE_GRPC", DEFAULT_GRPC), key, tls=_client_tls(args))
+
+
+def _client_tls(args: argparse.Namespace):
+    """The client's TLS material from --tls-ca / --tls / --tls-client-cert / --tls-client-key (or $MULTIVERSE_TLS_*);
+    None: plaintext."""
+    from multiverse.tlsconfig import ClientTls
+
+    ca = args.tls_ca or os.environ.get("MULTIVERSE_TLS_CA")
+    cert = args.tls_client_cert or os.environ.get("MULTIVERSE_TLS_CLIENT_CERT")
+    key = args.tls_client_key or os.environ.get("MULTIVERSE_TLS_CLIENT_KEY")
+    if not (ca or cert or key or args.tls):
+        return None
+    return ClientTls.from_files(ca=ca, cert=cert, key=key)
 
 
 def _print(message) -> None:
@@ -331,41 +350,70 @@ def _done(size: int, started: float, verb: str) -> None:
 def _up(a: argparse.Namespace) -> None:
     from multiverse.app import App
     from multiverse.auth import ensure_admin_key
-    from multiverse.config import Settings
+    from multiverse.config import Settings, server_tls
     from services.server import build_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" is no news to a newcomer
-    settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs)
-    app = App.open(settings)
-    admin = ensure_admin_key(app.meta, settings.data_dir)
-    server, port = build_server(app, settings.grpc_addr)
-    server.start()
-    host = settings.grpc_addr.rsplit(":", 1)[0]
-    print(_banner(settings, f"{host}:{port}", app, admin), flush=True)
-    if not a.no_demo:
-        from multiverse.demo import start_demo
-
-        start_demo(f"{host}:{port}", admin, settings.data_dir,
-                   min_tier=settings.market.market.min_tier if settings.market is not None else None)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca) if (a.tls_cert or a.tls_key or a.tls_client_ca) else None
+    settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs, tls=tls)
+    app = App.open(settings)  # seconds, whatever the rarity backlog: the rarity worker scores it after start
+    server = None
     try:
-        while not stop.wait(0.5):
+        admin = ensure_admin_key(app.meta, settings.data_dir)
+        server, port = build_server(app, settings.grpc_addr)
+        server.start()
+        host = settings.grpc_addr.rsplit(":", 1)[0]
+        print(_banner(settings, f"{host}:{port}", app, admin), flush=True)
+        if not a.no_demo:
+            from multiverse.demo import start_demo
+
+            start_demo(f"{host}:{port}", admin, settings.data_dir,
+                       min_tier=settings.market.market.min_tier if settings.market is not None else None,
+                       tls=_demo_tls(a, settings))
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
             pass
-    except KeyboardInterrupt:
-        pass
-    print("stopping", flush=True)
-    server.stop(grace=5).wait()
-    app.close()
+        print("stopping", flush=True)
+    finally:
+        # Seconds too: new calls are refused at once and calls in flight get STOP_GRACE_S; the rarity worker
+        # finishes the snapshot in hand and saves what it scored (what is still queued is queued again at the
+        # next start, as metadata holds it).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the save short
+        started = time.monotonic()
+        if server is not None:
+            server.stop(grace=STOP_GRACE_S).wait()
+        app.close()
+        print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def _demo_tls(a: argparse.Namespace, settings):
+    """How the demo's clients reach a TLS port: trusting --tls-ca ($MULTIVERSE_TLS_CA) when given, else the
+    server's own certificate (right for a self-signed one); presenting --tls-client-cert for mutual TLS."""
+    from multiverse.tlsconfig import ClientTls
+
+    if settings.tls is None:
+        return None
+    given = _client_tls(a)
+    if given is not None and given.ca:
+        return given
+    return ClientTls(ca=settings.tls.cert, cert=given.cert if given else b"", key=given.key if given else b"")
 
 
 def _banner(settings, address: str, app, admin: str | None) -> str:
     key_line = (f"admin key  {admin}\n           (shown once; also in {settings.data_dir / 'admin.key'}, mode 0600)"
                 if admin else f"admin key  in {settings.data_dir / 'admin.key'}")
+    tls = settings.tls
+    security = ("plaintext" if tls is None else
+                f"TLS{', mutual: client certificates required' if tls.mutual else ''}")
+    connect = address if tls is None else f"{address} --tls-ca CA.pem"
     return "\n".join([
         "Multiverse is serving",
-        f"gRPC       {address}  (health checking and reflection on)",
+        f"gRPC       {address}  ({security}; health checking and reflection on)",
         f"metadata   {_redact(settings.database_url)}",
         f"blobs      {app.blobs.describe()}",
         *([f"chain      {app.market.chain.describe()}"
@@ -373,11 +421,11 @@ def _banner(settings, address: str, app, admin: str | None) -> str:
           if getattr(app, "market", None) is not None else []),
         key_line,
         "try, from another terminal:",
-        f"  .venv/bin/multiverse --grpc {address} space register demo --frame-shape 16,18,32 --dtype float16 --player-dim 64",
-        f"  .venv/bin/multiverse --grpc {address} world create w1 --space demo",
-        f"  .venv/bin/multiverse --grpc {address} snapshot synth --space demo --frames 64 --players 2 --seed 1 s.safetensors",
-        f"  .venv/bin/multiverse --grpc {address} snapshot save w1 s.safetensors",
-        f"  .venv/bin/multiverse --grpc {address} log w1",
+        f"  .venv/bin/multiverse --grpc {connect} space register demo --frame-shape 16,18,32 --dtype float16 --player-dim 64",
+        f"  .venv/bin/multiverse --grpc {connect} world create w1 --space demo",
+        f"  .venv/bin/multiverse --grpc {connect} snapshot synth --space demo --frames 64 --players 2 --seed 1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {connect} snapshot save w1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {connect} log w1",
     ])
 
 

@@ -17,6 +17,7 @@ import json
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,7 @@ from multiverse.v1 import (
 )
 
 CHUNK = 1 << 20
+_RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)  # saves retry these (same idempotency key)
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -53,6 +55,7 @@ _CLASSES = {
     grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
     grpc.StatusCode.CANCELLED: errors.Cancelled,
     grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.ResourceExhausted,
     grpc.StatusCode.DATA_LOSS: errors.Corrupt,
 }
 
@@ -125,11 +128,31 @@ class Client(MarketCalls):
     def get_space(self, name: str) -> common_pb2.LatentSpace:
         return self._call("GetSpace", store_pb2.GetSpaceRequest(name=name))
 
-    def create_world(self, name: str, space: str, *, owner: str = "", description: str = "") -> common_pb2.World:
-        return self._call("CreateWorld", store_pb2.CreateWorldRequest(name=name, space=space, owner=owner, description=description))
+    def create_world(self, name: str, space: str, *, owner: str = "", description: str = "", visibility: str = "",
+                     readers: list[str] | tuple[str, ...] = ()) -> common_pb2.World:
+        """A new world; ``visibility`` "private" (the default), "shared" with ``readers``, or "public"."""
+        return self._call("CreateWorld", store_pb2.CreateWorldRequest(
+            name=name, space=space, owner=owner, description=description, visibility=visibility, readers=list(readers)))
 
     def get_world(self, name: str) -> common_pb2.World:
         return self._call("GetWorld", store_pb2.GetWorldRequest(name=name))
+
+    def set_world_visibility(self, world: str, visibility: str, readers: list[str] | tuple[str, ...] = ()) -> common_pb2.World:
+        """Who may read ``world`` besides its owner and admins (owner or admin only); ``readers`` replaces the share
+        list of a "shared" world."""
+        return self._call("SetWorldVisibility", store_pb2.SetWorldVisibilityRequest(
+            world=world, visibility=visibility, readers=list(readers)))
+
+    def list_worlds(self, *, space: str = "", owner: str = "", page_size: int = 100) -> Iterator[common_pb2.World]:
+        """Every world this key may read (optionally of one space and one owner), by name, page by page."""
+        token = ""
+        while True:
+            page = self._call("ListWorlds", store_pb2.ListWorldsRequest(space=space, owner=owner, page_size=page_size,
+                                                                        page_token=token))
+            yield from page.worlds
+            token = page.next_page_token
+            if not token:
+                return
 
     def heads(self, world: str) -> dict[str, str]:
         return dict(self._call("Heads", store_pb2.HeadsRequest(world=world)).heads)
@@ -241,8 +264,8 @@ class Client(MarketCalls):
         """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
 
         ``expected_parent``: AUTO reads the current head first; "" means the world's first save; an id pins it.
-        A transient failure (UNAVAILABLE) is retried with the same idempotency key, so a save that did land
-        is not stored twice."""
+        A transient failure (UNAVAILABLE, or RESOURCE_EXHAUSTED when the server's stream limits are full) is
+        retried after a short pause with the same idempotency key, so a save that did land is not stored twice."""
         if expected_parent is AUTO:
             expected_parent = self.heads(world).get(head, "")
         size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
@@ -253,8 +276,9 @@ class Client(MarketCalls):
             try:
                 return self._stub.SaveSnapshot(_upload(header, state, size, progress), metadata=self._metadata, timeout=self.timeout)
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == retries:
+                if exc.code() not in _RETRIED or attempt == retries:
                     raise from_rpc_error(exc) from None
+                time.sleep(0.1 * 2**attempt)
         raise AssertionError("unreachable")
 
     def load_snapshot(self, ref: str, dest: Path | None = None, *, progress: Progress | None = None) -> tuple[common_pb2.Snapshot, bytes | None]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from multiverse.tlsconfig import ServerTls
+
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -51,6 +53,10 @@ class Settings:
     limits: Limits = Limits()
     # The chain and market (multiverse.market.wiring.MarketSettings); None: no chain, no Market service.
     market: Any = None
+    # How rarity is computed (multiverse.rarity.RarityConfig); None: its defaults.
+    rarity: Any = None
+    # TLS on the gRPC and HTTP ports (certificate, key, optional client CA for mutual TLS); None: plaintext.
+    tls: ServerTls | None = None
 
     @property
     def database_url(self) -> str:
@@ -79,8 +85,40 @@ class Settings:
                           max_header_bytes=int(env.get("MULTIVERSE_MAX_HEADER_BYTES", 8 * MiB))),
             market=None if env.get("MULTIVERSE_MARKET", "on") == "off" else _market_settings(env),
             **_concurrency(env),
+            rarity=_rarity_config(env),
+            tls=server_tls(env.get("MULTIVERSE_TLS_CERT"), env.get("MULTIVERSE_TLS_KEY"),
+                           env.get("MULTIVERSE_TLS_CLIENT_CA")),
         )
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def server_tls(cert: str | None, key: str | None, client_ca: str | None = None) -> ServerTls | None:
+    """The server's TLS material from the given PEM paths (``--tls-cert``/``MULTIVERSE_TLS_CERT`` and so on);
+    None when neither certificate nor key is given; a clear error when only one is, or a client CA alone."""
+    from multiverse.errors import InvalidArgument
+
+    if not cert and not key:
+        if client_ca:
+            raise InvalidArgument("tls_client_ca", client_ca, "mutual TLS needs TLS: give --tls-cert and --tls-key too")
+        return None
+    if not (cert and key):
+        raise InvalidArgument("tls_key" if cert else "tls_cert", "(missing)",
+                              "give both the certificate (--tls-cert) and its key (--tls-key)")
+    return ServerTls.from_files(cert, key, client_ca or None)
+
+
+def _rarity_config(env: dict[str, str]) -> Any:
+    """The rarity config with ``MULTIVERSE_RARITY_EXACT_LIMIT`` (points a space's index holds exactly before it
+    turns IVF) when that is set, else None (the defaults); imported here only, to keep this module light."""
+    limit = env.get("MULTIVERSE_RARITY_EXACT_LIMIT", "")
+    if not limit:
+        return None
+    from multiverse.errors import InvalidArgument
+    from multiverse.rarity import IndexSettings, RarityConfig
+
+    if not limit.isdigit():
+        raise InvalidArgument("MULTIVERSE_RARITY_EXACT_LIMIT", limit, "set a positive whole number, e.g. 100000")
+    return RarityConfig(index=IndexSettings(exact_limit=int(limit)))
 
 
 _CONCURRENCY = {"workers": int, "max_streams": int, "max_streams_per_key": int, "stream_idle_s": float,

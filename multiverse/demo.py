@@ -33,6 +33,7 @@ import numpy as np
 
 from multiverse import errors
 from multiverse.client import Client
+from multiverse.tlsconfig import ClientTls
 from multiverse.codec import decode_state
 from multiverse.demo_market import check_chain
 
@@ -52,6 +53,7 @@ class DemoConfig:
     players: int = 4
     tick_seconds: float = 0.0
     min_tier: str = "rare"  # the market's (MarketConfig.min_tier): the lowest tier the demo tries to claim
+    tls: ClientTls | None = None  # how the demo's clients reach a TLS port (None: plaintext)
 
 
 @dataclass
@@ -85,7 +87,7 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
         report.lines.append(line)
         log(line)
 
-    with Client(address, admin_key) as admin:
+    with Client(address, admin_key, tls=cfg.tls) as admin:
         check_chain(admin)  # before anything is saved: refused on a chain that is not a development chain
         play(admin, address, cfg, report, say)
         cross(admin, cfg, report, say)
@@ -121,7 +123,7 @@ def play(admin: Client, address: str, cfg: DemoConfig, report: DemoReport, say: 
         sim = SimConfig(server=name, ticks=cfg.ticks, seed=cfg.seed + i, players=cfg.players,
                         save_every=cfg.save_every, tick_seconds=cfg.tick_seconds)
         try:
-            with Client(address, tokens[name]) as client:
+            with Client(address, tokens[name], tls=cfg.tls) as client:
                 result = run_sim(client, sim, log=lambda line: _locked(lock, say, line))
             with lock:
                 report.saved[result.world] = result.snapshots
@@ -235,13 +237,16 @@ def _skip(report: DemoReport, say: Log, part: str, why: str = "not landed yet") 
 
 
 def start_demo(address: str, admin_key: str | None, data_dir: Path, cfg: DemoConfig = DemoConfig(tick_seconds=0.2),
-               log: Log | None = None, *, min_tier: str | None = None) -> threading.Thread:
+               log: Log | None = None, *, min_tier: str | None = None,
+               tls: ClientTls | None = None) -> threading.Thread:
     """Run the demo in a daemon thread beside a serving stack (``multiverse up``); returns the thread.
 
     ``admin_key`` None reads ``<data dir>/admin.key``; a wildcard listen address is reached on 127.0.0.1;
     ``min_tier``: the market's lowest claimable tier (the stack's MarketConfig.min_tier), over ``cfg``'s."""
     if min_tier:
         cfg = replace(cfg, min_tier=min_tier)
+    if tls is not None:
+        cfg = replace(cfg, tls=tls)
     host, _, port = address.rpartition(":")
     if host in ("", "0.0.0.0", "[::]", "::"):
         address = f"127.0.0.1:{port}"

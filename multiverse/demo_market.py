@@ -80,7 +80,7 @@ def market_step(admin: Client, address: str, cfg: Any, report: Any, say: Log, wa
     for pick in candidates(admin, cfg, keys, seeds):
         key = keys.key_of(pick.wallet)
         assert key is not None  # candidates() returns only wallets whose keys are in the keyring
-        with Client(address) as seller:
+        with Client(address, tls=cfg.tls) as seller:
             token = claim(seller, key, pick, say)
             if token is None:
                 continue  # claimed already (an earlier run on the same data): the next one
@@ -166,7 +166,7 @@ def trade(admin: Client, address: str, cfg: Any, seller: Client, seller_key: str
     listing = seller.list_token(tid, PRICE, seller_key)
     say(f"{pick.who} listed token {tid[:16]}... for {_ether(PRICE)} ether: EIP-712 listing "
         f"{listing.listing_hash[:14]}... signed by {listing.seller} (exchange approved)")
-    with Client(address) as buyer:
+    with Client(address, tls=cfg.tls) as buyer:
         buyer.sign_in_with_key(buyer_key)
         bought = buyer.buy(tid, buyer_key)
         say(f"buyer {buyer.wallet_address} bought token {tid[:16]}... for {_ether(bought.price)} ether "

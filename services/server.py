@@ -33,7 +33,8 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
     """A started-ready (not yet started) server bound to ``address``; returns it and the bound port.
 
     Every call but health checks goes through ``LimitInterceptor`` (services/limits.py): at most ``workers``
-    calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer."""
+    calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer.
+    With ``app.settings.tls`` the port serves TLS only (mutual TLS when it names a client CA)."""
     limits = RpcLimits.from_settings(app.settings, workers)
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -72,7 +73,13 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
 
-    port = server.add_insecure_port(address)
+    tls = app.settings.tls
+    if tls is None:
+        port = server.add_insecure_port(address)
+    else:  # with a client CA, every client must present a certificate it signed (mutual TLS)
+        credentials = grpc.ssl_server_credentials([(tls.key, tls.cert)], root_certificates=tls.client_ca or None,
+                                                  require_client_auth=tls.mutual)
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
     return server, port

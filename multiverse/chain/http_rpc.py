@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -59,7 +60,7 @@ def parse_cors_origins(values: Iterable[str] | str, field: str = "chain.rpc_cors
 class JsonRpcServer:
     """``JsonRpcServer(chain, "127.0.0.1:8545").start()``; ``url`` is where wallets connect. ``cors_origins``: the
     web origins allowed to call it from a page (none by default); ``dev_methods``: serve every eth-tester method
-    (test methods, unlocked accounts) as well: for a development machine only."""
+    (test methods, unlocked accounts) as well: for a development machine only; ``tls``: serve HTTPS only."""
 
     def __init__(
         self,
@@ -68,6 +69,7 @@ class JsonRpcServer:
         *,
         cors_origins: Iterable[str] = (),
         dev_methods: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
@@ -83,6 +85,10 @@ class JsonRpcServer:
         gate = RpcGate(_rpc_shaped(chain), chain.chain_id(), dev_methods=dev_methods, call=locked)
         handler = type("Handler", (_Handler,), {"gate": gate, "origins": parse_cors_origins(cors_origins)})
         self._server = ThreadingHTTPServer((host.strip("[]"), int(port)), handler)
+        self._tls = tls is not None
+        if tls is not None:  # the handshake runs in the request's own thread (under its read timeout), not in accept
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self._thread: threading.Thread | None = None
         if dev_methods:
             log.warning(
@@ -92,7 +98,7 @@ class JsonRpcServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self._tls else 'http'}://{host}:{port}"
 
     def start(self) -> JsonRpcServer:
         self._thread = threading.Thread(target=self._server.serve_forever, name="chain-json-rpc", daemon=True)

@@ -5,6 +5,7 @@ market's ``rarity_of``. Configuration is one frozen object built at the edge (``
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -117,24 +118,26 @@ def service_rarity(service: Any) -> RarityOf:
 
 
 def open_market(
-    settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf, data_dir: Path | None = None
+    settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf, data_dir: Path | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> MarketStack:
     """Open the chain (deploying the contracts unless configured to attach), the market and its indexer.
     ``meta``: the SqlMetadata the market's tables live in (migrated by open_metadata). ``data_dir``: the App's
     data directory; the in-process chain is kept in its ``chain`` folder (unless configured elsewhere), so tokens
-    survive a restart."""
+    survive a restart. ``tls``: serve the wallet JSON-RPC port over HTTPS."""
     chain_config = settings.chain
     if chain_config.kind == "memory" and chain_config.data_dir is None and data_dir is not None:
         chain_config = replace(chain_config, data_dir=Path(data_dir) / "chain")
     chain = open_chain(chain_config)
     try:
-        return _open_on(chain, settings, meta, store, rarity_of)
+        return _open_on(chain, settings, meta, store, rarity_of, tls)
     except BaseException:
         chain.close()
         raise
 
 
-def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf) -> MarketStack:
+def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf,
+             tls: ssl.SSLContext | None = None) -> MarketStack:
     db = MarketDb(meta, chain.contracts.token)
     market = Market(store, chain, db, rarity_of, settings.market)
     signin = SignIn(db, chain.chain_id(), settings.market.signin)
@@ -142,7 +145,7 @@ def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rari
     indexer.check()  # a chain that is not the one indexed before is a configuration error, not a reorg
     stack = MarketStack(chain, db, market, signin, indexer)
     if settings.chain.kind == "memory" and settings.rpc_listen:
-        port = {"cors_origins": settings.rpc_cors_origins, "dev_methods": settings.rpc_dev_methods}
+        port = {"cors_origins": settings.rpc_cors_origins, "dev_methods": settings.rpc_dev_methods, "tls": tls}
         try:
             stack._rpc = JsonRpcServer(chain, settings.rpc_listen, **port).start()
         except OSError as exc:  # the port is taken (another local node): serve on any free port instead
