@@ -1,14 +1,18 @@
-"""Gas of RareVector and Exchange against an unmodified OpenZeppelin ERC-721 deployed in the same run.
+"""Gas of RareVector and Exchange against unmodified OpenZeppelin and Solady ERC-721s deployed in the same run.
 
 Runs on the in-process EVM (eth-tester + py-evm), like the anchors in /work/shared/ANCHORS.md: whole-transaction
 gas (21,000 base + calldata + execution - refunds). Token ids are sha256 digests for both tokens; every payee
 (seller, royalty receiver, fee recipient) already holds ether, as paying an empty account costs 25,000 more.
 
+RareVector is built on Solady's ERC721; the same contract on OpenZeppelin's ERC721 (contracts/baseline/RareVectorOZ.sol,
+same interface and behaviour: provenance event, minter role, ERC-2981, per-token nonce) is measured beside it in every
+token scenario and in the royalty sales, with the suffix ``_oz``.
+
 Scenarios:
 - mint first / later: to an address with no token / with one already;
 - transfer new / existing holder: transferFrom by the owner to an address with no token / with one; RareVector's
   first move of a token also records its discoverer (one storage write per token lifetime), so both cases are
-  given for a token's first move and for a token that moved before;
+  given for a token's first move and for a token that moved before; every move bumps the token's nonce;
 - sales, on our Exchange and on Seaport 1.6 (npm seaport-core, unmodified, compiled by contracts/build_anchors.js
   and deployed in this run; bench/seaport_anchor.py), in two scenarios: "fresh" (the seller sells their only token,
   the buyer holds none) and "holders" (the seller keeps a token, the buyer holds one; Seaport's published 98,028
@@ -50,7 +54,8 @@ ANCHORS = {
     "sale_no_fee": 98_028,
     "sale_royalty": 132_313,
 }
-MINT_TARGET = 1.03  # mint within 3% of the baseline
+MINT_TARGET = 1.03  # mint within 3% of the plain OpenZeppelin baseline
+ZERO = "0x" + "00" * 20
 ETHER = 10**18
 PRICE = ETHER
 ROYALTY_BPS = 500
@@ -71,7 +76,8 @@ def _log_gas(log) -> int:
 def main() -> dict:
     started = time.perf_counter()
     minter_key = Account.create().key.hex()
-    chain = InProcessChain(ChainConfig(kind="memory", minter_key=minter_key, royalty_bps=ROYALTY_BPS))
+    admin = Account.create().address
+    chain = InProcessChain(ChainConfig(kind="memory", minter_key=minter_key, royalty_bps=ROYALTY_BPS, admin=admin))
     w3 = chain.web3
     token, exchange = chain.token_contract, chain.exchange_contract
 
@@ -88,54 +94,83 @@ def main() -> dict:
         return int(receipt["gasUsed"])
 
     deployer = LocalWallet(chain, minter_key)
-    art = load_artifact("BaselineERC721")
-    factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-    receipt = deployer.transact("deploy BaselineERC721", factory.constructor())
-    base = w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
 
-    a, b, c, d, e, fee_to = (wallet() for _ in range(6))
+    def deploy(name: str, *args):
+        art = load_artifact(name)
+        receipt = deployer.transact(f"deploy {name}", w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(*args))
+        return w3.eth.contract(address=receipt["contractAddress"], abi=art.abi)
+
+    base, base_solady = deploy("BaselineERC721"), deploy("BaselineSoladyERC721")
+    rare_oz = deploy("RareVectorOZ", admin, deployer.address, ROYALTY_BPS, "", "")
     figures: dict[str, int] = {}
+    prov = Provenance("tileworld-v1", hashlib.sha256(b"snapshot").hexdigest(), 17, 999_500)
+    prov_args = (b"tileworld-v1".ljust(32, b"\0"), bytes.fromhex(prov.snapshot), prov.index << 32 | prov.rarity_ppm)
     # Transfers: the sender keeps at least one token (no refund for a zeroed balance), as in the anchors.
 
-    # -- baseline: plain OZ mint and transfers ------------------------------------------------------------
-    base_first = deployer.transact("mint", base.functions.mint(a.address, _id("base-1")))
-    figures["baseline_mint_first"] = gas(base_first)
-    figures["baseline_mint_later"] = gas(deployer.transact("mint", base.functions.mint(a.address, _id("base-2"))))
-    deployer.transact("mint", base.functions.mint(a.address, _id("base-3")))
-    figures["baseline_transfer_new"] = gas(a.transact("t", base.functions.transferFrom(a.address, b.address, _id("base-1"))))
-    figures["baseline_transfer_existing"] = gas(
-        a.transact("t", base.functions.transferFrom(a.address, b.address, _id("base-2")))
-    )
+    def plain(contract, label: str) -> dict[str, object]:
+        """Mint first / later and transfers to a new / an existing holder on a plain ERC-721 with an open mint."""
+        a, b = wallet(), wallet()
+        first = deployer.transact("mint", contract.functions.mint(a.address, _id(f"{label}-1")))
+        later = deployer.transact("mint", contract.functions.mint(a.address, _id(f"{label}-2")))
+        deployer.transact("mint", contract.functions.mint(a.address, _id(f"{label}-3")))
+        f = contract.functions
+        return {
+            "mint_first": gas(first),
+            "mint_later": gas(later),
+            "transfer_new": gas(a.transact("t", f.transferFrom(a.address, b.address, _id(f"{label}-1")))),
+            "transfer_existing": gas(a.transact("t", f.transferFrom(a.address, b.address, _id(f"{label}-2")))),
+            "receipt": first,
+        }
 
-    # -- RareVector mint and transfers --------------------------------------------------------------------
-    prov = Provenance("tileworld-v1", hashlib.sha256(b"snapshot").hexdigest(), 17, 999_500)
-    rare_first = chain.mint(a.address, f"{_id('rare-1'):064x}", prov)
-    figures["mint_first"] = rare_first.gas_used
-    figures["mint_later"] = chain.mint(a.address, f"{_id('rare-2'):064x}", prov).gas_used
-    for i in range(3, 6):
-        chain.mint(a.address, f"{_id(f'rare-{i}'):064x}", prov)
-    t = token.functions
-    figures["transfer_new_first_move"] = gas(a.transact("t", t.transferFrom(a.address, c.address, _id("rare-1"))))
-    figures["transfer_existing_first_move"] = gas(a.transact("t", t.transferFrom(a.address, c.address, _id("rare-2"))))
-    # rare-3..5 move a -> e first (recording their discoverer); then measured e -> d (new) and e -> d (existing)
-    for i in (3, 4, 5):
-        a.transact("t", t.transferFrom(a.address, e.address, _id(f"rare-{i}")))
-    figures["transfer_new"] = gas(e.transact("t", t.transferFrom(e.address, d.address, _id("rare-3"))))
-    figures["transfer_existing"] = gas(e.transact("t", t.transferFrom(e.address, d.address, _id("rare-4"))))
+    def rare(contract, label: str) -> dict[str, object]:
+        """The same on a RareVector build, by the minter; a token's first move and a later one apart."""
+        a, c, d, e = wallet(), wallet(), wallet(), wallet()
+        f = contract.functions
+        mint = lambda i: deployer.transact("mint", f.mint(a.address, _id(f"{label}-{i}").to_bytes(32, "big"), *prov_args))
+        first, later = mint(1), mint(2)
+        for i in range(3, 6):
+            mint(i)
+        out: dict[str, object] = {"mint_first": gas(first), "mint_later": gas(later), "receipt": first}
+        out["transfer_new_first_move"] = gas(a.transact("t", f.transferFrom(a.address, c.address, _id(f"{label}-1"))))
+        out["transfer_existing_first_move"] = gas(
+            a.transact("t", f.transferFrom(a.address, c.address, _id(f"{label}-2")))
+        )
+        # 3..5 move a -> e first (recording their discoverer); then measured e -> d (new) and e -> d (existing)
+        for i in (3, 4, 5):
+            a.transact("t", f.transferFrom(a.address, e.address, _id(f"{label}-{i}")))
+        out["transfer_new"] = gas(e.transact("t", f.transferFrom(e.address, d.address, _id(f"{label}-3"))))
+        out["transfer_existing"] = gas(e.transact("t", f.transferFrom(e.address, d.address, _id(f"{label}-4"))))
+        return out
 
-    # Mint overhead over the in-run baseline, split into what the extra calldata and the Provenance log cost
-    # (exact, from the bytes) and the rest (AccessControl role check, input checks, dispatch).
-    base_tx, rare_tx = w3.eth.get_transaction(base_first["transactionHash"]), w3.eth.get_transaction(rare_first.tx_hash)
-    rare_receipt = w3.eth.get_transaction_receipt(rare_first.tx_hash)
-    overhead = figures["mint_first"] - figures["baseline_mint_first"]
-    calldata = _calldata_gas(bytes(rare_tx["input"])) - _calldata_gas(bytes(base_tx["input"]))
-    provenance_log = _log_gas(rare_receipt["logs"][1])
+    # -- baselines (plain OpenZeppelin and plain Solady) and both RareVector builds ----------------------
+    receipts = {}
+    for prefix, measured in (
+        ("baseline_", plain(base, "base")),
+        ("baseline_solady_", plain(base_solady, "solady")),
+        ("", rare(token, "rare")),
+        ("oz_", rare(rare_oz, "rare-oz")),
+    ):
+        receipts[prefix] = measured.pop("receipt")
+        figures.update({f"{prefix}{name}": value for name, value in measured.items()})
+    for name in [k for k in figures if k.startswith("oz_")]:  # suffix, not prefix: oz_mint_first -> mint_first_oz
+        figures[name[3:] + "_oz"] = figures.pop(name)
+
+    # Mint overhead over the ERC721 it is built on (plain Solady, in this run), split into what the extra calldata
+    # and the Provenance log cost (exact, from the bytes) and the rest (AccessControl role check, input checks).
+    def tx(receipt):
+        return w3.eth.get_transaction(receipt["transactionHash"])
+
+    overhead = figures["mint_first"] - figures["baseline_solady_mint_first"]
+    calldata = _calldata_gas(bytes(tx(receipts[""])["input"])) - _calldata_gas(bytes(tx(receipts["baseline_solady_"])["input"]))
+    provenance_log = _log_gas(receipts[""]["logs"][1])
     breakdown = {
         "total": overhead,
         "provenance_calldata": calldata,
         "provenance_log": provenance_log,
         "role_check_and_rest": overhead - calldata - provenance_log,
     }
+    a, fee_to = wallet(), wallet()  # a: the discoverer of every RareVector token sold below
+    t = token.functions
 
     # -- sales on the Exchange ----------------------------------------------------------------------------
     def sell(
@@ -146,11 +181,12 @@ def main() -> dict:
             token=token_address,
             token_id=token_id,
             price=PRICE,
-            fee_recipient=fee_to.address if fee else "0x" + "00" * 20,
+            fee_recipient=fee_to.address if fee else ZERO,
             fee=fee,
             counter=chain.counter_of(seller.address),
             salt=salt,  # the listing's nonce: the market hands out the smallest free one (see Exchange.sol)
             expiry=2**40,
+            token_nonce=_token_nonce(token_address, token_id),
         )
         signature = seller.sign(listing)
         receipt = buyer.transact("buy", exchange.functions.buy(listing.as_tuple(), signature, PRICE), value=PRICE)
@@ -172,32 +208,46 @@ def main() -> dict:
                                              royalty_to or None, cut, basic=basic)
         return gas(seaport.fill(buyer, params, value, efficient=efficient, basic=basic))
 
+    def _token_nonce(token_address: str, token_id: int) -> int:
+        for contract in (token, rare_oz):
+            if contract.address == token_address:
+                return contract.functions.tokenNonce(token_id).call()
+        return 0  # a plain ERC-721 keeps no nonce
+
     def base_token(owner: LocalWallet, label: str) -> int:
         deployer.transact("mint", base.functions.mint(owner.address, _id(label)))
         return _id(label)
 
-    def rare_token(owner: LocalWallet, label: str) -> int:
+    def rare_token(owner: LocalWallet, label: str, contract=token) -> int:
         """A RareVector token minted to ``a`` (its discoverer) that moved on to ``owner``."""
-        chain.mint(a.address, f"{_id(label):064x}", prov)
-        a.transact("t", t.transferFrom(a.address, owner.address, _id(label)))
+        deployer.transact("mint", contract.functions.mint(a.address, _id(label).to_bytes(32, "big"), *prov_args))
+        a.transact("t", contract.functions.transferFrom(a.address, owner.address, _id(label)))
         return _id(label)
 
-    for venue, operator in (("exchange", exchange.address), ("seaport", seaport.address)):
+    def rare_oz_token(owner: LocalWallet, label: str) -> int:
+        return rare_token(owner, label, rare_oz)
+
+    for venue, operator in (("exchange", exchange.address), ("seaport", seaport.address), ("exchange_oz", exchange.address)):
         for scenario in ("fresh", "holders"):
             for kind in ("no_fee", "royalty"):
+                if venue == "exchange_oz" and kind == "no_fee":
+                    continue  # the OpenZeppelin build of RareVector is measured in royalty sales only
                 seller, buyer = wallet(), wallet()
                 make, contract = (base_token, base) if kind == "no_fee" else (rare_token, token)
+                if venue == "exchange_oz":
+                    make, contract = rare_oz_token, rare_oz
                 tag = f"{venue}-{scenario}-{kind}"
                 sold = make(seller, tag)
                 if scenario == "holders":
                     make(seller, tag + "-kept")
                     make(buyer, tag + "-held")
                 seller.transact("approve", contract.functions.setApprovalForAll(operator, True))
-                if venue == "exchange":
-                    used = sell(seller, buyer, contract.address, sold)
-                else:
+                if venue == "seaport":
                     used = seaport_sell(seller, buyer, contract.address, sold, a.address if kind == "royalty" else "")
-                figures[f"{venue}_sale_{kind}_{scenario}"] = used
+                else:
+                    used = sell(seller, buyer, contract.address, sold)
+                suffix = "_oz" if venue == "exchange_oz" else ""
+                figures[f"{venue.removesuffix('_oz')}_sale_{kind}_{scenario}{suffix}"] = used
     # Seaport's other basic-order entry point: the same path behind a costlier selector (fresh, no fee)
     s7, b8 = wallet(), wallet()
     sold = base_token(s7, "seaport-plain")
@@ -233,6 +283,14 @@ def main() -> dict:
     chain.mint(disc.address, f"{_id('rare-first-sale'):064x}", prov)
     disc.transact("approve", t.setApprovalForAll(exchange.address, True))
     figures["exchange_sale_first_by_discoverer"] = sell(disc, b4, token.address, _id("rare-first-sale"))
+    # a royalty receiver that refuses ether: the sale goes through and the royalty is credited for withdraw()
+    refuser = deploy("RefusingReceiver", deployer.address, 1)
+    deployer.transact("mint", t.mint(refuser.address, _id("rare-refused").to_bytes(32, "big"), *prov_args))
+    s9, b10 = wallet(), wallet()
+    move = token.encode_abi("transferFrom", args=[refuser.address, s9.address, _id("rare-refused")])
+    deployer.transact("move", refuser.functions.execute(token.address, 0, move))
+    s9.transact("approve", t.setApprovalForAll(exchange.address, True))
+    figures["exchange_sale_royalty_credited"] = sell(s9, b10, token.address, _id("rare-refused"))
 
     def ratio(x: int, y: int) -> float:
         return round(x / y, 4)
@@ -242,6 +300,9 @@ def main() -> dict:
         "mint_later_vs_anchor": ratio(figures["mint_later"], ANCHORS["mint_later"]),
         "mint_first_vs_baseline": ratio(figures["mint_first"], figures["baseline_mint_first"]),
         "mint_later_vs_baseline": ratio(figures["mint_later"], figures["baseline_mint_later"]),
+        "mint_first_oz_vs_baseline": ratio(figures["mint_first_oz"], figures["baseline_mint_first"]),
+        "mint_later_oz_vs_baseline": ratio(figures["mint_later_oz"], figures["baseline_mint_later"]),
+        "mint_first_vs_solady_baseline": ratio(figures["mint_first"], figures["baseline_solady_mint_first"]),
         "mint_first_vs_sha256_anchor": ratio(figures["mint_first"], ANCHORS["mint_sha256_first"]),
         "baseline_mint_first_vs_anchor": ratio(figures["baseline_mint_first"], ANCHORS["mint_first"]),
         "baseline_mint_later_vs_anchor": ratio(figures["baseline_mint_later"], ANCHORS["mint_later"]),
@@ -249,6 +310,8 @@ def main() -> dict:
         "transfer_existing_vs_anchor": ratio(figures["transfer_existing"], ANCHORS["transfer_existing"]),
         "transfer_new_vs_baseline": ratio(figures["transfer_new"], figures["baseline_transfer_new"]),
         "transfer_existing_vs_baseline": ratio(figures["transfer_existing"], figures["baseline_transfer_existing"]),
+        "transfer_new_oz_vs_baseline": ratio(figures["transfer_new_oz"], figures["baseline_transfer_new"]),
+        "transfer_existing_oz_vs_baseline": ratio(figures["transfer_existing_oz"], figures["baseline_transfer_existing"]),
         # the provenance event alone (its calldata and log, exact from the bytes) against the later mint
         "provenance_event_vs_baseline_mint_later": ratio(calldata + provenance_log, figures["baseline_mint_later"]),
         "seaport_no_fee_holders_vs_anchor": ratio(figures["seaport_sale_no_fee_holders"], ANCHORS["sale_no_fee"]),
@@ -260,6 +323,13 @@ def main() -> dict:
             ours, theirs = figures[f"exchange_sale_{kind}_{scenario}"], figures[f"seaport_sale_{kind}_{scenario}"]
             ratios[f"sale_{kind}_{scenario}_vs_seaport"] = ratio(ours, theirs)
             ratios[f"sale_{kind}_{scenario}_vs_anchor"] = ratio(ours, ANCHORS[f"sale_{kind}"])
+        ratios[f"sale_royalty_{scenario}_oz_vs_seaport"] = ratio(
+            figures[f"exchange_sale_royalty_{scenario}_oz"], figures[f"seaport_sale_royalty_{scenario}"]
+        )
+    # Solady's build against OpenZeppelin's, scenario by scenario (below 1: Solady's is cheaper)
+    solady_vs_oz = {
+        name: ratio(figures[name], figures[name + "_oz"]) for name in list(figures) if name + "_oz" in figures
+    }
     at_most_seaport = {kind: all(figures[f"exchange_sale_{kind}_{sc}"] <= figures[f"seaport_sale_{kind}_{sc}"]
                                  for sc in ("fresh", "holders")) for kind in ("no_fee", "royalty")}
     targets = {
@@ -275,7 +345,7 @@ def main() -> dict:
     }
     for name, value in figures.items():
         print(f"{name:44s} {value:>9,d}")
-    print(f"{'mint overhead over baseline':44s} {breakdown}")
+    print(f"{'mint overhead over plain Solady':44s} {breakdown}")
     return {
         "bench": "gas",
         "evm": "eth-tester/py-evm (in-process)",
@@ -284,6 +354,7 @@ def main() -> dict:
         "gas": figures,
         "anchors": ANCHORS,
         "ratios": ratios,
+        "solady_vs_openzeppelin": solady_vs_oz,
         "mint_overhead": breakdown,
         "targets_met": targets,
         "seconds": round(time.perf_counter() - started, 2),

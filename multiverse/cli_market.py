@@ -102,7 +102,7 @@ def add_market_commands(
     listings = sub.add_parser("listings", help="signed listings")
     listings.add_argument("--token", default="", dest="token_id")
     listings.add_argument("--seller", default="")
-    listings.add_argument("--status", default="active", choices=["active", "sold", "cancelled"])
+    listings.add_argument("--status", default="active", choices=["active", "sold", "cancelled", "stale"])
     with_wallet(listings, required=False)
     listings.set_defaults(run=lambda a: _listings(a, signed_in(a)[0]))
 

@@ -134,8 +134,6 @@ class Web3Chain:
         if not code:
             return recover_signer(digest, bytes(signature)) == address
         call = {"to": address, "data": "0x" + ERC1271_MAGIC.hex() + encode_abi_words(digest, bytes(signature))}
-        if self._contracts is not None:
-            call["from"] = self._contracts.exchange
         try:
             answer = self._read(f"ask {address} about a signature (ERC-1271)", lambda: self._w3.eth.call(call))
         except (FailedPrecondition, NotFound, PermissionDenied, Web3Exception):

@@ -2,7 +2,8 @@
 
 A model predicts each fill's outcome from what the contracts promise; the chain must agree, with exact payouts:
 - the exchange never holds tokens or ether;
-- a listing fills at most once; a cancelled or counter-bumped listing never fills;
+- a listing fills at most once; a cancelled or counter-bumped listing never fills, nor one whose token moved after
+  it was signed (even back to the seller);
 - seller proceeds + royalty + fee = price, and the buyer pays exactly the price, never above their maximum;
 - only the signer's tokens move.
 """
@@ -67,6 +68,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.tokens = list(self.world.token_ids)
         self.owner = {tid: TRADERS[i] for i, tid in enumerate(self.tokens)}
         self.discoverer = dict(self.owner)
+        self.moves = dict.fromkeys(self.tokens, 0)  # the token's nonce
         self.counter = dict.fromkeys(TRADERS, 0)
         self.used: set[bytes] = set()
         self.salt = 0
@@ -83,8 +85,9 @@ class ExchangeMachine(RuleBasedStateMachine):
         signer=st.sampled_from(["owner", "owner", "owner", *TRADERS]),
         price=st.sampled_from([0, 1, 10**15, ETHER, 3 * ETHER + 7]),
         fee_percent=st.sampled_from([0, 0, 1, 20]),
+        nonce_offset=st.sampled_from([0, 0, 0, -1, 1]),
     )
-    def sign_listing(self, token: int, signer: str, price: int, fee_percent: int) -> Signed:
+    def sign_listing(self, token: int, signer: str, price: int, fee_percent: int, nonce_offset: int) -> Signed:
         tid = self.tokens[token]
         seller = self.owner[tid] if signer == "owner" else signer
         fee = price * fee_percent // 100
@@ -99,6 +102,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             counter=self.counter[seller],
             salt=self.salt if self.salt % 2 else self.salt + 300,  # unique; both kinds of salt (below 128 and not)
             expiry=FAR_FUTURE,
+            token_nonce=max(self.moves[tid] + nonce_offset, 0),
         )
         digest = listing_digest(listing, self.net.chain.chain_id(), self.net.exchange.address)
         return Signed(listing, getattr(self.net, seller).sign(listing), digest, seller)
@@ -112,6 +116,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             signed.digest not in self.used
             and listing.counter == self.counter[signed.seller]
             and self.owner[tid] == signed.seller
+            and listing.token_nonce == self.moves[tid]
             and listing.price <= max_price
         )
         payees = [*self.addr.values(), self.net.fees.address, self.net.exchange.address]
@@ -137,6 +142,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert {a: after[a] - before[a] for a in payees} == {a: expected[a] for a in payees}
         assert listing.price <= max_price
         self.owner[tid] = buyer
+        self.moves[tid] += 1
         self.used.add(signed.digest)
 
     @rule(signed=listings)
@@ -160,6 +166,7 @@ class ExchangeMachine(RuleBasedStateMachine):
             "transfer", self.net.token.functions.transferFrom(self.addr[holder], self.addr[to], tid)
         )
         self.owner[tid] = to
+        self.moves[tid] += 1
 
     # -- invariants ------------------------------------------------------------------------------------------
 
@@ -168,6 +175,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert self.net.balance(self.net.exchange.address) == 0
         for tid in self.tokens:
             assert self.net.token.functions.ownerOf(tid).call() == self.addr[self.owner[tid]]
+            assert self.net.chain.token_nonce(f"{tid:064x}") == self.moves[tid]
         assert self.net.token.functions.balanceOf(self.net.exchange.address).call() == 0
 
 
