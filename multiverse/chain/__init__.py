@@ -6,18 +6,7 @@
 
 from __future__ import annotations
 
-import sys as _sys
-
-# py_ecc (under eth-tester, py-evm and eth-account) raises the recursion limit to 100,000 when imported: deep
-# recursion (json.loads of nested input, say) then overflows a thread's C stack and kills the process instead of
-# raising RecursionError. Import it first, here, and put the limit back: its optimized curves (what py-evm's
-# precompiles use) do not recurse deeply. py-evm then sets 12,288 for 1,024 nested EVM calls, which a thread's
-# stack holds (a JSON nested 12,000 deep parses; deeper raises RecursionError).
-_limit = _sys.getrecursionlimit()
-import py_ecc  # noqa: E402,F401 - for its import-time side effect, undone on the next line
-
-_sys.setrecursionlimit(_limit)
-
+from . import _recursion  # noqa: F401 - first: undoes py_ecc's recursion limit before anything imports it
 from .artifacts import Artifact, load_artifact, source_hash
 from .base import (
     RARITY_SCALE,
