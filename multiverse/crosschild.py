@@ -88,6 +88,15 @@ def check_child(space: SpaceRecord, limits: Limits, players: list, timeline: lis
                                  "cross fewer or smaller worlds", field=exc.field) from None
 
 
+def check_header(space: SpaceRecord, limits: Limits, header: memoryview) -> None:
+    """The child's encoded header (8-byte length and JSON) fits the cap a save of it would meet."""
+    if len(header) - 8 > limits.max_header_bytes:
+        raise FailedPrecondition(f"the crossed state's header (players and guidance texts) would be {len(header) - 8} "
+                                 f"bytes, over the cap of {limits.max_header_bytes} that a save of it would meet in "
+                                 f"latent space {space.name!r}: cross fewer worlds, or states with fewer guidance texts",
+                                 field="state.header_length")
+
+
 def timeline(plan: Plan, spec: CrossSpec, states: list, lengths: list[int], length: int,
               cap: int) -> list[dict[str, Any]]:
     """Parents' guidance texts with frame indices remapped by the alignment, then an event for the cross."""

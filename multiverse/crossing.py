@@ -35,6 +35,7 @@ from multiverse.crosschild import (
     align_call,
     check_child,
     check_finite,
+    check_header,
     kernel_call,
     share,
     timeline,
@@ -265,6 +266,7 @@ class Crossing:
         stats = cross_stats(child, frames, plan.space.reference, share(kstats)) | {"players": player_note}
         progress("encode", 0.8)
         parts = encode_state_parts(child, vectors, space=plan.space.name, players=players, timeline=texts)
+        check_header(plan.space, self.store.limits, parts[0])
         _check(cancelled)
         return Child(tuple(parts), "", child.shape[0], len(players), stats)
 

@@ -431,3 +431,26 @@ def test_jsonsafe_refusals_name_the_field(text, words):
     with pytest.raises(errors.InvalidArgument) as info:
         jsonsafe.loads(text, field="params_json", max_bytes=1000)
     assert info.value.field == "params_json" and words in info.value.message, info.value.message
+
+
+def test_a_cross_whose_header_would_pass_the_cap_is_refused(tmp_path):
+    """A crossed child obeys the header cap a save of it would meet (two parents' texts together pass it)."""
+    from multiverse.crossing import CrossSpec
+
+    app = App.open(Settings(data_dir=tmp_path / "data", limits=Limits(max_header_bytes=3000)))
+    try:
+        admin = Principal("admin", "admin", "k")
+        app.store.register_space(admin, SPACE)
+        for name, word in (("a", "rain"), ("b", "snow")):
+            app.store.create_world(admin, name, "demo")
+            texts = [{"frame": i, "text": f"{word} {i} " + "x" * 200} for i in range(6)]
+            data = encode_state(torch.zeros(6, 4, 3, 2, dtype=torch.float16), torch.zeros(0, 8), space="demo",
+                                players=[], timeline=texts)
+            app.store.save(admin, SaveRequest(world=name, size=len(data)), iter([data]))
+        with pytest.raises(errors.FailedPrecondition) as info:
+            app.crossing.cross(admin, CrossSpec(parents=("a", "b"), pipeline={"steps": [{"op": "linear", "params": {}}]},
+                                                name="c"))
+        assert info.value.details["field"] == "state.header_length"
+        assert [w.name for w in app.meta.list_worlds(space="demo", owner=None, after="", limit=10)] == ["a", "b"]
+    finally:
+        app.close()
