@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 import merge_kernels as mk
-from multiverse import __version__
+from multiverse import __version__, vectorids
 from multiverse.auth import Principal
 from multiverse.codec import encode_state_parts
 from multiverse.crosschild import (
@@ -301,6 +301,7 @@ class Crossing:
         with self._slot(cancelled):
             child = self.compute(plan, spec, progress, cancelled)
             progress("store", 0.85)
+            held = vectorids.start(child.parts)  # each vector's sha256, for its discovery; beside the put
             # streamed from the tensors (no joined copy), hashed once on the way, made visible atomically
             digest = self.store.blobs.put_stream(iter(child.parts))
         now = self.store.clock()
@@ -322,7 +323,8 @@ class Crossing:
                             "was created; call again with a longer deadline (the recipe makes a repeat cheap to check)")
         progress("commit", 0.95)
         try:
-            world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD)
+            world, record, created = self.store.meta.spawn_world(
+                world, record, head=DEFAULT_HEAD, vectors=held())
         except AlreadyExists:
             if (done := self._existing(spec.name, plan)) is not None:  # a concurrent repeat of the recipe won
                 return done

@@ -268,14 +268,26 @@ class MarketDb:
             conn.execute(t.listings.update().where(x.listing_hash == listing_hash).values(status=status))
 
     # sign-in ----------------------------------------------------------------------------------------------
-    def add_nonce(self, nonce: str, now: float, expires_at: float) -> None:
+    def add_nonce(
+        self, nonce: str, now: float, expires_at: float, client: str = "", *, max_total: int = 0, max_client: int = 0
+    ) -> str:
+        """Drop used and expired nonces, then store this one for ``client`` unless ``client`` holds ``max_client``
+        outstanding (unused, unexpired) nonces already, or all clients ``max_total`` (0: no limit). Returns ""
+        when stored, else the limit that was reached: "client" or "total". So the table holds at most
+        ``max_total`` outstanding nonces, and the used ones since the last call."""
+        n = t.nonces.c
         with self._tx(write=True) as conn:
+            conn.execute(t.nonces.delete().where(sa.or_(n.expires_at < now, n.used_at.is_not(None))))
+            for limit, name, where in ((max_client, "client", n.client == client), (max_total, "total", sa.true())):
+                count = sa.select(sa.func.count()).select_from(t.nonces).where(where)
+                if limit and conn.execute(count).scalar_one() >= limit:
+                    return name
             conn.execute(
-                t.nonces.insert().values(nonce=nonce, created_at=now, expires_at=expires_at, used_at=None)
+                t.nonces.insert().values(
+                    nonce=nonce, created_at=now, expires_at=expires_at, used_at=None, client=client
+                )
             )
-            conn.execute(
-                t.nonces.delete().where(t.nonces.c.expires_at < now - 86_400)
-            )  # keep the table small
+        return ""
 
     def use_nonce(self, nonce: str, now: float) -> bool:
         """Mark the nonce used if it exists, is unused and unexpired; True only for the one caller that did."""

@@ -1,10 +1,12 @@
 """The market: claims of rare vectors as tokens, token queries, downloads for the owner, signed listings.
 
 Rules (the servicer only translates):
-- ``claim``: a signed-in wallet mints a rare vector to itself, only if it is the vector's discoverer (for a player
-  vector the wallet in that player's record, for a frame the payout address of the world's owner) and the vector's
+- ``claim``: a signed-in wallet mints a rare vector to itself, only if it is the vector's discoverer and the vector's
   tier is at least ``min_tier``. The token id is the sha256 of the vector's canonical bytes (vectors.py), so the
-  same matrix is claimed once, whoever holds it.
+  same matrix is claimed once, whoever holds it; its discovery is the earliest committed snapshot that holds those
+  bytes (discovery.py), whichever snapshot the claim names, and its discoverer is the wallet in that player's record
+  for a player vector, the payout address of that snapshot's world's owner for a frame. The token's provenance
+  names the discovery.
 - ``download``: the full matrix, only for the wallet that owns the token on the chain now.
 - ``prepare_listing`` / ``submit_listing``: EIP-712 typed data to sign, then the signed listing is stored after
   checking the signature (as the exchange will), the seller's ownership, the exchange's approval, the counter, the
@@ -26,6 +28,7 @@ from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, Invali
 from multiverse.store import Store
 
 from .db import EventRow, MarketDb
+from .discovery import Discoveries
 from .records import LISTING_STATUSES, ListingRow, TokenRow
 from .signin import ROLE_WALLET, SignInConfig
 from .vectors import Vector, VectorRef, extract
@@ -89,31 +92,52 @@ class Market:
             config,
             clock,
         )
+        self.discoveries = Discoveries(db.meta, store.blobs)
 
     # claims ------------------------------------------------------------------------------------------------
+    def discovery_of(self, vector: Vector) -> Vector:
+        """The earliest committed holder of ``vector``'s bytes, read back (``vector`` itself when it is that one)."""
+        ref, first = vector.ref, self.discoveries.first_holder(vector.token_id)
+        if first is None:
+            raise FailedPrecondition(
+                f"no committed snapshot is recorded as holding {ref.kind} {ref.index} of snapshot {ref.snapshot} (a "
+                "commit that recorded none of its vectors): its discoverer is unknown, so it cannot be claimed",
+                snapshot=ref.snapshot,
+            )
+        if first == (ref.snapshot, ref.kind, ref.index):
+            return vector
+        holder = self.read(VectorRef("", *first))
+        if holder.token_id != vector.token_id:
+            raise Corrupt(f"{first.kind} {first.index} of snapshot {first.snapshot} is recorded as holding vector "
+                          f"{vector.token_id} but its bytes hash to {holder.token_id}", snapshot=first.snapshot)
+        return holder
+
     def discoverer_of(self, vector: Vector) -> str | None:
-        """The wallet that may claim ``vector``: the player's wallet, or the payout address of the world's owner."""
-        if vector.ref.kind == "player":
-            return vector.player_wallet
-        return self.db.payout(self.store.get_world(vector.world).owner)
+        """The wallet that may claim the vector ``vector`` holds: that of its discovery (``discovery_of``)."""
+        return self._wallet_of(self.discovery_of(vector))
+
+    def _wallet_of(self, found: Vector) -> str | None:
+        if found.ref.kind == "player":
+            return found.player_wallet
+        return self.db.payout(self.store.get_world(found.world).owner)
 
     def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
         wallet = _wallet(who, "claim a vector")
         vector = self.read(ref)
         ref = vector.ref  # with the space filled in when the request left it empty
-        discoverer = self.discoverer_of(vector)
+        found = self.discovery_of(vector)
+        at = found.ref
+        where = f"{at.kind} {at.index} of snapshot {at.snapshot} (world {found.world!r})"
+        discoverer = self._wallet_of(found)
         if discoverer is None:
-            what = (
-                "the player's record names no wallet"
-                if ref.kind == "player"
-                else f"world {vector.world!r}'s owner has no payout address"
-            )
-            raise FailedPrecondition(
-                f"{ref.kind} {ref.index} of snapshot {ref.snapshot} has no discoverer wallet: {what}"
-            )
+            what = "the player's record names no wallet" if at.kind == "player" else "its owner has no payout address"
+            raise FailedPrecondition(f"{ref.kind} {ref.index} of snapshot {ref.snapshot} was discovered as {where}, "
+                                     f"which has no discoverer wallet: {what}", discovery_snapshot=at.snapshot)
         if discoverer.lower() != wallet.lower():
             raise PermissionDenied(
-                f"only the discoverer {discoverer} may claim {ref.kind} {ref.index} of snapshot {ref.snapshot}, not {wallet}"
+                f"only the discoverer {discoverer} may claim {ref.kind} {ref.index} of snapshot {ref.snapshot}, not "
+                f"{wallet}: its bytes were first committed as {where}", discovery_snapshot=at.snapshot,
+                discoverer=discoverer,
             )
         tier, percentile = self.rarity_of(ref.space, ref.snapshot, ref.kind, ref.index)
         if TIERS.index(tier) < TIERS.index(self.config.min_tier):
@@ -131,16 +155,16 @@ class Market:
                 token_id=token_id,
             )
         ppm = min(RARITY_SCALE, max(0, round(percentile * RARITY_SCALE / 100)))
-        minted = self.chain.mint(wallet, token_id, Provenance(ref.space, ref.snapshot, ref.index, ppm))
+        minted = self.chain.mint(wallet, token_id, Provenance(at.space, at.snapshot, at.index, ppm))
         row = TokenRow(
             token_id,
             self.chain.chain_id(),
             minted.owner,
             minted.owner,
-            ref.space,
-            ref.snapshot,
-            ref.kind,
-            ref.index,
+            at.space,
+            at.snapshot,
+            at.kind,
+            at.index,
             tier,
             float(percentile),
             vector.dtype,

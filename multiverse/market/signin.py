@@ -4,9 +4,14 @@
     token, session = signin.sign_in(message, sig)  # token: mvw_<id>_<secret>, shown once
     principal = signin.authenticate(token)         # Principal(name=<address>, role="wallet")
 
-A message is accepted when its domain and URI are this service's, its chain id is this chain's, it is inside
-its not-before / expiration window, the signature recovers to its address, and its nonce was issued here and
+A message is accepted when its domain is this service's, its URI has this service's exact origin (scheme, host
+and port; under the configured path, if it has one), its chain id is this chain's, it is inside its not-before /
+expiration window, the signature recovers to its address, and its nonce was issued here, is unexpired and was
 never used (the nonce is spent by the first attempt, whatever the outcome). Sessions store the secret's sha256.
+
+Nonces cost a row each until used or expired (expired and used ones are dropped as new ones are issued), so the
+outstanding ones are limited, per client and in all: past a limit, ``nonce`` refuses with ResourceExhausted
+(retriable: nonces expire within ``nonce_ttl_s``).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from multiverse.auth import Principal
-from multiverse.errors import InvalidArgument, Unauthenticated
+from multiverse.errors import InvalidArgument, ResourceExhausted, Unauthenticated
 
 from .db import MarketDb
 
@@ -28,15 +34,55 @@ ROLE_WALLET = "wallet"
 PREFIX = "mvw"
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(uri: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, path) of an http(s) URI without user info; None for anything else."""
+    try:
+        parts = urlsplit(uri)
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except (ValueError, AttributeError):  # a port out of range or not a number; not a string
+        return None
+    if scheme not in DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    return scheme, host, port or DEFAULT_PORTS[scheme], parts.path.rstrip("/")
+
+
+def _within(uri: str, base: str) -> bool:
+    """Whether ``uri`` has ``base``'s origin and lies under its path (segment by segment)."""
+    got, want = _origin(uri), _origin(base)
+    if got is None or want is None or got[:3] != want[:3]:
+        return False
+    return not want[3] or got[3] == want[3] or got[3].startswith(want[3] + "/")
+
+
 @dataclass(frozen=True)
 class SignInConfig:
-    """``domain``: the host (and port) wallets see, e.g. ``gallery.example:443``; ``uri``: the URI messages must
-    name (a prefix match: ``https://gallery.example`` accepts ``https://gallery.example/login``)."""
+    """``domain``: the host (and port) wallets see, e.g. ``gallery.example:443``; ``uri``: the http(s) URI messages
+    must name: the same origin (``https://gallery.example`` accepts ``https://gallery.example/login``, not
+    ``https://gallery.example.evil.test/``), and under its path if it has one; ``max_nonces`` /
+    ``max_nonces_per_client``: how many issued nonces may be outstanding (unused, unexpired) in all / per client."""
 
     domain: str = "localhost"
     uri: str = "http://localhost"
     nonce_ttl_s: float = 600.0
     session_ttl_s: float = 86_400.0
+    max_nonces: int = 10_000
+    max_nonces_per_client: int = 32
+
+    def __post_init__(self) -> None:
+        if _origin(self.uri) is None:
+            raise InvalidArgument(
+                "market.signin.uri", self.uri, "give the site's http(s) URI, e.g. https://gallery.example"
+            )
+        for name in ("nonce_ttl_s", "session_ttl_s"):
+            if not 0 < getattr(self, name) <= 365 * 86_400:
+                raise InvalidArgument(f"market.signin.{name}", getattr(self, name), "give seconds, 0 < s <= a year")
+        for name in ("max_nonces", "max_nonces_per_client"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidArgument(f"market.signin.{name}", value, "give a whole number of nonces, at least 1")
 
 
 @dataclass(frozen=True)
@@ -57,11 +103,22 @@ class SignIn:
     ) -> None:
         self.db, self.chain_id, self.config, self.clock = db, chain_id, config, clock
 
-    def nonce(self) -> str:
-        """A fresh nonce (alphanumeric, as EIP-4361 requires) for the wallet to put in its message."""
-        value = secrets.token_hex(16)
+    def nonce(self, client: str = "") -> str:
+        """A fresh nonce (alphanumeric, as EIP-4361 requires) for the wallet to put in its message; ``client``:
+        who asks (its network address), limited to ``max_nonces_per_client`` outstanding nonces."""
+        value, c = secrets.token_hex(16), self.config
         now = self.clock()
-        self.db.add_nonce(value, now, now + self.config.nonce_ttl_s)
+        client = str(client)[:64]
+        full = self.db.add_nonce(
+            value, now, now + c.nonce_ttl_s, client, max_total=c.max_nonces, max_client=c.max_nonces_per_client
+        )
+        if full:
+            held = f"{c.max_nonces_per_client} from {client or 'this client'}" if full == "client" else f"{c.max_nonces}"
+            raise ResourceExhausted(
+                f"{held} sign-in nonces are outstanding, the most allowed: use one of them to sign in, or retry "
+                f"once some expire (they live {c.nonce_ttl_s:g} s)",
+                limit=full,
+            )
         return value
 
     def sign_in(self, message: str, signature: str) -> tuple[str, Session]:
@@ -85,9 +142,9 @@ class SignIn:
             raise Unauthenticated(
                 f"the message is for domain {parsed.domain!r}, not {c.domain!r}: sign in from this site"
             )
-        if not str(parsed.uri).startswith(c.uri):
+        if not _within(str(parsed.uri), c.uri):
             raise Unauthenticated(
-                f"the message names URI {parsed.uri!r}, not one under {c.uri!r}: sign in from this site"
+                f"the message names URI {parsed.uri!r}, not one of origin {c.uri!r}: sign in from this site"
             )
         if int(parsed.chain_id) != self.chain_id:
             raise Unauthenticated(

@@ -9,7 +9,8 @@ text, since they overflow BIGINT; addresses are checksummed ``0x`` text; timesta
   ``stale`` once the indexed Transfers of its token outnumber the token nonce it was signed with (migration 0005).
 - ``market_chain_events`` keyed by (chain id, block hash, transaction, log index): replays change nothing.
 - ``market_chain_blocks``: the blocks the indexer has seen (hash and parent hash), to detect reorgs.
-- ``market_nonces`` / ``market_sessions``: wallet sign-in (EIP-4361); sessions store only the secret's sha256.
+- ``market_nonces`` / ``market_sessions``: wallet sign-in (EIP-4361); sessions store only the secret's sha256;
+  a nonce row lives until it is used or expires, and names the client that asked for it (limits per client).
 - ``market_payouts``: a game server's (world owner's) payout address, which claims frame vectors.
 """
 
@@ -93,6 +94,7 @@ nonces = sa.Table(
     sa.Column("created_at", sa.Double(), nullable=False),
     sa.Column("expires_at", sa.Double(), nullable=False),
     sa.Column("used_at", sa.Double(), nullable=True),
+    sa.Column("client", sa.String(64), nullable=False, server_default=""),  # who asked (its network address)
 )
 
 sessions = sa.Table(

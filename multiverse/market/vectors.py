@@ -1,12 +1,5 @@
-"""Rare vectors as tradeable bytes: where a vector lives, its canonical bytes (whose sha256 is the token id) and
-who discovered it. ``canonical_bytes`` is pure; ``read_vector`` reads one snapshot's state from the store.
-
-Canonical bytes of a vector (a frame latent ``[*frame_shape]`` or a player vector ``[player_dim]``):
-
-    8-byte little-endian header length | header JSON {"dtype": <safetensors code>, "shape": [...]}
-    (sorted keys, no spaces) | raw little-endian row-major values
-
-so a buyer who downloads the matrix checks ``sha256(bytes) == token id`` and knows dtype and shape.
+"""Rare vectors as tradeable bytes: where a vector lives, its canonical bytes (whose sha256 is the token id,
+defined in multiverse.vectorids) and who discovered it. ``extract`` reads one row of a stored state.
 """
 
 from __future__ import annotations
@@ -19,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multiverse.errors import InvalidArgument, NotFound
+from multiverse.vectorids import canonical_bytes
 
 KINDS = ("frame", "player")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -59,14 +53,6 @@ class Vector:
     @property
     def token_id(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-def canonical_bytes(dtype_code: str, shape: tuple[int, ...], raw: bytes) -> bytes:
-    """The canonical bytes of a vector with safetensors dtype ``dtype_code``, ``shape`` and raw LE values."""
-    header = json.dumps(
-        {"dtype": dtype_code, "shape": list(shape)}, sort_keys=True, separators=(",", ":")
-    ).encode()
-    return struct.pack("<Q", len(header)) + header + raw
 
 
 def parse_canonical(data: bytes) -> tuple[str, tuple[int, ...], bytes]:
