@@ -29,7 +29,8 @@ from .base import (
 )
 from .config import Secret
 from .listing import DOMAIN_NAME, DOMAIN_VERSION, ERC1271_MAGIC, erc1271_accepts, recover_signer
-from .values import _address, _bytes32, _hex, _id_hex, _plain, _signature, _space, _token_id, encode_abi_words
+from .values import _address, _admin, _bytes32, _hex, _id_hex, _plain, _signature, _space, _token_id
+from .values import encode_abi_words
 
 T = TypeVar("T")
 ERC721_INTERFACE = bytes.fromhex("80ac58cd")
@@ -141,21 +142,7 @@ class Web3Chain:
         return erc1271_accepts(bytes(answer))
 
     def deploy(self, options: DeployOptions = DeployOptions()) -> Contracts:  # noqa: B008 - frozen
-        if not options.admin:
-            raise InvalidArgument(
-                "chain.admin",
-                options.admin,
-                "name the token's admin address (MULTIVERSE_CHAIN_ADMIN), a key kept apart from the minter's: it "
-                "appoints minters and sets the metadata URIs",
-            )
-        admin = _address("chain.admin", options.admin)
-        if admin == self.minter:
-            raise InvalidArgument(
-                "chain.admin",
-                admin,
-                "use an address other than the minter's: a minter key that is also the admin could appoint more "
-                "minters and re-point every token's metadata",
-            )
+        admin = _admin(options.admin, self.minter)
         if not 0 <= options.royalty_bps <= 10_000:
             raise InvalidArgument("royalty_bps", options.royalty_bps, "use basis points between 0 and 10000")
         token = self._w3.eth.contract(abi=self._artifacts["RareVector"].abi, bytecode=self._artifacts["RareVector"].bytecode)

@@ -48,6 +48,26 @@ def _bytes32(field: str, value: Any) -> bytes:
     raise InvalidArgument(field, value, "give 32 bytes as 64 hex digits")
 
 
+def _admin(admin: Any, minter: str) -> str:
+    """The token admin to deploy with: named, and not the minter (whose key signs on a server)."""
+    if not admin:
+        raise InvalidArgument(
+            "chain.admin",
+            admin,
+            "name the token's admin address (MULTIVERSE_CHAIN_ADMIN), a key kept apart from the minter's: it "
+            "appoints minters and sets the metadata URIs",
+        )
+    checked = _address("chain.admin", admin)
+    if checked == minter:
+        raise InvalidArgument(
+            "chain.admin",
+            checked,
+            "use an address other than the minter's: a minter key that is also the admin could appoint more "
+            "minters and re-point every token's metadata",
+        )
+    return checked
+
+
 def _space(name: Any) -> bytes:
     data = name.encode("utf-8") if isinstance(name, str) else b""
     if not data or len(data) > SPACE_BYTES or b"\0" in data:
