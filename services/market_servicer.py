@@ -167,7 +167,7 @@ def listing_from_pb(m: market_pb2.MarketListing) -> Listing:
     from multiverse.chain.values import address as _address
 
     token_id = m.token_id.removeprefix("0x")
-    if len(token_id) != 64:
+    if len(token_id) != 64 or not all(c in "0123456789abcdefABCDEF" for c in token_id):
         raise InvalidArgument("listing.token_id", m.token_id, "give the token id as 64 hex digits")
     return Listing(
         seller=_address("listing.seller", m.seller),
@@ -184,7 +184,8 @@ def listing_from_pb(m: market_pb2.MarketListing) -> Listing:
 
 
 def _uint(field: str, text: str) -> int:
-    if not text.isdigit() or len(text) > 78 or int(text) >= 2**256:
+    # isascii: str.isdigit() also accepts digits such as "²" that int() refuses
+    if not (text.isascii() and text.isdigit()) or len(text) > 78 or int(text) >= 2**256:
         raise InvalidArgument(
             field, text, "give a whole number of wei (or a count) in decimal, e.g. 1000000000000000000"
         )

@@ -192,3 +192,18 @@ def test_the_recursion_limit_is_sane_after_the_market_stack_is_imported():
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     limit, outcome = done.stdout.split()
     assert int(limit) <= 12_288 and outcome == "RecursionError"
+
+
+@pytest.mark.slow
+def test_market_numbers_and_ids_that_int_refuses_are_invalid_argument(served):
+    from multiverse.v1 import market_pb2, market_pb2_grpc
+
+    stub = market_pb2_grpc.MarketStub(served.channel)
+    field, _ = refused(lambda: stub.PrepareListing(market_pb2.PrepareListingRequest(token_id="ab" * 32, price="\u00b2"),
+                                                   metadata=auth(served.token), timeout=30))
+    assert field == "price"
+    listing = market_pb2.MarketListing(token_id="zz" * 32, price="1", expiry="1")
+    field, _ = refused(lambda: stub.SubmitListing(market_pb2.SubmitListingRequest(listing=listing),
+                                                  metadata=auth(served.token), timeout=30))
+    assert field == "listing.token_id"
+    served.alive()
