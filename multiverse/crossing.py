@@ -315,6 +315,7 @@ class Crossing:
         record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
         world = WorldRecord(spec.name, plan.space.name, spec.owner or who.name, now, spec.description,
                             origin={"recipe_sha256": plan.recipe_sha256, "snapshot": record.id})
+        vectors = held()  # before the deadline check: nothing that may take time runs between it and the commit
         _check(cancelled)  # the last moment a cancellation can still leave nothing but an unreferenced blob
         left = time_left()
         if left is not None and left < self.limits.commit_reserve_s:
@@ -323,8 +324,7 @@ class Crossing:
                             "was created; call again with a longer deadline (the recipe makes a repeat cheap to check)")
         progress("commit", 0.95)
         try:
-            world, record, created = self.store.meta.spawn_world(
-                world, record, head=DEFAULT_HEAD, vectors=held())
+            world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD, vectors=vectors)
         except AlreadyExists:
             if (done := self._existing(spec.name, plan)) is not None:  # a concurrent repeat of the recipe won
                 return done
