@@ -16,7 +16,7 @@ from pathlib import Path
 
 from multiverse.errors import NotFound, Unauthenticated
 from multiverse.metadata.base import Metadata
-from multiverse.records import ROLE_ADMIN, ApiKeyRecord
+from multiverse.records import PUBLIC, ROLE_ADMIN, ROLE_SERVER, SHARED, ApiKeyRecord, WorldRecord
 
 PREFIX = "mvk"
 
@@ -32,6 +32,29 @@ class Principal:
     @property
     def admin(self) -> bool:
         return self.role == ROLE_ADMIN
+
+
+def can_read(who: Principal, world: WorldRecord) -> bool:
+    """Whether ``who`` may read ``world`` (its records, states, heads and rarity): an admin or the owner always; any
+    other key when the world is public, or when it is shared with the key's principal by name. Names match only
+    for API keys (a wallet session's name is an address, which a server could also be called). The same rule in
+    SQL: metadata/_worlds.py."""
+    keyed = who.role == ROLE_SERVER
+    return (can_manage(who, world) or world.visibility == PUBLIC
+            or (keyed and world.visibility == SHARED and who.name in world.readers))
+
+
+def can_manage(who: Principal, world: WorldRecord) -> bool:
+    """Whether ``who`` may set ``world``'s visibility and see its share list: an admin, or the owner's key."""
+    return who.admin or (who.role == ROLE_SERVER and world.owner == who.name)
+
+
+def reader_name(who: Principal) -> str | None:
+    """``can_read`` as the metadata's SQL filter takes it: None for an admin (every world), the principal's name
+    for a server key (its own, shared and public worlds), "" for any other caller (public worlds only)."""
+    if who.admin:
+        return None
+    return who.name if who.role == ROLE_SERVER else ""
 
 
 def _hash(secret: str) -> str:

@@ -15,6 +15,9 @@ from typing import Any
 ROLE_ADMIN = "admin"
 ROLE_SERVER = "server"
 DEFAULT_HEAD = "main"
+# Who may read a world besides its owner and admins: nobody, the principals it names, or every key holder.
+PRIVATE, SHARED, PUBLIC = "private", "shared", "public"
+VISIBILITIES = (PRIVATE, SHARED, PUBLIC)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -51,6 +54,8 @@ class WorldRecord:
     created_at: float = 0.0
     description: str = ""
     origin: dict[str, Any] = field(default_factory=dict)  # a spawned world: {"recipe_sha256", "snapshot"}
+    visibility: str = PRIVATE  # PRIVATE | SHARED | PUBLIC (multiverse.auth.can_read)
+    readers: tuple[str, ...] = ()  # SHARED: the principals it is shared with, sorted, each once
 
 
 @dataclass(frozen=True)

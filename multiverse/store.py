@@ -14,11 +14,11 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from multiverse.auth import Principal, mint_key
+from multiverse.auth import Principal, can_manage, can_read, mint_key, reader_name
 from multiverse.blobs.base import CHUNK, BlobStore
 from multiverse.codec import StateInfo
 from multiverse.config import Limits
@@ -26,6 +26,7 @@ from multiverse.errors import AlreadyExists, InvalidArgument, NotFound, Permissi
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
     DEFAULT_HEAD,
+    PRIVATE,
     ROLE_ADMIN,
     ROLE_SERVER,
     SnapshotRecord,
@@ -35,6 +36,7 @@ from multiverse.records import (
 )
 from multiverse.spaces import check_name, validate_space
 from multiverse.validate import StateValidator
+from multiverse.visibility import check_settings, unseen_snapshot, unseen_world
 
 HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -99,7 +101,9 @@ class Store:
         return self.meta.list_spaces()
 
     # worlds -----------------------------------------------------------------------------------------
-    def create_world(self, who: Principal, name: str, space: str, owner: str = "", description: str = "") -> WorldRecord:
+    def create_world(self, who: Principal, name: str, space: str, owner: str = "", description: str = "",
+                     visibility: str = PRIVATE, readers: Sequence[str] = ()) -> WorldRecord:
+        """A new world, private to its owner (and admins) unless ``visibility`` says otherwise (multiverse.visibility)."""
         check_name("world.name", name)
         owner = owner or who.name
         if not who.admin and owner != who.name:
@@ -107,14 +111,43 @@ class Store:
         check_name("world.owner", owner)
         if len(description) > 1024:
             raise InvalidArgument("world.description", description, "use at most 1024 characters")
+        visibility, readers = check_settings(visibility or PRIVATE, readers, field="world.visibility",
+                                             readers_field="world.readers")
         self.meta.get_space(space)
-        return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description))
+        return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description,
+                                                  visibility=visibility, readers=readers))
+
+    def set_world_visibility(self, who: Principal, name: str, visibility: str, readers: Sequence[str] = ()) -> WorldRecord:
+        """The owner or an admin sets who may read world ``name`` (``readers`` replaces its share list)."""
+        world = self.readable_world(who, name)
+        if not can_manage(who, world):
+            raise PermissionDenied(f"world {name!r} belongs to {world.owner!r}: only its owner or an admin may set "
+                                   f"who reads it, not {who.name!r}")
+        visibility, readers = check_settings(visibility, readers)
+        return self.meta.set_world_visibility(name, visibility, readers)
 
     def get_world(self, name: str) -> WorldRecord:
+        """Any world, unchecked: for the domain's own lookups. A caller's read goes through ``readable_world``."""
         return self.meta.get_world(name)
 
-    def list_worlds(self, *, space: str = "", owner: str = "", after: str = "", limit: int = 100) -> list[WorldRecord]:
-        return self.meta.list_worlds(space=space or None, owner=owner or None, after=after, limit=_page(limit))
+    def readable_world(self, who: Principal, name: str) -> WorldRecord:
+        """World ``name`` if ``who`` may read it; NotFound in the same words when it is absent or hidden."""
+        check_name("world", name)
+        try:
+            world = self.meta.get_world(name)
+        except NotFound:
+            if who.admin:
+                raise
+            raise unseen_world(who, name) from None
+        if not can_read(who, world):
+            raise unseen_world(who, name)
+        return world
+
+    def list_worlds(self, *, space: str = "", owner: str = "", after: str = "", limit: int = 100,
+                    reader: str | None = None) -> list[WorldRecord]:
+        """Worlds by name after ``after``; with ``reader`` (``auth.reader_name``) only those it may read."""
+        return self.meta.list_worlds(space=space or None, owner=owner or None, after=after, limit=_page(limit),
+                                     reader=reader)
 
     # snapshots --------------------------------------------------------------------------------------
     def save(self, who: Principal, req: SaveRequest, chunks: Iterable[bytes | EndDigest]) -> tuple[SnapshotRecord, bool]:
@@ -148,7 +181,7 @@ class Store:
     def _writable_world(self, who: Principal, req: SaveRequest) -> WorldRecord:
         check_name("header.world", req.world)
         check_name("header.head", req.head)
-        world = self.meta.get_world(req.world)
+        world = self.readable_world(who, req.world)  # a world it may not read: as if it did not exist
         if not who.admin and world.owner != who.name:
             raise PermissionDenied(f"world {world.name!r} belongs to {world.owner!r}; server {who.name!r} may write only its own worlds")
         if req.expected_parent and not SHA_RE.match(req.expected_parent):
@@ -210,32 +243,39 @@ class Store:
         ).body()
         return SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
 
-    def resolve(self, ref: str) -> SnapshotRecord:
-        """A snapshot by id or unique prefix (>= 8 hex), ``world`` (its main head) or ``world@head``."""
+    def resolve(self, ref: str, who: Principal | None = None) -> SnapshotRecord:
+        """A snapshot by id or unique prefix (>= 8 hex), ``world`` (its main head) or ``world@head``. With ``who``,
+        only among the worlds ``who`` may read (the rest is NotFound, as if absent: multiverse.visibility); without,
+        among all (for callers that checked already, as an admin's cross)."""
         if not isinstance(ref, str) or not ref:
             raise InvalidArgument("ref", ref, "name a snapshot id, a world or world@head")
+        reader = reader_name(who) if who is not None else None
         if "@" not in ref and HEX_RE.match(ref):
             try:
-                return self.meta.get_snapshot(ref)
+                return self.meta.get_snapshot(ref, reader=reader)
             except NotFound:
                 if len(ref) == 64:
+                    if who is not None:
+                        raise unseen_snapshot(who, ref) from None
                     raise
                 try:
-                    self.meta.get_world(ref)
+                    self.meta.get_world(ref) if who is None else self.readable_world(who, ref)
                 except NotFound:
-                    raise NotFound(f"no snapshot id starts with {ref!r} and no world is named so") from None
+                    raise NotFound(f"no snapshot id starts with {ref!r} and no world is named so"
+                                   + (f" that {who.name!r} may read" if who is not None else "")) from None
         world, _, head = ref.partition("@")
         check_name("ref", world)
-        self.meta.get_world(world)
+        self.meta.get_world(world) if who is None else self.readable_world(who, world)
         current = self.meta.get_head(world, head or DEFAULT_HEAD)
         if current is None:
             raise NotFound(f"world {world!r} has no snapshot at head {head or DEFAULT_HEAD!r} yet: save one first")
         return self.meta.get_snapshot(current)
 
-    def load(self, ref: str, chunk_size: int = CHUNK) -> Loaded:
+    def load(self, ref: str, chunk_size: int = CHUNK, who: Principal | None = None) -> Loaded:
+        """The state of snapshot ``ref`` in chunks (``resolve(ref, who)``: ``who`` must be able to read it)."""
         if not 0 < chunk_size <= self.limits.max_chunk_bytes:
             raise InvalidArgument("chunk_size", chunk_size, f"use 1 to {self.limits.max_chunk_bytes} bytes (0 means 1 MiB)")
-        record = self.resolve(ref)
+        record = self.resolve(ref, who)
         # Not verified here: the reply carries the sha256 and the client checks it end to end (transport included).
         return Loaded(record, record.state_size, self.blobs.open_chunks(record.state, chunk_size, verify=False))
 

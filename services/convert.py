@@ -36,7 +36,8 @@ def space_from_pb(m: common_pb2.LatentSpace, *, default_max_players: int) -> Spa
 
 def world_to_pb(w: WorldRecord, heads: dict[str, str] | None = None) -> common_pb2.World:
     return common_pb2.World(name=w.name, space=w.space, owner=w.owner, description=w.description,
-                            created_at=w.created_at, heads=heads or {})
+                            created_at=w.created_at, heads=heads or {}, visibility=w.visibility,
+                            readers=list(w.readers))
 
 
 def snapshot_to_pb(r: SnapshotRecord) -> common_pb2.Snapshot:

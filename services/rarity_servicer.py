@@ -9,6 +9,7 @@ import numpy as np
 from multiverse.errors import InvalidArgument
 from multiverse.rarity.records import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.service import RarityService
+from multiverse.rarity.visible import VisibleRarity
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 from services.auth import Authenticator
 from services.errors import translated, wire_fields
@@ -28,6 +29,7 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
     def __init__(self, rarity: RarityService, auth: Authenticator, *, watch_idle_s: float = 300.0,
                  watch_max_s: float = 3600.0) -> None:
         self.rarity, self.auth = rarity, auth
+        self.visible = VisibleRarity(rarity)  # what each caller may read of it (multiverse/rarity/visible.py)
         self.watch_idle_s, self.watch_max_s = watch_idle_s, watch_max_s
 
     @translated
@@ -39,25 +41,26 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
 
     @translated
     def TopRare(self, request, context):
-        self.auth(context)
+        who = self.auth(context)
         space = self.rarity.engine(request.space).space
         if len(request.page_token) > MAX_PAGE_TOKEN:
             raise InvalidArgument("page_token", request.page_token, "pass the next_page_token of the previous page, or \"\" to start")
         with wire_fields(**_TOP_RARE_FIELDS):
-            items, token = self.rarity.top_rare(space, request.kind, tier=request.tier, world=request.world,
-                                                limit=request.page_size or 50, cursor=request.page_token)
+            items, token = self.visible.top_rare(who, space, request.kind, tier=request.tier, world=request.world,
+                                                 limit=request.page_size or 50, cursor=request.page_token)
         return rarity_pb2.TopRareResponse(items=[score_to_pb(s, space) for s in items], next_page_token=token)
 
     @translated
     def RarityOf(self, request, context):
-        self.auth(context)
+        who = self.auth(context)
         vid = ref_from_pb(request.id, "id")
         with wire_fields(**_BY_ID_FIELDS):
-            return score_to_pb(self.rarity.rarity_of(vid), self.rarity.space_of(vid.snapshot))
+            space, score = self.visible.rarity_of(who, vid)
+        return score_to_pb(score, space)
 
     @translated
     def Neighbors(self, request, context):
-        self.auth(context)
+        who = self.auth(context)
         which = request.WhichOneof("query")
         if which == "id":
             query = ref_from_pb(request.id, "id")
@@ -66,7 +69,8 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
         else:
             raise InvalidArgument("query", "unset", "send either id (a stored vector) or vector (one ad hoc vector)")
         with wire_fields(**(_BY_ID_FIELDS if which == "id" else {"query": "vector"})):
-            found = self.rarity.neighbors(query, space=request.space, kind=request.kind, k=request.k, world=request.world)
+            found = self.visible.neighbors(who, query, space=request.space, kind=request.kind, k=request.k,
+                                           world=request.world)
         return rarity_pb2.NeighborsResponse(neighbors=[neighbor_to_pb(n) for n in found])
 
     @translated
@@ -79,12 +83,12 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
 
     @translated
     def WatchRare(self, request, context):
-        self.auth(context)
+        who = self.auth(context)
         # Ends with OK once idle or old, so that no watch holds a worker for ever; clients call again. The reason
         # goes in the trailing metadata: gRPC drops an OK status's message.
         clock = StreamClock(self.watch_idle_s, self.watch_max_s)
-        for space, score in self.rarity.watch(request.space, request.kind, request.tier,
-                                              stop=lambda: not context.is_active() or clock.expired() is not None):
+        for space, score in self.visible.watch(who, request.space, request.kind, request.tier,
+                                               stop=lambda: not context.is_active() or clock.expired() is not None):
             yield score_to_pb(score, space)
             clock.touch()
         reason = clock.expired()

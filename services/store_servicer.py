@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from multiverse.errors import InvalidArgument
 from multiverse.store import EndDigest, SaveRequest, Store, require_admin
 from multiverse.v1 import store_pb2, store_pb2_grpc
+from multiverse.visibility import Reads
 from services.auth import Authenticator
 from services.convert import snapshot_to_pb, space_from_pb, space_to_pb, world_to_pb
 from services.errors import translated, wire_fields
@@ -36,21 +37,28 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
     @translated
     def CreateWorld(self, request, context):
         who = self.auth(context)
-        world = self.store.create_world(who, request.name, request.space, request.owner, request.description)
+        world = self.store.create_world(who, request.name, request.space, request.owner, request.description,
+                                        request.visibility, list(request.readers))
         return world_to_pb(world)
 
     @translated
     def GetWorld(self, request, context):
-        self.auth(context)
-        return world_to_pb(self.store.get_world(request.name), self.store.heads(request.name))
+        reads = Reads(self.store, self.auth(context))
+        return world_to_pb(reads.world(request.name), reads.heads(request.name))
 
     @translated
     def ListWorlds(self, request, context):
-        self.auth(context)
+        reads = Reads(self.store, self.auth(context))
         limit = request.page_size or 100
-        worlds = self.store.list_worlds(space=request.space, owner=request.owner, after=request.page_token, limit=limit)
+        worlds = reads.worlds(space=request.space, owner=request.owner, after=request.page_token, limit=limit)
         token = worlds[-1].name if len(worlds) == limit else ""
         return store_pb2.ListWorldsResponse(worlds=[world_to_pb(w) for w in worlds], next_page_token=token)
+
+    @translated
+    def SetWorldVisibility(self, request, context):
+        who = self.auth(context)
+        world = self.store.set_world_visibility(who, request.world, request.visibility, list(request.readers))
+        return world_to_pb(world, Reads(self.store, who).heads(world.name))
 
     @translated
     def SaveSnapshot(self, request_iterator, context):
@@ -66,8 +74,7 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
 
     @translated
     def LoadSnapshot(self, request, context):
-        self.auth(context)
-        loaded = self.store.load(request.ref, request.chunk_size or (1 << 20))
+        loaded = Reads(self.store, self.auth(context)).load(request.ref, request.chunk_size or (1 << 20))
         header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size,
                                       sha256=loaded.record.state)
         yield store_pb2.LoadSnapshotResponse(header=header)
@@ -76,20 +83,18 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
 
     @translated
     def GetSnapshot(self, request, context):
-        self.auth(context)
-        return snapshot_to_pb(self.store.resolve(request.ref))
+        return snapshot_to_pb(Reads(self.store, self.auth(context)).snapshot(request.ref))
 
     @translated
     def Log(self, request, context):
-        self.auth(context)
+        reads = Reads(self.store, self.auth(context))
         with wire_fields(cursor="page_token"):
-            page, cursor = self.store.log(request.ref, limit=request.page_size, cursor=request.page_token)
+            page, cursor = reads.log(request.ref, limit=request.page_size, cursor=request.page_token)
         return store_pb2.LogResponse(snapshots=[snapshot_to_pb(r) for r in page], next_page_token=cursor)
 
     @translated
     def Heads(self, request, context):
-        self.auth(context)
-        return store_pb2.HeadsResponse(heads=self.store.heads(request.world))
+        return store_pb2.HeadsResponse(heads=Reads(self.store, self.auth(context)).heads(request.world))
 
     @translated
     def CreateApiKey(self, request, context):

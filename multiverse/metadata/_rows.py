@@ -57,13 +57,15 @@ def space_record(row: Mapping[str, Any]) -> SpaceRecord:
 
 
 def world_row(world: WorldRecord) -> dict[str, Any]:
+    """The ``worlds`` row of a record; its readers are rows of ``world_readers`` (``_worlds.put_readers``)."""
     row = fields(world)
+    del row["readers"]
     row["origin"] = to_json("world.origin", world.origin)
     return row
 
 
-def world_record(row: Mapping[str, Any]) -> WorldRecord:
-    return WorldRecord(**{**row, "origin": json.loads(row["origin"])})
+def world_record(row: Mapping[str, Any], readers: Sequence[str] = ()) -> WorldRecord:
+    return WorldRecord(**{**row, "origin": json.loads(row["origin"]), "readers": tuple(readers)})
 
 
 def snapshot_row(record: SnapshotRecord) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Errors: ``NotFound``, ``AlreadyExists``, ``HeadMoved``, ``Unavailable`` from ``m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from multiverse.records import ApiKeyRecord, SnapshotRecord, SpaceRecord, WorldRecord
@@ -34,9 +35,25 @@ class Metadata(Protocol):
     def get_world(self, name: str) -> WorldRecord: ...
 
     def list_worlds(
-        self, *, space: str | None = None, owner: str | None = None, after: str = "", limit: int = 100
+        self,
+        *,
+        space: str | None = None,
+        owner: str | None = None,
+        after: str = "",
+        limit: int = 100,
+        reader: str | None = None,
     ) -> list[WorldRecord]:
-        """Worlds ordered by name, starting after ``after`` (keyset paging)."""
+        """Worlds ordered by name, starting after ``after`` (keyset paging); with ``reader``, only the worlds that
+        principal may read (``auth.reader_name``: its own, shared with it, public; "" public only)."""
+        ...
+
+    def set_world_visibility(self, name: str, visibility: str, readers: Sequence[str] = ()) -> WorldRecord:
+        """Set who may read world ``name``: its visibility, and its share list replaced by ``readers`` (for a
+        "shared" world only; InvalidArgument otherwise). Returns the world as stored."""
+        ...
+
+    def readable_worlds(self, reader: str | None) -> frozenset[str]:
+        """The names of every world ``reader`` may read (None: an admin, every world)."""
         ...
 
     # snapshots and heads
@@ -55,8 +72,9 @@ class Metadata(Protocol):
         remember the idempotency key, and return (record, True)."""
         ...
 
-    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
-        """By full id, or by a unique prefix of at least 8 hex characters."""
+    def get_snapshot(self, snapshot_id: str, *, reader: str | None = None) -> SnapshotRecord:
+        """By full id, or by a unique prefix of at least 8 hex characters; with ``reader``, only among the
+        snapshots of worlds that principal may read (NotFound for the others, as for no snapshot at all)."""
         ...
 
     def get_head(self, world: str, head: str) -> str | None: ...

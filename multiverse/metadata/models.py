@@ -47,6 +47,17 @@ class WorldRow(SQLModel, table=True):
     origin: str = Field(
         default="{}", sa_type=JSON_TEXT
     )  # canonical JSON object: how a spawned world was made
+    # who else may read it: private | shared (world_readers) | public; rows before migration 0006 became private
+    visibility: str = Field(default="private", sa_type=sa.String(16), sa_column_kwargs={"server_default": "private"})
+
+
+class WorldReaderRow(SQLModel, table=True):
+    """A shared world's reader: ``principal`` may read ``world`` (while its visibility is "shared")."""
+
+    __tablename__ = "world_readers"
+
+    world: str = Field(primary_key=True, foreign_key="worlds.name", sa_type=NAME)
+    principal: str = Field(primary_key=True, index=True, sa_type=NAME)
 
 
 class SnapshotRow(SQLModel, table=True):
@@ -117,12 +128,14 @@ class RarityIndexRow(SQLModel, table=True):
     updated_at: float = Field(sa_type=SECONDS)
 
 
-TABLES = (SpaceRow, WorldRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow, RarityIndexRow)
+TABLES = (SpaceRow, WorldRow, WorldReaderRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow,
+          RarityIndexRow)
 TABLE_NAMES = frozenset(t.__tablename__ for t in TABLES)
 
 # The same tables as Core ``Table`` objects, for the queries in sql.py.
 spaces: sa.Table = SpaceRow.__table__  # type: ignore[attr-defined]
 worlds: sa.Table = WorldRow.__table__  # type: ignore[attr-defined]
+world_readers: sa.Table = WorldReaderRow.__table__  # type: ignore[attr-defined]
 snapshots: sa.Table = SnapshotRow.__table__  # type: ignore[attr-defined]
 snapshot_parents: sa.Table = SnapshotParentRow.__table__  # type: ignore[attr-defined]
 heads: sa.Table = HeadRow.__table__  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFound, Unavailable
-from multiverse.metadata import _rows, walk
+from multiverse.metadata import _rows, _worlds, walk
 from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
 from multiverse.metadata.models import (
     api_keys,
@@ -137,10 +137,12 @@ class SqlMetadata:
     def _create_world(self, conn: Connection, world: WorldRecord) -> tuple[WorldRecord, bool]:
         """Insert ``world``; (stored, False) if an equal one (ignoring created_at) exists, else AlreadyExists."""
         _rows.need_name("world.name", world.name)
+        world = _worlds.normalized(world)
         row = _rows.world_row(world)
-        given = _rows.world_record(row)
+        given = _rows.world_record(row, world.readers)
         self._space(conn, world.space)
         if self._insert_new(conn, worlds, **row):
+            _worlds.put_readers(conn, world.name, world.readers)
             return given, True
         stored = self._world(conn, world.name)
         if replace(stored, created_at=0.0) != replace(given, created_at=0.0):
@@ -156,22 +158,44 @@ class SqlMetadata:
             return self._world(conn, name)
 
     def list_worlds(
-        self, *, space: str | None = None, owner: str | None = None, after: str = "", limit: int = 100
+        self,
+        *,
+        space: str | None = None,
+        owner: str | None = None,
+        after: str = "",
+        limit: int = 100,
+        reader: str | None = None,
     ) -> list[WorldRecord]:
         _rows.check_limit(limit)
-        query = sa.select(worlds).where(worlds.c.name > after).order_by(worlds.c.name).limit(limit)
+        query = sa.select(worlds).where(worlds.c.name > after, _worlds.readable(reader))
+        query = query.order_by(worlds.c.name).limit(limit)
         if space is not None:
             query = query.where(worlds.c.space == space)
         if owner is not None:
             query = query.where(worlds.c.owner == owner)
         with self._transaction() as conn:
-            return [_rows.world_record(r) for r in conn.execute(query).mappings()]
+            rows = conn.execute(query).mappings().all()
+            readers = _worlds.readers_of(conn, [r["name"] for r in rows])
+            return [_rows.world_record(r, readers.get(r["name"], ())) for r in rows]
+
+    def set_world_visibility(self, name: str, visibility: str, readers: Sequence[str] = ()) -> WorldRecord:
+        """Set who may read world ``name`` (its share list replaced by ``readers``); returns the world."""
+        with self._transaction(write=True) as conn:
+            world = _worlds.normalized(replace(self._world(conn, name), visibility=visibility, readers=tuple(readers)))
+            conn.execute(worlds.update().where(worlds.c.name == name).values(visibility=world.visibility))
+            _worlds.put_readers(conn, name, world.readers)
+            return world
+
+    def readable_worlds(self, reader: str | None) -> frozenset[str]:
+        """The names of every world ``reader`` may read (metadata/_worlds.py: None is an admin)."""
+        with self._transaction() as conn:
+            return _worlds.readable_names(conn, reader)
 
     def _world(self, conn: Connection, name: str) -> WorldRecord:
         row = conn.execute(sa.select(worlds).where(worlds.c.name == name)).mappings().first()
         if row is None:
             raise NotFound(f"world {name!r} does not exist: create it first", world=name)
-        return _rows.world_record(row)
+        return _rows.world_record(row, _worlds.readers_of(conn, [name]).get(name, ()))
 
     # snapshots and heads
 
@@ -295,13 +319,14 @@ class SqlMetadata:
                 )
         return found
 
-    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord:
+    def get_snapshot(self, snapshot_id: str, *, reader: str | None = None) -> SnapshotRecord:
         with self._transaction() as conn:
-            sid = self._resolve(conn, snapshot_id)
+            sid = self._resolve(conn, snapshot_id, reader=reader)
             return self._load(conn, [sid])[sid]
 
-    def _resolve(self, conn: Connection, given: str, field: str = "snapshot_id") -> str:
-        """A full id or a unique prefix of at least 8 hex characters -> the full id."""
+    def _resolve(self, conn: Connection, given: str, field: str = "snapshot_id", *, reader: str | None = None) -> str:
+        """A full id or a unique prefix of at least 8 hex characters -> the full id; with ``reader``, only
+        snapshots of worlds ``reader`` may read count (an ambiguous prefix names no other world's ids)."""
         prefix = given.strip().lower()
         if len(prefix) < MIN_PREFIX or len(prefix) > 64 or not _rows.HEX.fullmatch(prefix):
             raise InvalidArgument(
@@ -310,12 +335,10 @@ class SqlMetadata:
                 f"give the 64-character hex id or a unique prefix of at least {MIN_PREFIX} of its characters",
             )
         # Ids are lowercase hex, so every id starting with `prefix` sorts in [prefix, prefix + "g").
-        rows = conn.execute(
-            sa.select(snapshots.c.id)
-            .where(snapshots.c.id >= prefix, snapshots.c.id < prefix + "g")
-            .order_by(snapshots.c.id)
-            .limit(2)
-        )
+        query = sa.select(snapshots.c.id).where(snapshots.c.id >= prefix, snapshots.c.id < prefix + "g")
+        if reader is not None:
+            query = query.where(snapshots.c.world.in_(sa.select(worlds.c.name).where(_worlds.readable(reader))))
+        rows = conn.execute(query.order_by(snapshots.c.id).limit(2))
         found = [sid for (sid,) in rows if sid.startswith(prefix)]
         if not found:
             raise NotFound(f"no snapshot has the id {given!r}", snapshot=given)

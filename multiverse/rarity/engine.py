@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import replace
 
 import faiss
@@ -174,10 +174,11 @@ class RarityEngine:
         k: int | None = None,
         *,
         kind: str | None = None,
-        world: str | None = None,
+        world: str | Collection[str] | None = None,
     ) -> list[Neighbor]:
         """The ``k`` (default: the engine's k) nearest other points to an added vector's id, or to a vector
-        (then ``kind`` is required), nearest first; ``world`` keeps only points with an id in that world."""
+        (then ``kind`` is required), nearest first; ``world`` keeps only points with an id in that world (or in
+        any of a collection of worlds: those a caller may read), each named by its first id there."""
         k = self.config.k if k is None else k
         if not isinstance(k, int) or not 1 <= k <= 1000:
             raise InvalidArgument("k", k, "ask for 1 to 1000 neighbours")
@@ -195,18 +196,19 @@ class RarityEngine:
                 pop = self.population(vid.kind)
                 own, _ = pop.registry.row_of(vid.snapshot, vid.index, vid.kind)
                 q = pop.x[own]
-            wid = pop.registry.world_id(world) if world is not None else None
-            return reads.neighbors(pop, q, k, own=own, world=wid)
+            return reads.neighbors(pop, q, k, own=own, world=pop.registry.world_filter(world))
 
     def top_rare(
-        self, kind: str, *, tier: str | None = None, world: str | None = None, limit: int = 50, cursor: str = ""
+        self, kind: str, *, tier: str | None = None, world: str | Collection[str] | None = None, limit: int = 50,
+        cursor: str = ""
     ) -> tuple[list[RarityScore], str]:
-        """Distinct vectors rarest first, optionally of one tier and one world; returns (page, next_cursor),
-        next_cursor "" on the last page. Each item is named by its first id (its discoverer)."""
+        """Distinct vectors rarest first, optionally of one tier and one world (or any of a collection of worlds);
+        returns (page, next_cursor), next_cursor "" on the last page. Each item is named by its first id (its
+        discoverer) among those worlds."""
         with self._lock:
             pop = self.population(kind)
             try:
-                wid = pop.registry.world_id(world) if world is not None else None
+                wid = pop.registry.world_filter(world)
             except NotFound:
                 return [], ""
             return reads.top_rare(pop, tier=tier, world=wid, limit=limit, cursor=cursor)

@@ -6,6 +6,8 @@ kept in the order they were added, so "the first id of a point" is its discovere
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from multiverse.errors import NotFound
@@ -108,6 +110,13 @@ class Registry:
         hit, at = np.unique(self.key_row[pos], return_index=True)
         self.first[hit] = pos[at]
 
+    def world_filter(self, world: str | Collection[str] | None) -> int | tuple[int, ...] | None:
+        """``first_keys``'s filter for a world name (NotFound when it has no vectors here), a collection of names
+        (those without vectors here are left out), or None (every world)."""
+        if world is None or isinstance(world, str):
+            return None if world is None else self.world_id(world)
+        return tuple(sorted({self._world_ix[w] for w in world if w in self._world_ix}))
+
     def world_id(self, world: str) -> int:
         wid = self._world_ix.get(world)
         if wid is None:
@@ -122,15 +131,16 @@ class Registry:
         self._reserve_rows(n_rows)
         return self.count[:n_rows]
 
-    def first_keys(self, n_rows: int, world: int | None = None) -> np.ndarray:
-        """For each row, the position of its first alive id (in ``world`` when given), -1 where none."""
+    def first_keys(self, n_rows: int, world: int | tuple[int, ...] | None = None) -> np.ndarray:
+        """For each row, the position of its first alive id (in ``world``, or any of a tuple of worlds, when
+        given), -1 where none."""
         self._reserve_rows(n_rows)
         if world is None:
             return self.first[:n_rows]
         key = ("first", n_rows, world)
         if key not in self._cache:
             pos = self._alive()
-            pos = pos[np.asarray(self.snap_world, dtype=np.int32)[self.key_snap[pos]] == world]
+            pos = pos[np.isin(np.asarray(self.snap_world, dtype=np.int32)[self.key_snap[pos]], world)]
             first = np.full(n_rows, -1, dtype=np.int64)
             rows, at = np.unique(self.key_row[pos], return_index=True)  # pos is ascending: first = discoverer
             first[rows] = pos[at]

@@ -33,7 +33,7 @@ class LatentSpace(_message.Message):
     def __init__(self, name: _Optional[str] = ..., frame_shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., player_dim: _Optional[int] = ..., model: _Optional[str] = ..., version: _Optional[str] = ..., vocab_size: _Optional[int] = ..., max_players: _Optional[int] = ..., reference_json: _Optional[str] = ..., decoder: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
 
 class World(_message.Message):
-    __slots__ = ("name", "space", "owner", "description", "created_at", "heads")
+    __slots__ = ("name", "space", "owner", "description", "created_at", "heads", "visibility", "readers")
     class HeadsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -47,13 +47,17 @@ class World(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     HEADS_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    READERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     space: str
     owner: str
     description: str
     created_at: float
     heads: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., space: _Optional[str] = ..., owner: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., heads: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    visibility: str
+    readers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., space: _Optional[str] = ..., owner: _Optional[str] = ..., description: _Optional[str] = ..., created_at: _Optional[float] = ..., heads: _Optional[_Mapping[str, str]] = ..., visibility: _Optional[str] = ..., readers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("id", "world", "parents", "state_sha256", "state_size", "frame_count", "player_count", "generation", "created_at", "provenance_json")

@@ -30,22 +30,36 @@ class ListSpacesResponse(_message.Message):
     def __init__(self, spaces: _Optional[_Iterable[_Union[_common_pb2.LatentSpace, _Mapping]]] = ...) -> None: ...
 
 class CreateWorldRequest(_message.Message):
-    __slots__ = ("name", "space", "owner", "description")
+    __slots__ = ("name", "space", "owner", "description", "visibility", "readers")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    READERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     space: str
     owner: str
     description: str
-    def __init__(self, name: _Optional[str] = ..., space: _Optional[str] = ..., owner: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    visibility: str
+    readers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., space: _Optional[str] = ..., owner: _Optional[str] = ..., description: _Optional[str] = ..., visibility: _Optional[str] = ..., readers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetWorldRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class SetWorldVisibilityRequest(_message.Message):
+    __slots__ = ("world", "visibility", "readers")
+    WORLD_FIELD_NUMBER: _ClassVar[int]
+    VISIBILITY_FIELD_NUMBER: _ClassVar[int]
+    READERS_FIELD_NUMBER: _ClassVar[int]
+    world: str
+    visibility: str
+    readers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, world: _Optional[str] = ..., visibility: _Optional[str] = ..., readers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListWorldsRequest(_message.Message):
     __slots__ = ("space", "owner", "page_size", "page_token")

@@ -65,6 +65,11 @@ class StoreStub:
                 request_serializer=multiverse_dot_v1_dot_store__pb2.ListWorldsRequest.SerializeToString,
                 response_deserializer=multiverse_dot_v1_dot_store__pb2.ListWorldsResponse.FromString,
                 _registered_method=True)
+        self.SetWorldVisibility = channel.unary_unary(
+                '/multiverse.v1.Store/SetWorldVisibility',
+                request_serializer=multiverse_dot_v1_dot_store__pb2.SetWorldVisibilityRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_common__pb2.World.FromString,
+                _registered_method=True)
         self.SaveSnapshot = channel.stream_unary(
                 '/multiverse.v1.Store/SaveSnapshot',
                 request_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotRequest.SerializeToString,
@@ -132,13 +137,24 @@ class StoreServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetWorld(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Reads of a world (GetWorld, LoadSnapshot, GetSnapshot, Log, Heads, and the Rarity service's answers) are
+        allowed to its owner, admins, the principals it is shared with, and any key when it is public. A world the
+        caller may not read is NOT_FOUND, worded as for a world that does not exist, so a key cannot probe which
+        private worlds or snapshots exist; ListWorlds lists only what the caller may read.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListWorlds(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetWorldVisibility(self, request, context):
+        """The owner or an admin: who may read the world from now on. Returns the world.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -225,6 +241,11 @@ def add_StoreServicer_to_server(servicer, server):
                     servicer.ListWorlds,
                     request_deserializer=multiverse_dot_v1_dot_store__pb2.ListWorldsRequest.FromString,
                     response_serializer=multiverse_dot_v1_dot_store__pb2.ListWorldsResponse.SerializeToString,
+            ),
+            'SetWorldVisibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetWorldVisibility,
+                    request_deserializer=multiverse_dot_v1_dot_store__pb2.SetWorldVisibilityRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_common__pb2.World.SerializeToString,
             ),
             'SaveSnapshot': grpc.stream_unary_rpc_method_handler(
                     servicer.SaveSnapshot,
@@ -424,6 +445,33 @@ class Store:
             '/multiverse.v1.Store/ListWorlds',
             multiverse_dot_v1_dot_store__pb2.ListWorldsRequest.SerializeToString,
             multiverse_dot_v1_dot_store__pb2.ListWorldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetWorldVisibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/multiverse.v1.Store/SetWorldVisibility',
+            multiverse_dot_v1_dot_store__pb2.SetWorldVisibilityRequest.SerializeToString,
+            multiverse_dot_v1_dot_common__pb2.World.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,73 @@
+"""Worlds' visibility in SQL: the share lists (``world_readers``) and ``multiverse.auth.can_read`` as a filter.
+
+A world is readable by ``reader`` (a principal's name) when it is ``reader``'s own, public, or shared with
+``reader`` by name; ``reader=None`` stands for an admin, who reads every world, and ``""`` for a caller that only
+public worlds are open to (``auth.reader_name``). tests/security/test_visibility.py checks that this filter and
+``can_read`` agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from multiverse.errors import InvalidArgument
+from multiverse.metadata.models import world_readers, worlds
+from multiverse.records import PUBLIC, SHARED, VISIBILITIES, WorldRecord
+
+
+def normalized(world: WorldRecord) -> WorldRecord:
+    """``world`` as it comes back from the store: readers sorted, each once. InvalidArgument for a visibility
+    that is not one of ``VISIBILITIES``, or readers on a world that is not shared."""
+    if world.visibility not in VISIBILITIES:
+        raise InvalidArgument("world.visibility", world.visibility, f"use one of {', '.join(VISIBILITIES)}")
+    readers = tuple(sorted(set(world.readers)))
+    if readers and world.visibility != SHARED:
+        raise InvalidArgument("world.readers", list(readers), f"name readers only for a {SHARED!r} world")
+    if any(not r for r in readers):
+        raise InvalidArgument("world.readers", list(readers), "name each reader by a non-empty principal name")
+    return world if readers == world.readers else replace(world, readers=readers)
+
+
+def readable(reader: str | None) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``worlds``: the worlds ``reader`` may read (see the module docstring)."""
+    if reader is None:
+        return sa.true()
+    shared_with = sa.select(world_readers.c.world).where(world_readers.c.principal == reader)
+    return sa.or_(
+        worlds.c.owner == reader,
+        worlds.c.visibility == PUBLIC,
+        sa.and_(worlds.c.visibility == SHARED, worlds.c.name.in_(shared_with)),
+    )
+
+
+def readers_of(conn: Connection, names: Iterable[str]) -> Mapping[str, tuple[str, ...]]:
+    """{world: its readers, sorted} for those of ``names`` that have any."""
+    names = list(names)
+    if not names:
+        return {}
+    out: dict[str, list[str]] = {}
+    rows = conn.execute(
+        sa.select(world_readers.c.world, world_readers.c.principal)
+        .where(world_readers.c.world.in_(names))
+        .order_by(world_readers.c.world, world_readers.c.principal)
+    )
+    for world, principal in rows:
+        out.setdefault(world, []).append(principal)
+    return {world: tuple(readers) for world, readers in out.items()}
+
+
+def put_readers(conn: Connection, world: str, readers: Iterable[str]) -> None:
+    """Replace ``world``'s share list with ``readers``."""
+    conn.execute(world_readers.delete().where(world_readers.c.world == world))
+    rows = [{"world": world, "principal": r} for r in readers]
+    if rows:
+        conn.execute(world_readers.insert(), rows)
+
+
+def readable_names(conn: Connection, reader: str | None) -> frozenset[str]:
+    """The names of every world ``reader`` may read."""
+    return frozenset(conn.execute(sa.select(worlds.c.name).where(readable(reader))).scalars())
