@@ -47,6 +47,11 @@ WALLET_METHODS = frozenset(
 )
 DEV_SWITCH = "MULTIVERSE_CHAIN_RPC_DEV_METHODS"
 METHOD_NOT_FOUND, INVALID_REQUEST, INVALID_PARAMS, SERVER_ERROR, REVERTED = -32601, -32600, -32602, -32000, 3
+# Gas of one eth_call or eth_estimateGas: the market's largest wallet transaction, a sale whose three payments
+# get at most 100,000 gas each, needs well under it. py-evm runs about 1.3M gas a second under the chain's lock:
+# a loop called with the block's 30M gas held every other caller, the market's own writes too, for 20-25 s; at
+# this cap a call takes at most about 0.5 s and an estimate (a dozen runs) about 6 s.
+CALL_GAS_CAP = 500_000
 MAX_MESSAGE = 1000  # characters of an error message (they may echo the caller's input)
 _SHOWN_NAME = 80  # characters of a refused method's name shown back
 
@@ -109,6 +114,14 @@ class RpcGate:
         local = self._local(method)
         if local is not None:
             return {"jsonrpc": "2.0", "id": request_id, "result": local}
+        if method in ("eth_call", "eth_estimateGas") and not self._dev:
+            params = _gas_capped(params)
+            if method == "eth_estimateGas":
+                # eth-tester's search runs the call a dozen times from the block's gas limit down, whatever gas it
+                # names: a call that fails within the cap (a loop, a revert) is answered after one capped run.
+                screen = self.answer({**request, "method": "eth_call", "params": [params[0], "latest"]})
+                if "error" in screen:
+                    return screen
         try:
             response = self._call(lambda: self._make_request(method, params))
         except Exception as exc:  # noqa: BLE001  # the provider's refusal of this caller's input, answered as such
@@ -139,6 +152,21 @@ class RpcGate:
         if kind == "ValidationError" or isinstance(exc, TypeError | ValueError | KeyError | IndexError):
             return error(INVALID_PARAMS, f"invalid params for {method}: {kind}: {exc}", request_id=request_id)
         return error(SERVER_ERROR, f"{method} failed: {kind}: {exc}", request_id=request_id)
+
+
+def _gas_capped(params: list[Any]) -> list[Any]:
+    """``params`` with the call's gas at most CALL_GAS_CAP (set to it when absent), as geth's RPC gas cap does."""
+    if not params or not isinstance(params[0], dict):
+        return params
+    call = dict(params[0])
+    gas = call.get("gas")
+    try:
+        too_much = gas is None or (int(gas, 16) if isinstance(gas, str) else int(gas)) > CALL_GAS_CAP
+    except (TypeError, ValueError):
+        too_much = False  # not a quantity: the chain refuses it as invalid params
+    if too_much:
+        call["gas"] = hex(CALL_GAS_CAP)
+    return [call, *params[1:]]
 
 
 def _revert(exc: BaseException) -> tuple[str, str | None] | None:

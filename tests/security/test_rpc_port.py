@@ -29,7 +29,7 @@ from multiverse.chain import ChainConfig
 from multiverse.chain.devchain import ANVIL_CHAIN_ID, DEV_CHAINS, IN_PROCESS_CHAIN_ID, require_dev_chain
 from multiverse.chain.http_rpc import MAX_BATCH, MAX_BODY, MAX_DEPTH, JsonRpcServer
 from multiverse.chain.memory import InProcessChain
-from multiverse.chain.rpc_gate import WALLET_METHODS
+from multiverse.chain.rpc_gate import CALL_GAS_CAP, WALLET_METHODS
 from multiverse.chain.trader import Trader
 from multiverse.market.wiring import MarketSettings
 from tests.chain.harness import anvil_binary, key_for
@@ -282,6 +282,19 @@ def test_errors_have_integer_codes_a_web3_client_reads(chain, port):
     data = reverted.value.data
     assert isinstance(data, str) and data.startswith("0x") and len(data) >= 10
     assert w3.net.version == str(w3.eth.chain_id) == str(chain.chain_id())  # net_version agrees with eth_chainId
+
+
+def test_a_looping_call_is_cut_at_the_gas_cap(chain, port):
+    """A call that loops until its gas runs out held the chain's lock (every other caller, the market's writes
+    too) for 20-25 s with the block's 30M gas; the port runs it with CALL_GAS_CAP gas."""
+    loop = {"data": "0x5b600056"}  # JUMPDEST PUSH1 0 JUMP: forever
+    for method, params in (("eth_call", [loop, "latest"]), ("eth_estimateGas", [loop]),
+                           ("eth_call", [{**loop, "gas": hex(30_000_000)}, "latest"])):
+        started = time.monotonic()
+        error = rpc(port, method, params)["error"]
+        assert error["code"] == 3 and "out of gas" in error["message"].lower()
+        assert time.monotonic() - started < 10, method
+    assert CALL_GAS_CAP <= 1_000_000
 
 
 def test_a_wallet_still_works_without_unlocked_accounts(chain, port):
