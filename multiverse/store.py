@@ -114,8 +114,14 @@ class Store:
         visibility, readers = check_settings(visibility or PRIVATE, readers, field="world.visibility",
                                              readers_field="world.readers")
         self.meta.get_space(space)
-        return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description,
-                                                  visibility=visibility, readers=readers))
+        try:
+            return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description,
+                                                      visibility=visibility, readers=readers))
+        except AlreadyExists:
+            if can_read(who, self.meta.get_world(name)):
+                raise  # its settings, which the caller may read, are in the message
+            raise AlreadyExists(f"world name {name!r} is taken (by a world {who.name!r} may not read): pick "
+                                "another name", world=name) from None
 
     def set_world_visibility(self, who: Principal, name: str, visibility: str, readers: Sequence[str] = ()) -> WorldRecord:
         """The owner or an admin sets who may read world ``name`` (``readers`` replaces its share list)."""

@@ -221,6 +221,9 @@ def test_worlds_are_created_private_shared_or_public(served):
     with pytest.raises(errors.AlreadyExists):  # the same name with other settings is another world
         served.gamma.create_world("all", "demo", visibility="private")
     assert served.gamma.create_world("all", "demo", visibility="public").visibility == "public"  # a repeat
+    with pytest.raises(errors.AlreadyExists) as err:  # a hidden world's name is taken, and that is all it says
+        served.beta.create_world("secret", "demo", description="mine now")
+    assert "taken" in err.value.message and "alpha" not in err.value.message
 
 
 def test_a_crossed_world_is_private_to_its_owner_and_its_log_shows_only_readable_ancestors(served):
