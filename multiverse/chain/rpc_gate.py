@@ -13,6 +13,7 @@ Errors follow JSON-RPC 2.0 as nodes send them: ``{"code": int, "message": str, "
 from __future__ import annotations
 
 import ast
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,7 @@ WALLET_METHODS = frozenset(
         "eth_sendRawTransaction",
     }
 )
+log = logging.getLogger("multiverse.chain.rpc")
 DEV_SWITCH = "MULTIVERSE_CHAIN_RPC_DEV_METHODS"
 METHOD_NOT_FOUND, INVALID_REQUEST, INVALID_PARAMS, SERVER_ERROR, REVERTED = -32601, -32600, -32602, -32000, 3
 # Gas of one eth_call or eth_estimateGas: the market's largest wallet transaction, a sale whose three payments
@@ -87,6 +89,15 @@ class RpcGate:
 
     def answer(self, request: Any) -> dict[str, Any]:
         """The response object for one request object (never raises)."""
+        try:
+            return self._answer(request)
+        except Exception as exc:  # noqa: BLE001  # a fault of ours, answered (and logged) rather than dropped
+            log.exception("JSON-RPC request failed")
+            request_id = request.get("id") if isinstance(request, dict) else None
+            request_id = request_id if isinstance(request_id, str | int | float) else None
+            return error(SERVER_ERROR, f"the request failed: {type(exc).__name__}", request_id=request_id)
+
+    def _answer(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):
             return error(INVALID_REQUEST, f"invalid request: expected a JSON object, got {_kind(request)}")
         request_id = request.get("id")
@@ -116,10 +127,10 @@ class RpcGate:
             return {"jsonrpc": "2.0", "id": request_id, "result": local}
         if method in ("eth_call", "eth_estimateGas") and not self._dev:
             params = _gas_capped(params)
-            if method == "eth_estimateGas":
+            if method == "eth_estimateGas" and params and isinstance(params[0], dict):
                 # eth-tester's search runs the call a dozen times from the block's gas limit down, whatever gas it
                 # names: a call that fails within the cap (a loop, a revert) is answered after one capped run.
-                screen = self.answer({**request, "method": "eth_call", "params": [params[0], "latest"]})
+                screen = self._answer({**request, "method": "eth_call", "params": [params[0], "latest"]})
                 if "error" in screen:
                     return screen
         try:

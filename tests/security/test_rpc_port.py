@@ -221,6 +221,8 @@ def test_only_json_is_accepted_and_bounded_in_size_depth_and_batch(chain, port):
     assert empty.status_code == 400 and empty.json()["error"]["code"] == -32600
     for bad in ({"jsonrpc": "2.0", "id": True, "method": "eth_chainId"}, {"id": 1, "method": ["eth_chainId"]}):
         assert rpc_raw(port, bad)["error"]["code"] == -32600
+    for method in ("eth_estimateGas", "eth_call", "eth_getBalance", "eth_getLogs"):  # params missing: refused
+        assert rpc(port, method, [])["error"]["code"] == -32602, method
 
 
 def rpc_raw(url: str, payload: object) -> dict:
