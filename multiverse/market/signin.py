@@ -32,8 +32,6 @@ from .db import MarketDb
 
 ROLE_WALLET = "wallet"
 PREFIX = "mvw"
-
-
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -77,8 +75,9 @@ class SignInConfig:
                 "market.signin.uri", self.uri, "give the site's http(s) URI, e.g. https://gallery.example"
             )
         for name in ("nonce_ttl_s", "session_ttl_s"):
-            if not 0 < getattr(self, name) <= 365 * 86_400:
-                raise InvalidArgument(f"market.signin.{name}", getattr(self, name), "give seconds, 0 < s <= a year")
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 365 * 86_400:
+                raise InvalidArgument(f"market.signin.{name}", value, "give seconds, 0 < s <= a year")
         for name in ("max_nonces", "max_nonces_per_client"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

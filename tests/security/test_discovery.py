@@ -13,17 +13,18 @@ import torch
 from alembic import command
 
 from multiverse.auth import Principal
+from multiverse.blobs import open_blob_store
 from multiverse.codec import decode_state, encode_state
 from multiverse.crossing import Crossing, CrossSpec, pipeline_from
 from multiverse.errors import PermissionDenied
 from multiverse.market import ROLE_WALLET, Market, MarketConfig, MarketDb, VectorRef
-from multiverse.metadata import alembic_config, upgrade
+from multiverse.metadata import alembic_config, open_metadata, upgrade
 from multiverse.metadata.models import vector_backlog, vector_discoveries
 from multiverse.records import ROLE_SERVER, SnapshotRecord
 from multiverse.store import SaveRequest, Store
 from tests.chain.conftest import memory_chain  # noqa: F401  (fixture)
 from tests.chain.harness import Net
-from tests.market.world import ADMIN, ALPHA, FRAMES, OUTLIER_FRAME, OUTLIER_PLAYER, KnnRarity, make_state, make_store
+from tests.market.world import ADMIN, ALPHA, FRAMES, OUTLIER_FRAME, OUTLIER_PLAYER, SPACE, KnnRarity, make_state
 
 BETA = Principal("beta", ROLE_SERVER)
 COPY_FRAME, COPY_PLAYER = 3, 2  # where beta's state holds alpha's outliers
@@ -45,7 +46,7 @@ def wallet(address: str) -> Principal:
 def copied_state(original: bytes, player_wallet: str) -> bytes:
     """Another state (other frames and players) holding ``original``'s outlier frame and player vector, the copied
     player named with ``player_wallet``."""
-    tensors, info = decode_state(original)
+    tensors, _ = decode_state(original)
     g = torch.Generator().manual_seed(99)
     frames = torch.randn((FRAMES, 4, 3, 2), generator=g).half()
     vectors = torch.randn((4, 8), generator=g).half()
@@ -60,21 +61,32 @@ def save(store: Store, who: Principal, world: str, data: bytes, parent: str = ""
     return store.save(who, SaveRequest(world=world, size=len(data), expected_parent=parent), [data])[0]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta.db'}"
+    from tests.support.postgres import create_schema
+
+    return create_schema(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def two(memory_chain, tmp_path):  # noqa: F811
+def two(memory_chain, db_url, tmp_path):  # noqa: F811
     net = memory_chain
     chain_snapshot = net.snapshot()
-    saved = make_store(tmp_path, [net.alice.address, net.bob.address, None, net.carol.address])
-    store = saved.store
+    store = Store(open_metadata(db_url), open_blob_store(str(tmp_path / "blobs")), tmp_path / "spool")
+    store.register_space(ADMIN, SPACE)
+    store.create_world(ADMIN, "w", "demo", owner="alpha")
     store.create_world(ADMIN, "wb", "demo", owner="beta")
-    original = store.blobs.read(store.meta.get_snapshot(saved.snapshot).state)
+    original = make_state([net.alice.address, net.bob.address, None, net.carol.address])
+    a = save(store, ALPHA, "w", original)
     b = save(store, BETA, "wb", copied_state(original, net.dave.address))
     db = MarketDb(store.meta, net.chain.contracts.token)
     market = Market(store, net.chain, db, KnnRarity(store), MarketConfig(min_tier="rare"))
     market.set_payout(ALPHA, "alpha", net.carol.address)
     market.set_payout(BETA, "beta", net.dave.address)
     try:
-        yield Two(net, store, market, saved.snapshot, b.id)
+        yield Two(net, store, market, a.id, b.id)
     finally:
         store.meta.close()
         net.revert(chain_snapshot)
