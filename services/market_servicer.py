@@ -31,7 +31,7 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
     def SignInNonce(self, request, context):
         c = self.signin.config
         return market_pb2.SignInNonceResponse(
-            nonce=self.signin.nonce(), domain=c.domain, uri=c.uri, chain_id=self.signin.chain_id
+            nonce=self.signin.nonce(_client(context)), domain=c.domain, uri=c.uri, chain_id=self.signin.chain_id
         )
 
     @translated
@@ -190,3 +190,8 @@ def _uint(field: str, text: str) -> int:
             field, text, "give a whole number of wei (or a count) in decimal, e.g. 1000000000000000000"
         )
     return int(text)
+
+
+def _client(context) -> str:
+    """The caller's network address without its port ("ipv4:10.0.0.7", "ipv6:[::1]"): whom nonces are counted for."""
+    return (context.peer() or "").rpartition(":")[0]

@@ -65,11 +65,14 @@ class Metadata(Protocol):
         expected: str | None,
         idempotency_key: str = "",
         principal: str = "",
+        vectors: Sequence[tuple[str, str, int]] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         """In one transaction: if (principal, world, idempotency_key) was seen, return (that snapshot, False) and
         change nothing. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
         yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
-        remember the idempotency key, and return (record, True)."""
+        record ``vectors`` ((sha256, kind, index) of each distinct vector the state holds,
+        ``vectorids.state_vectors``) as discovered by it where no earlier commit holds them (None: queue the
+        snapshot to be hashed later), remember the idempotency key, and return (record, True)."""
         ...
 
     def get_snapshot(self, snapshot_id: str, *, reader: str | None = None) -> SnapshotRecord:

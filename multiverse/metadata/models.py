@@ -128,8 +128,34 @@ class RarityIndexRow(SQLModel, table=True):
     updated_at: float = Field(sa_type=SECONDS)
 
 
+class VectorDiscoveryRow(SQLModel, table=True):
+    """The first committed snapshot that held each distinct vector (a frame or player row), keyed by the sha256 of
+    the vector's canonical bytes (multiverse.vectorids; the market's token id): its discoverer. Written
+    insert-if-absent in the commit's own transaction, so the first commit wins. ``legacy_at``: set for a snapshot
+    hashed after its commit (from vector_backlog): its created_at, which orders it among those and before every
+    snapshot recorded at its commit (null)."""
+
+    __tablename__ = "vector_discoveries"
+
+    vector: str = Field(primary_key=True, sa_type=ID)
+    snapshot: str = Field(foreign_key="snapshots.id", sa_type=ID)
+    kind: str = Field(sa_type=sa.String(16))
+    vector_index: int
+    legacy_at: float | None = Field(default=None, sa_type=SECONDS)
+
+
+class VectorBacklogRow(SQLModel, table=True):
+    """A committed snapshot whose vectors are not in vector_discoveries yet (committed before migration 0007, or
+    by a path that gave no vectors): hashed from its blob, oldest first, before a discovery is looked up."""
+
+    __tablename__ = "vector_backlog"
+
+    snapshot: str = Field(primary_key=True, foreign_key="snapshots.id", sa_type=ID)
+    created_at: float = Field(sa_type=SECONDS)
+
+
 TABLES = (SpaceRow, WorldRow, WorldReaderRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow,
-          RarityIndexRow)
+          RarityIndexRow, VectorDiscoveryRow, VectorBacklogRow)
 TABLE_NAMES = frozenset(t.__tablename__ for t in TABLES)
 
 # The same tables as Core ``Table`` objects, for the queries in sql.py.
@@ -142,3 +168,5 @@ heads: sa.Table = HeadRow.__table__  # type: ignore[attr-defined]
 idempotency_keys: sa.Table = IdempotencyRow.__table__  # type: ignore[attr-defined]
 api_keys: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
 rarity_indexes: sa.Table = RarityIndexRow.__table__  # type: ignore[attr-defined]
+vector_discoveries: sa.Table = VectorDiscoveryRow.__table__  # type: ignore[attr-defined]
+vector_backlog: sa.Table = VectorBacklogRow.__table__  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFound, Unavailable
-from multiverse.metadata import _rows, _worlds, walk
+from multiverse.metadata import _discoveries, _rows, _worlds, walk
 from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
 from multiverse.metadata.models import (
     api_keys,
@@ -207,13 +207,14 @@ class SqlMetadata:
         expected: str | None,
         idempotency_key: str = "",
         principal: str = "",
+        vectors: Sequence[tuple[str, str, int]] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         _rows.check_record(record)
         _rows.need_name("head", head)
         for _ in range(3):
             try:
                 with self._transaction(write=True) as conn:
-                    return self._commit(conn, record, head, expected, idempotency_key, principal)
+                    return self._commit(conn, record, head, expected, idempotency_key, principal, vectors)
             except _KeyTaken:
                 continue  # a concurrent save with the same key won: the next round replays it
         raise Unavailable(f"idempotency key {idempotency_key!r} kept changing hands; retry the save")
@@ -226,6 +227,7 @@ class SqlMetadata:
         expected: str | None,
         key: str,
         principal: str,
+        vectors: Sequence[tuple[str, str, int]] | None,
     ) -> tuple[SnapshotRecord, bool]:
         if key:
             seen = conn.execute(
@@ -240,6 +242,7 @@ class SqlMetadata:
         self._world(conn, record.world)
         self._insert_snapshot(conn, record)
         self._move_head(conn, record.world, head, expected, record.id)
+        _discoveries.record(conn, self._insert, record, vectors)
         if key and not self._insert_new(
             conn,
             idempotency_keys,
@@ -253,7 +256,12 @@ class SqlMetadata:
         return record, True
 
     def spawn_world(
-        self, world: WorldRecord, first: SnapshotRecord, *, head: str = DEFAULT_HEAD
+        self,
+        world: WorldRecord,
+        first: SnapshotRecord,
+        *,
+        head: str = DEFAULT_HEAD,
+        vectors: Sequence[tuple[str, str, int]] | None = None,
     ) -> tuple[WorldRecord, SnapshotRecord, bool]:
         """Create ``world`` with ``first`` (a snapshot of it, e.g. a cross of other worlds' snapshots) at
         ``world@head``, all in one transaction: nobody ever sees the world without its first state.
@@ -278,6 +286,7 @@ class SqlMetadata:
                 return stored, self._load(conn, [current])[current], False
             self._insert_snapshot(conn, first)
             self._move_head(conn, world.name, head, None, first.id)
+            _discoveries.record(conn, self._insert, first, vectors)
             return stored, first, True
 
     def _insert_snapshot(self, conn: Connection, record: SnapshotRecord) -> None:
