@@ -261,7 +261,7 @@ class Store:
                 return self.meta.get_snapshot(ref, reader=reader)
             except NotFound:
                 if len(ref) == 64:
-                    if who is not None:
+                    if who is not None and not who.admin:
                         raise unseen_snapshot(who, ref) from None
                     raise
                 try:
