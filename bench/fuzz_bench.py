@@ -1,20 +1,25 @@
 """Fuzz a running server as its users would: malformed state files (framing, header JSON, tensors, metadata,
 player records), hostile field values and raw protobuf bytes on every gRPC method, and hostile JSON-RPC bodies on
-the wallet port, generated from one seed.
+the wallet port, generated from one seed (bench/fuzz_*.py).
 
-For each input it records the status, whether the process is still alive (a crash is restarted on the same data
-and counted), whether the status is INTERNAL or UNKNOWN (gRPC's own "Exception deserializing request" apart),
-whether an INVALID_ARGUMENT names its field (google.rpc.BadRequest; a RESOURCE_EXHAUSTED that hides the real
-error counts as not naming it), and whether a rejected input changed the store (fingerprint before and after:
-spaces, worlds, heads, log, stored states, spool, chain height). At the end the server is stopped and started
-again on the fuzzed data. Failing inputs go to <workdir>/findings.jsonl, with their bytes under findings/.
+For each input it records the status and counts, per family of input:
+- crashes: the process died (it is started again on the same data, and the run goes on);
+- internal / unknown: INTERNAL or UNKNOWN from our code (gRPC's own "Exception deserializing request" apart, as
+  deserialize_errors), HTTP 500 or no HTTP answer on the wallet port;
+- refusals_without_field: an INVALID_ARGUMENT without a google.rpc.BadRequest field, or a RESOURCE_EXHAUSTED that
+  hides the real error (the fuzzer sends one call at a time, so no limit of the server's is reached);
+- state_changes_from_rejected: a refused input changed the store (fingerprint before and after, through the API:
+  spaces, worlds, heads, the fuzz world's log; and the stored state files, spool files, the chain's height);
+- timeouts (a call that ran past 20 s), unavailable (the connection stopped taking calls after this input), and
+  accepted_unreadable (a state file accepted that safetensors, the format's own reader, refuses).
+At the end the server is stopped and started again on the fuzzed data. Failing inputs go to
+<workdir>/findings.jsonl, their bytes under <workdir>/findings/, every input to <workdir>/inputs.tsv.
 
     .venv/bin/python bench/fuzz_bench.py [--count 10000] [--seed 1] [--max-crashes 200] [--workdir DIR]
 
 Last line: JSON {inputs, crashes, internal, unknown, deserialize_errors, state_changes_from_rejected,
-refusals_without_field, timeouts, restart_ok, by_family: {...}, statuses: {...}, seconds, ...}.
+refusals_without_field, timeouts, unavailable, accepted_unreadable, restart_ok, by_family, statuses, seconds, ...}.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +39,40 @@ import grpc
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_case import Case, Outcome  # noqa: E402
+from fuzz_case import SAVE, Case, Outcome  # noqa: E402
 from fuzz_jsonrpc import jsonrpc_case  # noqa: E402
 from fuzz_states import GENERATORS as STATE_GENERATORS  # noqa: E402
 from fuzz_target import Target  # noqa: E402
 from fuzz_wire import GENERATORS as WIRE_GENERATORS  # noqa: E402
 
+from multiverse.codec import decode_state  # noqa: E402
+
 GENERATORS = {**STATE_GENERATORS, **WIRE_GENERATORS, "jsonrpc": jsonrpc_case}
 WEIGHTS = {"safetensors": 12, "header": 12, "tensors": 5, "metadata": 8, "players": 10, "proto_raw": 22, "fields": 21,
            "jsonrpc": 10}
 FAILURES = ("crashes", "internal", "unknown", "state_changes_from_rejected", "refusals_without_field", "timeouts",
-            "unavailable")
+            "unavailable", "accepted_unreadable")
+
+
+def cases(rng: random.Random, count: int) -> Iterator[Case]:
+    """``count`` inputs drawn from ``rng``: a family by WEIGHTS, then a case of it (built lazily, when sent)."""
+    names, weights = list(WEIGHTS), list(WEIGHTS.values())
+    for _ in range(count):
+        yield GENERATORS[rng.choices(names, weights)[0]](rng)
+
+
+def _unreadable(case: Case, out: Outcome) -> bool:
+    """Whether an accepted state file is one the format's own reader (safetensors, via decode_state) refuses:
+    the validator and the readers disagree, and the store now holds a state nobody can load."""
+    state = case.files.get("state.safetensors") if case.method == SAVE else None
+    if state is None:
+        return False
+    try:
+        decode_state(state)
+    except Exception as exc:  # noqa: BLE001 - any refusal by the reader is the finding
+        out.detail = f"accepted, but decode_state refuses it: {type(exc).__name__}: {str(exc)[:200]}"
+        return True
+    return False
 
 
 def classify(out: Outcome) -> str | None:
@@ -93,11 +122,9 @@ def run(count: int, seed: int, workdir: Path, *, max_crashes: int = 200, log: An
     try:
         target.setup()
         before = target.fingerprint()
-        names, weights = list(WEIGHTS), list(WEIGHTS.values())
         done = 0
-        for i in range(count):
-            family = rng.choices(names, weights)[0]
-            case = GENERATORS[family](rng)
+        for i, case in enumerate(cases(rng, count)):
+            family = case.family
             notes: list[str] = []
             out = target.call(case, notes)
             done += 1
@@ -112,7 +139,9 @@ def run(count: int, seed: int, workdir: Path, *, max_crashes: int = 200, log: An
             fam = families[family]
             fam["inputs"] += 1
             fam["accepted"] += out.ok
-            kinds = [k for k in (failure, "state_changes_from_rejected" if changed else None) if k]
+            unreadable = out.ok and _unreadable(case, out)
+            kinds = [k for k in (failure, "state_changes_from_rejected" if changed else None,
+                                 "accepted_unreadable" if unreadable else None) if k]
             for kind in kinds:
                 totals[kind] += 1
                 fam[kind] += 1
@@ -134,7 +163,8 @@ def run(count: int, seed: int, workdir: Path, *, max_crashes: int = 200, log: An
         "deserialize_errors": totals["deserialize_errors"],
         "state_changes_from_rejected": totals["state_changes_from_rejected"],
         "refusals_without_field": totals["refusals_without_field"], "timeouts": totals["timeouts"],
-        "unavailable": totals["unavailable"], "accepted": sum(f["accepted"] for f in families.values()),
+        "unavailable": totals["unavailable"], "accepted_unreadable": totals["accepted_unreadable"],
+        "accepted": sum(f["accepted"] for f in families.values()),
         **restart,
         "by_family": {k: {"inputs": v["inputs"], "accepted": v["accepted"], **{f: v[f] for f in (*FAILURES, "deserialize_errors")}}
                       for k, v in sorted(families.items())}, "statuses": dict(statuses),
@@ -173,7 +203,8 @@ def _fingerprint(target: Target, out: Outcome) -> tuple | None:
             target.kill()
             return None
         out.extra["refused_after"] = f"{exc.code().name}: {exc.details()}"
-        out.detail += f" [then every call on the connection: {out.extra['refused_after']}]"
+        out.detail += (f" [then every call on the connection: {out.extra['refused_after']}; it had carried"
+                       f" {target.undecodable} requests that could not be deserialized]")
         target.reconnect()
         return target.fingerprint()
 

@@ -44,12 +44,12 @@ def base_state(rng: random.Random) -> tuple[str, bytes]:
     return world, synth_state(WORLDS[world], frames=rng.randint(1, 5), players=rng.randint(0, 3), seed=rng.randrange(1 << 30))
 
 
-def save_case(family: str, world: str, state: bytes, note: str, rng: random.Random, **header: Any) -> Case:
+def save_case(family: str, world: str, state: bytes, note: str, rng: random.Random, header: dict | None = None) -> Case:
     """A SaveSnapshot of ``state`` to ``world`` at its current head; ``header`` overrides SaveHeader fields."""
     trailer = rng.random() < 0.1  # now and then the sha256 comes last, as a client that hashes while it streams
 
     def build(ctx: Ctx) -> tuple[list[bytes], str]:
-        fields = {"world": world, "head": "main", "expected_parent": ctx.heads.get(world, ""), "size": len(state), **header}
+        fields = {"world": world, "head": "main", "expected_parent": ctx.heads.get(world, ""), "size": len(state), **(header or {})}
         msgs = [store_pb2.SaveSnapshotRequest(header=store_pb2.SaveHeader(**fields)).SerializeToString()]
         msgs += [store_pb2.SaveSnapshotRequest(chunk=state[i : i + CHUNK]).SerializeToString() for i in range(0, len(state), CHUNK)]
         if trailer:
@@ -99,7 +99,7 @@ def framing_case(rng: random.Random) -> Case:
         note = f"{len(data)} random bytes"
     if not data:
         data, note = bytearray(b"\x00"), note + " (one zero byte, since empty uploads are a separate case)"
-    return save_case("safetensors", world, bytes(data), note, rng, **header)
+    return save_case("safetensors", world, bytes(data), note, rng, header)
 
 
 # family "header": the safetensors header JSON -------------------------------------------------------------

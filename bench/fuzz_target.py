@@ -74,6 +74,7 @@ class Target:
         if hasattr(self, "channel"):
             self.channel.close()
         self.channel = grpc.insecure_channel(self.address, options=[*OPTIONS, ("fuzz.connection", self._connections)])
+        self.undecodable = 0  # requests on this connection that the server could not deserialize
         self.stub = store_pb2_grpc.StoreStub(self.channel)
         self.ctx.keys["admin"] = (self.data / "admin.key").read_text().strip()
 
@@ -172,7 +173,9 @@ class Target:
             code, detail = exc.code(), exc.details() or ""
             if watching and code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 return Outcome("OK", "watch stream open")
-            return Outcome(code.name, detail, bad_field=_field(exc), deserialize=detail.startswith(DESERIALIZE))
+            undecodable = detail.startswith(DESERIALIZE)
+            self.undecodable += undecodable
+            return Outcome(code.name, detail, bad_field=_field(exc), deserialize=undecodable)
 
     def _http(self, case: Case) -> Outcome:
         host, port = self.rpc_url.removeprefix("http://").rsplit(":", 1)
@@ -201,31 +204,42 @@ class Target:
     def fingerprint(self) -> tuple[Any, ...]:
         """Spaces, worlds, the fuzz worlds' heads and newest log entries, stored state blobs, spool files, and
         the chain's block number. Blobs that are not states (the rarity index, saved in the background) are left
-        out, so that only what an input did shows."""
-        md = self._metadata("admin")
-        spaces = tuple(s.name for s in self.stub.ListSpaces(store_pb2.ListSpacesRequest(), metadata=md, timeout=30).spaces)
-        worlds, token = [], ""
-        while True:
-            page = self.stub.ListWorlds(store_pb2.ListWorldsRequest(page_size=1000, page_token=token), metadata=md, timeout=30)
-            worlds += [w.SerializeToString(deterministic=True) for w in page.worlds]  # visibility and readers too
-            if not (token := page.next_page_token):
-                break
-        heads = tuple(tuple(sorted(self.stub.Heads(store_pb2.HeadsRequest(world=w), metadata=md, timeout=30).heads.items()))
-                      for w in WORLDS)
-        for (world, head) in zip(WORLDS, heads, strict=True):
+        out, so that only what an input did shows. The calls go out together; their answers are awaited after."""
+        md, stub = self._metadata("admin"), self.stub
+        spaces = stub.ListSpaces.future(store_pb2.ListSpacesRequest(), metadata=md, timeout=30)
+        first = stub.ListWorlds.future(store_pb2.ListWorldsRequest(page_size=1000), metadata=md, timeout=30)
+        heads = [stub.Heads.future(store_pb2.HeadsRequest(world=w), metadata=md, timeout=30) for w in WORLDS]
+        log = stub.Log.future(store_pb2.LogRequest(ref="fw", page_size=5), metadata=md, timeout=30)
+        page = first.result()
+        worlds = [w.SerializeToString(deterministic=True) for w in page.worlds]  # visibility and readers too
+        while page.next_page_token:
+            page = stub.ListWorlds(store_pb2.ListWorldsRequest(page_size=1000, page_token=page.next_page_token),
+                                   metadata=md, timeout=30)
+            worlds += [w.SerializeToString(deterministic=True) for w in page.worlds]
+        head_maps = tuple(tuple(sorted(h.result().heads.items())) for h in heads)
+        for world, head in zip(WORLDS, head_maps, strict=True):
             self.ctx.heads[world] = dict(head).get("main", "")
-        log = tuple(s.id for s in self.stub.Log(store_pb2.LogRequest(ref="fw", page_size=5), metadata=md, timeout=30).snapshots)
         spool = len(os.listdir(self.data / "spool")) if (self.data / "spool").exists() else 0
-        return spaces, tuple(worlds), heads, log, self._state_blobs(), spool, self._block()
+        return (tuple(s.name for s in spaces.result().spaces), tuple(worlds), head_maps,
+                tuple(s.id for s in log.result().snapshots), self._state_blobs(), spool, self._block())
 
     def _state_blobs(self) -> int:
+        """How many state files the blob store holds. Every blob is staged in blobs/tmp and renamed into place,
+        so while that folder's mtime stays older than the last count, the count stands (no walk)."""
+        root = self.data / "blobs"
+        marks = tuple(os.stat(root / d).st_mtime_ns for d in ("tmp", "sha256"))
+        now = time.time_ns()
+        cached = getattr(self, "_blob_count", None)
+        if cached and cached[0] == marks and max(marks) < cached[1] - 100_000_000:  # 0.1 s: coarse fs clocks
+            return cached[2]
         count = 0
-        for folder, _, files in os.walk(self.data / "blobs" / "sha256"):
+        for folder, _, files in os.walk(root / "sha256"):
             for name in files:
                 if name not in self._blob_kinds:
                     with open(os.path.join(folder, name), "rb") as f:
                         self._blob_kinds[name] = b'"frames"' in f.read(4096)
                 count += self._blob_kinds[name]
+        self._blob_count = (marks, now, count)
         return count
 
     def _block(self) -> str:

@@ -239,7 +239,7 @@ def save_fields_case(rng: random.Random) -> Case:
         "sha256": rng.choice([hashlib.sha256(b"other").hexdigest(), "x" * 10_000, HEX64.upper(), "0" * 63]),
         "labels": rng.choice([{"k" * 65: "v"}, {str(i): "v" for i in range(33)}, {"a": "v" * 257}, {"a": "x" * 100_000}]),
     }[key]
-    return save_case("fields", world, state, f"SaveHeader.{key} = {show(value)}", rng, **{key: value})
+    return save_case("fields", world, state, f"SaveHeader.{key} = {show(value)}", rng, {key: value})
 
 
 # raw protobuf bytes ---------------------------------------------------------------------------------------
