@@ -166,8 +166,8 @@ def run(count: int, seed: int, workdir: Path, *, max_crashes: int = 200, log: An
         "unavailable": totals["unavailable"], "accepted_unreadable": totals["accepted_unreadable"],
         "accepted": sum(f["accepted"] for f in families.values()),
         **restart,
-        "by_family": {k: {"inputs": v["inputs"], "accepted": v["accepted"], **{f: v[f] for f in (*FAILURES, "deserialize_errors")}}
-                      for k, v in sorted(families.items())}, "statuses": dict(statuses),
+        "by_family": {k: {"inputs": v["inputs"], "accepted": v["accepted"],
+                          **{f: v[f] for f in (*FAILURES, "deserialize_errors")}} for k, v in sorted(families.items())}, "statuses": dict(statuses),
         "seed": seed, "seconds": round(time.monotonic() - started, 1), "findings": str(findings_path),
     }
     if aborted:

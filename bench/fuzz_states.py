@@ -49,9 +49,11 @@ def save_case(family: str, world: str, state: bytes, note: str, rng: random.Rand
     trailer = rng.random() < 0.1  # now and then the sha256 comes last, as a client that hashes while it streams
 
     def build(ctx: Ctx) -> tuple[list[bytes], str]:
-        fields = {"world": world, "head": "main", "expected_parent": ctx.heads.get(world, ""), "size": len(state), **(header or {})}
+        fields = {"world": world, "head": "main", "expected_parent": ctx.heads.get(world, ""), "size": len(state),
+                  **(header or {})}
         msgs = [store_pb2.SaveSnapshotRequest(header=store_pb2.SaveHeader(**fields)).SerializeToString()]
-        msgs += [store_pb2.SaveSnapshotRequest(chunk=state[i : i + CHUNK]).SerializeToString() for i in range(0, len(state), CHUNK)]
+        msgs += [store_pb2.SaveSnapshotRequest(chunk=state[i : i + CHUNK]).SerializeToString()
+                 for i in range(0, len(state), CHUNK)]
         if trailer:
             msgs.append(store_pb2.SaveSnapshotRequest(sha256=hashlib.sha256(state).hexdigest()).SerializeToString())
         return msgs, ""
@@ -63,7 +65,8 @@ def save_case(family: str, world: str, state: bytes, note: str, rng: random.Rand
 def framing_case(rng: random.Random) -> Case:
     world, state = base_state(rng)
     (n,) = struct.unpack("<Q", state[:8])
-    op = rng.choice(["bitflip", "bitflip", "byteset", "truncate", "truncate_lie", "extend", "size_short", "header_len", "garbage"])
+    op = rng.choice(["bitflip", "bitflip", "byteset", "truncate", "truncate_lie", "extend", "size_short", "header_len",
+                     "garbage"])
     data, header = bytearray(state), {}
     if op == "bitflip":
         flips = [rng.randrange(8 + n) if rng.random() < 0.7 else rng.randrange(len(state)) for _ in range(rng.randint(1, 4))]
@@ -179,11 +182,13 @@ def tensor_case(rng: random.Random) -> Case:
     v = torch.randn((players, space.player_dim), generator=g)
     people = [_player(i) for i in range(players)]
     op = rng.choice(["nonfinite", "token", "dtype", "rows", "frame_shape", "player_dim", "zero_frames", "vec_nonfinite"])
+    if op in ("nonfinite", "token"):  # a bad value of the space's kind: NaN/Inf in floats, ids outside the vocabulary
+        op = "token" if space.discrete else "nonfinite"
     flat = x.view(-1)
     at = rng.randrange(flat.numel())
-    if op == "nonfinite" and not space.discrete:
+    if op == "nonfinite":
         flat[at] = rng.choice([float("nan"), float("inf"), -float("inf")])
-    elif op == "token" and space.discrete:
+    elif op == "token":
         flat[at] = rng.choice([-1, 512, 2**31 - 1, -(2**31)])
     elif op == "dtype":
         x = x.to(rng.choice([torch.float32, torch.bfloat16, torch.int64, torch.uint8, torch.int16]))
@@ -199,7 +204,8 @@ def tensor_case(rng: random.Random) -> Case:
         v = torch.full((max(players, 1), space.player_dim), float("nan")) if players else v.to(torch.int32)
         people = [_player(i) for i in range(v.shape[0])]
     state = encode_state(x, v, space=space.name, players=people, timeline=[])
-    return save_case("tensors", world, state, f"{op} (frames {tuple(x.shape)} {x.dtype}, players {tuple(v.shape)} {v.dtype})", rng)
+    shapes = f"frames {tuple(x.shape)} {x.dtype}, players {tuple(v.shape)} {v.dtype}"
+    return save_case("tensors", world, state, f"{op} ({shapes})", rng)
 
 
 def _player(i: int) -> dict[str, Any]:
@@ -237,8 +243,9 @@ def metadata_case(rng: random.Random) -> Case:
         meta["timeline"] = value
         note = f"timeline = {show(Raw(value))}"
     else:
-        meta[rng.choice(["extra", "", "__metadata__", "x" * 1000])] = "y" * rng.choice([1, 100_000])
-        note = "an extra metadata key"
+        size = rng.choice([1, 100_000, 100_000, 9 << 20])  # 9 MiB: past the server's default header cap (8 MiB)
+        meta[rng.choice(["extra", "", "__metadata__", "x" * 1000])] = "y" * size
+        note = f"an extra metadata key of {size} characters"
     header["__metadata__"] = meta
     return save_case("metadata", world, assemble(dumps(header).encode(), data), note, rng)
 
