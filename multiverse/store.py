@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from multiverse import vectorids
 from multiverse.auth import Principal, can_manage, can_read, mint_key, reader_name
 from multiverse.blobs.base import CHUNK, BlobStore
 from multiverse.codec import StateInfo
@@ -169,6 +170,8 @@ class Store:
             check = StateValidator(space, self.limits, req.size)
             digest = self._spool(req, chunks, spool, check)
             info = check.finish()
+            # each vector's sha256 (its discovery is recorded with the commit), hashed while the blob is put
+            vectors = vectorids.hash_file(spool)
             self.blobs.put_file(spool, digest, move=True, hashed=True)  # _spool hashed the bytes it wrote
             record = self._record(who, req, world, parent, digest, info)
             committed, created = self.meta.commit_snapshot(
@@ -177,6 +180,7 @@ class Store:
                 expected=parent.id if parent else None,
                 idempotency_key=req.idempotency_key,
                 principal=who.name,
+                vectors=vectors(),
             )
         finally:
             spool.unlink(missing_ok=True)
