@@ -38,8 +38,9 @@ class App:
         )
         app = None
         try:
-            # Rarity first: it loads (or rebuilds) its index, then listens to every snapshot the store commits.
-            rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity")
+            # Rarity first: it loads its saved indexes (what they lack, and any rebuild, its worker does in the
+            # background), then listens to every snapshot the store commits.
+            rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity", settings.rarity)
             store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
             app = cls(settings, meta, blobs, store, Crossing(store), rarity)
             # merge_kernels' fused CPU loops: compiled or loaded now, not on the first cross
@@ -52,7 +53,8 @@ class App:
                 from multiverse.market.wiring import open_market, service_rarity
 
                 app.market = open_market(settings.market, meta, store, service_rarity(rarity),
-                                         data_dir=settings.data_dir)
+                                         data_dir=settings.data_dir,
+                                         tls=settings.tls.server_context() if settings.tls else None)
             return app
         except BaseException:
             if app is not None:

@@ -68,6 +68,8 @@ class RarityEngine:
                                                                       seed=c.embed_seed), c)
         self._lock = threading.RLock()
         self.loaded_from: str | None = None  # the manifest ``open`` loaded it from; None when built or rebuilt
+        # {snapshot: why} for stored snapshots that cannot be scored (saved with the engine, so never retried)
+        self.unscorable: dict[str, str] = {}
 
     @classmethod
     def for_space(cls, space: SpaceRecord, config: RarityConfig | None = None) -> RarityEngine:
@@ -120,6 +122,43 @@ class RarityEngine:
                 out[kind] = self.add(kind, vectors, snapshot=snapshot, world=world)
         return out
 
+    def mark_unscorable(self, snapshot: str, reason: str) -> None:
+        """Record that ``snapshot`` cannot be scored (its state does not read, say), so that it is not tried
+        again; ``reason`` is kept (cut to 500 characters) for reports."""
+        with self._lock:
+            self.unscorable[_name("snapshot", snapshot)] = reason[:500]
+
+    def add_snapshots(
+        self, items: list[tuple[str, str, np.ndarray | None, np.ndarray | None]]
+    ) -> tuple[dict[str, dict[str, AddResult]], dict[str, Exception]]:
+        """Add several snapshots at once, (snapshot, world, frames or None, player vectors or None) each, linking
+        each kind's new points once (``Population.add_many``). Returns ({snapshot: {kind: its AddResult}}, whose
+        ``rescored`` is left empty, and {snapshot: the error that refused it}). A snapshot refused for one kind
+        is not offered to the next."""
+        results: dict[str, dict[str, AddResult]] = {snap: {} for snap, *_ in items}
+        failed: dict[str, Exception] = {}
+        with self._lock:
+            for kind, at in (("frame", 2), ("player", 3)):
+                pop = self._pops.get(kind)
+                batch = [(item[at], _name("snapshot", item[0]), _name("world", item[1]), _indices(None, len(item[at])))
+                         for item in items if pop is not None and item[0] not in failed
+                         and item[at] is not None and len(item[at])]
+                if not batch:
+                    continue
+                outcomes, _ = pop.add_many(batch)
+                reads.ensure_calibrated(pop)
+                for (_, snap, _, idx), outcome in zip(batch, outcomes):
+                    if isinstance(outcome, Exception):
+                        failed[snap] = outcome
+                        continue
+                    rows, n_new = outcome
+                    pos = pop.registry.snapshot_keys(snap)
+                    key_of = dict(zip(pop.registry.key_index[pos].tolist(), pos.tolist()))
+                    keys = np.array([key_of[int(i)] for i in idx], dtype=np.int64)
+                    scores = reads.member_scores(pop, rows, keys)
+                    results[snap][kind] = AddResult(tuple(scores), (), n_new, pop.index_version)
+        return {snap: r for snap, r in results.items() if snap not in failed}, failed
+
     def remove_snapshot(self, snapshot: str) -> int:
         """Forget a snapshot's vectors (garbage collection); returns how many ids were removed."""
         with self._lock:
@@ -140,18 +179,22 @@ class RarityEngine:
     @contextlib.contextmanager
     def bulk(self) -> Iterator[RarityEngine]:
         """Add many snapshots and link them once at the end (for rebuilding from the store):
-        ``with engine.bulk(): engine.add(...)``. Scores returned inside the block are placeholders."""
+        ``with engine.bulk(): engine.add(...)``. Scores returned inside the block are placeholders. When the
+        block raises, nothing is linked (that could take minutes on a large population): discard the engine."""
         with self._lock:
             for pop in self._pops.values():
                 pop.deferred = True
             try:
                 yield self
-            finally:
+            except BaseException:
                 for pop in self._pops.values():
                     pop.deferred = False
-                    pop.relink()
-                    pop.revision += 1
-                    reads.calibrate(pop)
+                raise
+            for pop in self._pops.values():
+                pop.deferred = False
+                pop.relink()
+                pop.revision += 1
+                reads.calibrate(pop)
 
     # -- reads -----------------------------------------------------------------------------------------
     def score(self, kind: str, vectors: np.ndarray) -> list[RarityScore]:
@@ -225,6 +268,11 @@ class RarityEngine:
                     pop.index_version, c.version if c else "", c.n if c else 0, ix.backend,
                 )
             return out
+
+    def versions(self) -> dict[str, dict]:
+        """{kind: {"index_version", "n"}}: what this engine's scores are computed against now."""
+        with self._lock:
+            return {kind: {"index_version": pop.index_version, "n": pop.n_alive} for kind, pop in self._pops.items()}
 
     def rows(self) -> int:
         """Vectors held, over every kind (what a save writes)."""

@@ -92,6 +92,19 @@ def uses_gpu(settings: IndexSettings) -> bool:
     return flat == "torch-cuda" or ivf == "faiss-gpu"
 
 
+def owned_downcast(index: faiss.Index) -> faiss.Index:
+    """``index`` as its concrete FAISS class, owning the C++ object. ``faiss.downcast_index`` returns a second,
+    non-owning wrapper: dropping the original (as ``x = downcast_index(x)`` does) frees the index under it, and a
+    later call reads freed memory (a restart once asked ``reconstruct_batch`` for a (n, 1144873064) array)."""
+    down = faiss.downcast_index(index)
+    if down is not index:
+        if getattr(index, "thisown", False):
+            index.thisown, down.thisown = False, True  # hand the C++ object over to the wrapper that is kept
+        if hasattr(index, "referenced_objects"):  # Python-owned parts (a quantizer passed to a constructor)
+            down.referenced_objects = index.referenced_objects
+    return down
+
+
 class VectorIndex:
     """Rows (int64 ids) of one population in a FAISS index; see the module docstring."""
 
@@ -224,9 +237,10 @@ class VectorIndex:
     def _torch_index(self) -> TorchFlat:
         """The flat index's torch mirror, copied from the FAISS index the first time (e.g. after a load)."""
         if self._torch is None:
+            # borrowed views (they own nothing): valid while self._index, which owns the C++ objects, is alive
             idmap = faiss.downcast_index(self._index)
             rows = faiss.vector_to_array(idmap.id_map).astype(np.int64)
-            self._torch = self._new_torch(faiss.downcast_index(idmap.index).reconstruct_n(0, idmap.ntotal), rows)
+            self._torch = self._new_torch(idmap.index.reconstruct_n(0, idmap.ntotal), rows)
         return self._torch
 
     def range_pairs(self, queries: np.ndarray, radius2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -274,7 +288,7 @@ class VectorIndex:
         if loaded.d != dim or loaded.ntotal != meta["ntotal"]:
             raise ValueError(f"stored index has d={loaded.d}, ntotal={loaded.ntotal}; expected {dim}, {meta['ntotal']}")
         if meta["kind"] == "ivf":
-            loaded = faiss.downcast_index(loaded)
+            loaded = owned_downcast(loaded)
             loaded.nprobe = int(meta["nprobe"])
         index._index = loaded
         index.kind, index.nlist, index.nprobe = meta["kind"], int(meta["nlist"]), int(meta["nprobe"])

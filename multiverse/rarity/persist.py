@@ -2,8 +2,9 @@
 
 Per population, two blobs: the FAISS index (``faiss.serialize_index``; it holds the vectors) and the k-NN
 lists, content hashes and id arrays (safetensors: a JSON header and raw little-endian arrays). A JSON manifest
-names both by digest, with the config, the embedder's version, the index's parameters, the calibration and the
-snapshot and world names. The manifest's digest is the handle to keep.
+names both by digest, with the config, the embedder's version, the index's parameters, the calibration, the
+snapshot and world names, and the snapshots recorded as unscorable (with why). The manifest's digest is the
+handle to keep.
 
 Loading checks that the vectors read back from the index still hash to the stored content hashes, so a
 damaged or mismatched blob is ``Corrupt`` rather than silently wrong scores.
@@ -63,6 +64,7 @@ def save(engine, blobs) -> str:
         "vocab_size": engine.vocab_size,
         "config": engine.config.to_json(),
         "kinds": kinds,
+        "unscorable": dict(sorted(engine.unscorable.items())),
     }
     return blobs.put_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
 
@@ -95,6 +97,8 @@ def load(cls, blobs, digest: str, *, threads: int = 0, device: str = "auto"):
         )
         for kind, entry in manifest["kinds"].items():
             _load_population(engine.population(kind), entry, blobs)
+        # absent from manifests saved before unscorable snapshots were recorded
+        engine.unscorable = {str(k): str(v) for k, v in dict(manifest.get("unscorable") or {}).items()}
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # RuntimeError: FAISS on a damaged index
         raise Corrupt(f"rarity manifest {digest} does not load: {exc!r}", digest=digest) from exc
     return engine

@@ -91,6 +91,29 @@ class Population:
         self.revision += 1
         return rows, changed, len(new_rows)
 
+    def add_many(
+        self, batch: list[tuple[np.ndarray, str, str, np.ndarray]]
+    ) -> tuple[list[tuple[np.ndarray, int] | Exception], np.ndarray]:
+        """Add several snapshots' vectors ((vectors, snapshot, world, indices) each) and link the new points once:
+        the lists come out as a snapshot-by-snapshot ``add`` leaves them, for one search of the whole batch (a
+        backlog of small saves costs a few batches, not one search each). Returns, per snapshot, (row per input,
+        new distinct points) or the error that refused it (nothing of it added), and the rows whose lists
+        changed."""
+        n0, deferred, out = self.n_rows, self.deferred, []
+        self.deferred = True
+        try:
+            for vectors, snapshot, world, indices in batch:
+                try:
+                    rows, _, n_new = self.add(vectors, snapshot, world, indices)
+                    out.append((rows, n_new))
+                except Exception as exc:  # refused before anything of it was added (embedding, a changed re-add)
+                    out.append(exc)
+        finally:
+            self.deferred = deferred
+        new = np.arange(n0, self.n_rows, dtype=np.int64)
+        changed = self._connect(new) if len(new) and not deferred else np.zeros(0, np.int64)
+        return out, changed
+
     def _re_add(self, snapshot: str, emb: np.ndarray, indices: np.ndarray) -> np.ndarray:
         pos = self.registry.snapshot_keys(snapshot)
         known = dict(zip(self.registry.key_index[pos].tolist(), self.registry.key_row[pos].tolist()))

@@ -3,18 +3,30 @@
 The App wires it as the store's listener (``sync.Observed``): each newly committed snapshot (a save, or a
 crossed world's first snapshot) is queued and, right after the commit, embedded, scored and added by one
 worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snapshot is in the index;
-``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier.
+``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier. Reads are in
+``answers.py``.
+
+Start and stop take seconds, whatever the backlog. ``open`` loads each space's saved engine (every score it had)
+and queues to the worker, in commit order, what metadata holds beyond it (saves after the last flush, e.g.
+before a crash); it replays nothing itself. An engine that is missing, damaged or built under another
+configuration is rebuilt by the worker from metadata and blobs, while reads answer from what is there (the saved
+engine under its old configuration, or an empty one), then saved and pointed at. ``close`` lets the worker
+finish the snapshot in hand, abandons the rest of the queue (metadata still holds it: the next start queues it
+again) and saves what was scored.
+
+A stored snapshot that cannot be scored (its state does not read, say) is recorded as unscorable in its space's
+engine (``RarityEngine.unscorable``, saved with it, so it is not tried again at every start), logged once, listed
+by ``describe()``, and ``wait_scored`` raises for it; the rest goes on. A failure that may pass (the blob store
+is down) is not recorded: the snapshot is tried again at the next start.
 
 Persistence: ``flush`` saves every changed engine to the blob store and points the metadata at each manifest
 (``Metadata.point_rarity_index``; before migration 0003 the pointers lived in ``<state_dir>/pointers.json``,
-which ``open`` still reads for a space the metadata has no pointer for). It runs on ``close``, and once at least
-``persist_every`` snapshots *and* at least ``persist_fraction`` of the changed engines' vectors were added since
-the last flush. A flush writes whole engines, so the second condition bounds the bytes written per vector added
-(about 1 / persist_fraction times the new data, 20x by default) however small the snapshots are, where a count
-of snapshots alone would rewrite a 1M-vector index (~0.5 GB) for every 64 saves of a few vectors each.
-``open`` loads the saved engines and then adds whatever metadata holds that they lack (saves after the last
-flush, e.g. before a crash); an engine that is missing, damaged or built under another configuration is rebuilt
-from metadata and blobs, then saved and pointed at.
+which ``open`` still reads for a space the metadata has no pointer for). It runs on ``close``, once the backlog
+that ``open`` queued is done, and once at least ``persist_every`` snapshots *and* at least ``persist_fraction``
+of the changed engines' vectors were added since the last flush. A flush writes whole engines, so the second
+condition bounds the bytes written per vector added (about 1 / persist_fraction times the new data, 20x by
+default) however small the snapshots are, where a count of snapshots alone would rewrite a 1M-vector index
+(~0.5 GB) for every 64 saves of a few vectors each.
 """
 
 from __future__ import annotations
@@ -23,26 +35,24 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from multiverse.errors import InvalidArgument, MultiverseError
-from multiverse.rarity.calibrate import TIER_NAMES, check_tier
+from multiverse.errors import MultiverseError, Unavailable
+from multiverse.rarity.answers import Answers
 from multiverse.rarity.engine import RarityEngine
-from multiverse.rarity.index import uses_gpu
 from multiverse.rarity.persist import blobs_of
-from multiverse.rarity.records import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
-from multiverse.rarity.sync import LegacyPointers, iter_batches, snapshot_vectors, space_snapshots
-from multiverse.records import SnapshotRecord
+from multiverse.rarity.records import RarityConfig, RarityScore
+from multiverse.rarity.sync import LegacyPointers, space_snapshots
+from multiverse.rarity.worker import CHECKPOINT, STOP, Rebuild, Worker
+from multiverse.records import SnapshotRecord, SpaceRecord
 
 log = logging.getLogger("multiverse.rarity")
-_STOP = object()
 
 
-class RarityService:
+class RarityService(Worker, Answers):
     def __init__(self, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None, *,
                  persist_every: int = 64, persist_fraction: float = 0.05) -> None:
         self.meta, self.blobs, self.config = meta, blobs, config or RarityConfig()
@@ -51,6 +61,7 @@ class RarityService:
         self._engines: dict[str, RarityEngine] = {}
         self._digests: dict[str, str] = {}
         self._dirty: set[str] = set()
+        self._rebuilding: set[str] = set()
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._scored: set[str] = set()
@@ -60,6 +71,7 @@ class RarityService:
         self._rows_since_flush = 0  # vectors added since the last flush
         self._watchers: list[tuple[queue.Queue, Callable[[str, RarityScore], bool]]] = []
         self._queue: queue.Queue = queue.Queue()
+        self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name="rarity-worker", daemon=True)
         self._worker.start()
 
@@ -67,45 +79,95 @@ class RarityService:
     @classmethod
     def open(cls, meta: Any, blobs: Any, state_dir: Path, config: RarityConfig | None = None,
              **kwargs: Any) -> RarityService:
-        """The service with every space's engine loaded (or rebuilt) and caught up with metadata."""
+        """The service serving every space's saved engine, with what they lack queued to the worker and the
+        engines that could not be loaded queued for a rebuild (see the module docstring)."""
         service = cls(meta, blobs, state_dir, config, **kwargs)
-        pointed = meta.rarity_manifests()
-        digests = service._legacy.read() | pointed  # the file: where releases before migration 0003 kept them
-        for space in meta.list_spaces():
-            engine = RarityEngine.open(blobs, digests.get(space.name), space=space, config=service.config,
-                                       source=lambda s=space: iter_batches(meta, blobs, s))
-            loaded = space.name in digests and engine.loaded_from == digests[space.name]  # not rebuilt
-            with service._lock:
-                service._engines[space.name] = engine
-                if digests.get(space.name):
-                    service._digests[space.name] = digests[space.name]
-            stored = space_snapshots(meta, space.name)
-            missing = [r for r in stored if not engine.has_snapshot(r.id)]
-            for record in missing:  # committed after the last flush (a crash): add them as the worker would
-                service._add(record)
-            with service._lock:
-                service._scored.update(r.id for r in stored)
-                if missing or not loaded or pointed.get(space.name) != digests.get(space.name):
-                    service._dirty.add(space.name)  # saved and pointed at by the flush below
-        service.flush()
+        try:
+            service._start()
+        except BaseException:
+            service._stop_worker()
+            raise
         return service
 
+    def _start(self) -> None:
+        pointed = self.meta.rarity_manifests()
+        digests = self._legacy.read() | pointed  # the file: where releases before migration 0003 kept them
+        backlog: list[SnapshotRecord] = []
+        rebuilds: list[Rebuild] = []
+        for space in self.meta.list_spaces():
+            name, digest = space.name, digests.get(space.name)
+            engine, current = self._load(space, digest)
+            with self._lock:
+                self._engines[name] = engine
+                if digest:
+                    self._digests[name] = digest
+                if not current:
+                    self._rebuilding.add(name)
+            if not current:
+                rebuilds.append(Rebuild(space))
+                continue
+            stored = space_snapshots(self.meta, name)
+            missing = [r for r in stored if not engine.has_snapshot(r.id) and r.id not in engine.unscorable]
+            lacking = {r.id for r in missing}
+            with self._lock:
+                self._scored.update(r.id for r in stored if r.id not in lacking and r.id not in engine.unscorable)
+                self._failed.update(engine.unscorable)
+                if pointed.get(name) != digest:
+                    self._dirty.add(name)  # a pointer file's engine: saved and pointed at by the checkpoint
+            backlog += missing
+            if engine.unscorable:
+                log.warning("rarity: %d stored snapshots of %s are recorded as unscorable and skipped "
+                            "(RarityService.describe() lists them)", len(engine.unscorable), name)
+            log.info("rarity: %s serves its saved index (%d vectors); %d later snapshots queued for scoring",
+                     name, engine.rows(), len(missing))
+        for item in [*sorted(backlog, key=lambda r: (r.created_at, r.id)), *rebuilds, CHECKPOINT]:
+            self._enqueue(item)
+
+    def _load(self, space: SpaceRecord, digest: str | None) -> tuple[RarityEngine, bool]:
+        """(the engine to serve ``space`` from now, whether it is current); a stale one is rebuilt meanwhile."""
+        if not digest:
+            return RarityEngine.for_space(space, self.config), False
+        try:
+            engine = RarityEngine.load(self.blobs, digest, threads=self.config.threads,
+                                       device=self.config.index.device)
+        except Unavailable:
+            raise  # the blob store is down: nothing could be saved either; start-up says so
+        except Exception as exc:  # missing, damaged, another format: nothing stored may keep the service down
+            log.warning("rarity: the saved index of %s (%s) does not load (%s); rebuilding it in the background",
+                        space.name, digest[:12], exc)
+            return RarityEngine.for_space(space, self.config), False
+        if engine.config != replace(self.config, threads=engine.config.threads):
+            log.warning("rarity: the saved index of %s was built under another configuration; it serves until "
+                        "its rebuild under this one is done", space.name)
+            return engine, False
+        engine.loaded_from = digest
+        return engine, True
+
     def close(self) -> None:
-        """Score what is queued, persist, stop the worker."""
-        self._queue.put(_STOP)
-        self._worker.join()
+        """Stop within seconds: finish the snapshot in hand, abandon the rest of the queue (metadata still holds
+        it, so the next start queues it again), save what was scored."""
+        self._stop_worker()
         self.flush()
+
+    def _stop_worker(self) -> None:
+        self._stopping.set()
+        self._queue.put(STOP)
+        self._worker.join()
 
     # -- the store's listener --------------------------------------------------------------------------
     def snapshot_saved(self, record: SnapshotRecord) -> None:
         """Queue a newly committed snapshot for scoring (called by ``sync.Observed`` after the commit)."""
+        if not self._stopping.is_set():  # stopping: the next start finds it in metadata
+            self._enqueue(record)
+
+    def _enqueue(self, item: object) -> None:
         with self._lock:
             self._queued += 1
-        self._queue.put(record)
+        self._queue.put(item)
 
     @property
     def pending(self) -> int:
-        """Snapshots committed but not scored yet."""
+        """Snapshots committed but not scored yet (a rebuild and the start-up checkpoint count one each)."""
         with self._lock:
             return self._queued
 
@@ -134,48 +196,16 @@ class RarityService:
                 self._done.wait(left)
             return True
 
-    def _run(self) -> None:
-        while True:
-            record = self._queue.get()
-            if record is _STOP:
-                return
-            try:
-                self._add(record)
-            except Exception as exc:
-                log.exception("rarity: scoring snapshot %s failed", record.id)
-                with self._done:
-                    self._failed[record.id] = str(exc)
-            try:
-                if self._flush_due():
-                    self.flush()
-            except Exception:  # the blob store is down, say: keep scoring; the next due flush tries again
-                log.exception("rarity: saving the index failed; it stays in memory and is saved at the next flush")
-            finally:  # idle means scored and, when one was due, flushed
-                with self._done:
-                    self._queued -= 1
-                    self._done.notify_all()
-
-    def _add(self, record: SnapshotRecord) -> None:
-        space = self.meta.get_space(self.meta.get_world(record.world).space)
-        engine = self.engine(space.name)
-        frames, players = snapshot_vectors(self.blobs, record, space)
-        results = engine.add_snapshot(record.id, record.world, frames=frames,
-                                      players=players if engine.player_dim else None)
-        with self._done:
-            self._scored.add(record.id)
-            self._dirty.add(space.name)
-            self._since_flush += 1
-            self._rows_since_flush += len(frames) + (len(players) if players is not None and engine.player_dim
-                                                     else 0)
-            watchers = list(self._watchers)
-            self._done.notify_all()
-        for result in results.values():
-            for score in result.scores:
-                for q, wanted in watchers:
-                    if wanted(space.name, score):
-                        q.put((space.name, score))
-
     # -- persistence -----------------------------------------------------------------------------------
+    def _save_quietly(self, due: bool) -> None:
+        """Flush when ``due``; a failure (the blob store is down, say) is logged and retried at the next flush."""
+        if not due or self._stopping.is_set():  # stopping: close flushes
+            return
+        try:
+            self.flush()
+        except Exception:
+            log.exception("rarity: saving the index failed; it stays in memory and is saved at the next flush")
+
     def _flush_due(self) -> bool:
         """Enough snapshots and enough new vectors since the last flush (see the module docstring)."""
         with self._lock:
@@ -223,82 +253,14 @@ class RarityService:
         for digest in blobs_of(self.blobs, superseded) - keep:
             self.blobs.delete(digest)
 
-    # -- reads -----------------------------------------------------------------------------------------
-    def engine(self, space: str) -> RarityEngine:
-        """The engine of ``space`` ("" when exactly one space is registered)."""
-        name = self._space_name(space)
-        with self._lock:
-            engine = self._engines.get(name)
-            if engine is None:
-                engine = RarityEngine.for_space(self.meta.get_space(name), self.config)
-                self._engines[name] = engine
-            return engine
-
-    def _space_name(self, space: str) -> str:
-        if space:
-            return space
-        names = sorted(s.name for s in self.meta.list_spaces())
-        if len(names) != 1:
-            raise InvalidArgument("space", "", f"name a latent space: one of {', '.join(names) or '(none registered)'}")
-        return names[0]
-
-    def space_of(self, snapshot: str) -> str:
-        return self.meta.get_world(self.meta.get_snapshot(snapshot).world).space
-
-    def score(self, space: str, kind: str, vectors: np.ndarray) -> list[RarityScore]:
-        return self.engine(space).score(kind or "frame", vectors)
-
-    def top_rare(self, space: str, kind: str = "", *, tier: str = "", world: str = "", limit: int = 50,
-                 cursor: str = "") -> tuple[list[RarityScore], str]:
-        return self.engine(space).top_rare(kind or "frame", tier=tier or None, world=world or None, limit=limit,
-                                           cursor=cursor)
-
-    def rarity_of(self, vid: VectorId) -> RarityScore:
-        return self.engine(self.space_of(vid.snapshot)).rarity_of(vid)
-
-    def neighbors(self, query: VectorId | np.ndarray, *, space: str = "", kind: str = "", k: int = 0,
-                  world: str = "") -> list[Neighbor]:
-        if isinstance(query, np.ndarray):
-            engine = self.engine(space)
-            return engine.neighbors(query, k or None, kind=kind or "frame", world=world or None)
-        return self.engine(self.space_of(query.snapshot)).neighbors(query, k or None, world=world or None)
-
-    def stats(self, space: str) -> dict[str, KindStats]:
-        return self.engine(space).stats()
-
-    @property
-    def gpu(self) -> bool:
-        """Whether the indexes search on a GPU (faiss-gpu for IVF or torch CUDA for the exact index)."""
-        return uses_gpu(self.config.index)
-
-    def watch(self, space: str = "", kind: str = "", tier: str = "", *,
-              stop: Callable[[], bool] = lambda: False, poll: float = 0.25) -> Iterator[tuple[str, RarityScore]]:
-        """(space, score) of each newly scored vector of ``space`` (any when ""), ``kind`` (any when "") at or
-        above ``tier`` (default "rare"), until ``stop()`` is true or the consumer closes the generator."""
-        if space:
-            self.meta.get_space(space)
-        if kind and kind not in KINDS:
-            raise InvalidArgument("kind", kind, f"use one of {', '.join(KINDS)}, or leave it empty for both")
-        floor = TIER_NAMES.index(check_tier(tier or "rare"))
-
-        def wanted(name: str, s: RarityScore) -> bool:
-            return ((not space or name == space) and (not kind or s.id is None or s.id.kind == kind)
-                    and TIER_NAMES.index(s.tier) >= floor)
-
-        q: queue.Queue = queue.Queue()
-        with self._lock:
-            self._watchers.append((q, wanted))
-        try:
-            while not stop():
-                try:
-                    yield q.get(timeout=poll)
-                except queue.Empty:
-                    continue
-        finally:
-            with self._lock:
-                self._watchers.remove((q, wanted))
-
     def describe(self) -> dict[str, Any]:
+        """What the service holds: spaces, what is queued, each space's saved manifest, the spaces being rebuilt,
+        the index version and N each kind answers from, and the snapshots recorded as unscorable (with why)."""
         with self._lock:
-            return {"spaces": sorted(self._engines), "pending": self._queued, "digests": dict(self._digests)}
-
+            engines, out = dict(self._engines), {
+                "spaces": sorted(self._engines), "pending": self._queued, "digests": dict(self._digests),
+                "rebuilding": sorted(self._rebuilding)}
+        out["serving"] = {name: engine.versions() for name, engine in sorted(engines.items())}
+        out["unscorable"] = {name: dict(engine.unscorable) for name, engine in sorted(engines.items())
+                             if engine.unscorable}
+        return out

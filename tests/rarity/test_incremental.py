@@ -138,3 +138,30 @@ def test_bad_reads_name_the_field():
         with pytest.raises(InvalidArgument) as err:
             call()
         assert err.value.field == field
+
+
+@pytest.mark.parametrize("config", [None, RarityConfig(index=IndexSettings(exact_limit=600, nprobe=1024))],
+                         ids=["flat", "ivf-all-lists"])
+def test_snapshots_added_together_get_the_lists_of_adding_them_one_by_one(config):
+    """A backlog is scored in batches (add_snapshots: one search per batch); a snapshot it refuses is left out
+    and the rest of its batch goes in."""
+    x, _ = DATASETS["combined"]()
+    parts = 12
+    a = split_adds(x, config, parts)
+    b = RarityEngine("t", frame_dim=x.shape[1], config=config)
+    split = np.array_split(np.arange(len(x)), parts)
+    for i in range(2):
+        b.add("frame", x[split[i]], snapshot=f"s{i}", world=f"w{i % 2}")
+    bad = ("bad", "w0", np.zeros((3, x.shape[1] + 1), np.float32), None)  # not this space's size
+    for group in (range(2, 7), range(7, parts)):
+        items = [(f"s{i}", f"w{i % 2}", x[split[i]], None) for i in group]
+        results, refused = b.add_snapshots([*items[:2], bad, *items[2:]])
+        assert list(refused) == ["bad"] and isinstance(refused["bad"], InvalidArgument)
+        assert sorted(results) == sorted(f"s{i}" for i in group)
+        assert all(len(results[f"s{i}"]["frame"].scores) == len(split[i]) for i in group)
+    assert not b.has_snapshot("bad")
+    pa, pb = a.population("frame"), b.population("frame")
+    np.testing.assert_array_equal(pa.graph.nbr[: pa.n_rows], pb.graph.nbr[: pb.n_rows])
+    np.testing.assert_array_equal(pa.graph.dist[: pa.n_rows], pb.graph.dist[: pb.n_rows])
+    a.calibrate(), b.calibrate()
+    assert [comparable(s) for s in all_scores(a, len(x), parts)] == [comparable(s) for s in all_scores(b, len(x), parts)]

@@ -51,8 +51,9 @@ def test_token_space_saves_are_scored_and_survive_a_lost_pointer(tmp_path):
         meta.point_rarity_index("tokens", "f" * 64, 0.0)
     reopened = App.open(settings)
     try:
+        assert reopened.rarity.wait_idle(30)  # rebuilt from metadata and blobs in the background
         engine = reopened.rarity.engine("tokens")
-        assert engine.loaded_from is None  # rebuilt from metadata and blobs
+        assert engine.loaded_from is None
         after = engine.rarity_of(VectorId(snaps[1], "frame", 4))
         assert (after.score, after.tier, after.knn_distance, after.n) == (before.score, before.tier,
                                                                          before.knn_distance, before.n)
@@ -83,7 +84,8 @@ def test_the_index_pointer_lives_in_the_metadata_and_a_pointer_file_of_older_rel
     reopened = App.open(settings)
     try:
         assert reopened.rarity.engine("tokens").loaded_from == digest  # loaded, not rebuilt
-        assert reopened.meta.rarity_manifests() == {"tokens": digest}  # and now pointed at by the metadata
+        assert reopened.rarity.wait_idle(30)  # the start-up checkpoint saved it and pointed at it
+        assert reopened.meta.rarity_manifests() == {"tokens": digest}
     finally:
         reopened.close()
 

@@ -134,6 +134,7 @@ def test_restarts_keep_every_score(filled):
     settings = stack.app.settings
     crashed = App.open(settings)  # a second process on the same data, as after a crash: nothing was flushed
     try:
+        assert crashed.rarity.wait_idle(60)  # the index is rebuilt in the background
         assert crashed.rarity.describe()["spaces"] == ["demo"]
         after_crash = {}
         for kind in ("frame", "player"):
@@ -146,8 +147,9 @@ def test_restarts_keep_every_score(filled):
     stack.app.rarity.flush()
     later = save(stack, "w1", odd_state())  # scored, not flushed: a restart must add it back from metadata
     before = scores_by_id(stack.admin)
-    clean = App.open(settings)  # loads the flushed index, then catches up with metadata
+    clean = App.open(settings)  # loads the flushed index, then catches up with metadata (in the background)
     try:
+        assert clean.rarity.wait_idle(60)
         engine = clean.rarity.engine("demo")
         reloaded = {(s.id.snapshot, s.id.kind, s.id.index): (s.score, s.tier, s.knn_distance)
                     for kind in ("frame", "player") for s in engine.top_rare(kind, limit=1000)[0]}
