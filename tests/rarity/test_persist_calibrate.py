@@ -12,7 +12,7 @@ import pytest
 
 from multiverse.blobs import open_blob_store
 from multiverse.errors import Corrupt
-from multiverse.rarity import TIERS, Calibration, RarityConfig, RarityEngine, VectorId
+from multiverse.rarity import TIERS, Calibration, IndexSettings, RarityConfig, RarityEngine, VectorId
 from multiverse.rarity.calibrate import GRID, fit, tier_of
 from multiverse.records import SpaceRecord
 from tests.rarity.data import DATASETS
@@ -125,3 +125,22 @@ def test_top_rare_pages_are_rarest_first_without_gaps_or_repeats():
     w1 = engine.top_rare("frame", world="w1", limit=1000)[0]
     assert w1 and all(s.world == "w1" for s in w1)
     assert engine.top_rare("frame", world="nowhere") == ([], "")
+
+
+def test_an_ivf_index_reloads_with_every_score(tmp_path):
+    """Past exact_limit the index is IVF; loading it once kept a FAISS index whose owner had been freed, and the
+    first reconstruct read garbage (a restart asked for a (n, 1144873064) array)."""
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    x, _ = DATASETS["combined"]()
+    engine = RarityEngine.for_space(SPACE, RarityConfig(index=IndexSettings(exact_limit=300)))
+    for i in range(3):
+        engine.add("frame", x[i::3], snapshot=f"s{i}", world="w")
+    assert engine.stats()["frame"].index_kind == "ivf"
+    digest = engine.save(blobs)
+    for _ in range(3):  # each load builds and drops FAISS wrappers: none may free the index kept
+        loaded = RarityEngine.load(blobs, digest)
+        junk = [np.ones(4096) for _ in range(64)]  # reuse freed memory, as a running server does
+        assert every_score(loaded) == every_score(engine) and junk
+        pop = loaded.population("frame")
+        rows = pop.alive_rows()
+        np.testing.assert_array_equal(pop.index.reconstruct(rows), pop.x[rows])
