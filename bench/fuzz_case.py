@@ -45,6 +45,7 @@ class Outcome:
     code: str
     detail: str = ""
     bad_field: str | None = None
+    reason: str = ""  # google.rpc.ErrorInfo.reason: set when the server's own error mapping answered
     crashed: bool = False
     deserialize: bool = False
     seconds: float = 0.0

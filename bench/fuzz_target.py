@@ -175,7 +175,8 @@ class Target:
                 return Outcome("OK", "watch stream open")
             undecodable = detail.startswith(DESERIALIZE)
             self.undecodable += undecodable
-            return Outcome(code.name, detail, bad_field=_field(exc), deserialize=undecodable)
+            bad_field, reason = _details(exc)
+            return Outcome(code.name, detail, bad_field=bad_field, reason=reason, deserialize=undecodable)
 
     def _http(self, case: Case) -> Outcome:
         host, port = self.rpc_url.removeprefix("http://").rsplit(":", 1)
@@ -249,14 +250,18 @@ class Target:
         return self._http(case).detail
 
 
-def _field(exc: grpc.RpcError) -> str | None:
-    """The first BadRequest field violation's field in the rich status, if any."""
+def _details(exc: grpc.RpcError) -> tuple[str | None, str]:
+    """The first google.rpc.BadRequest field violation's field (None if there is none) and the ErrorInfo reason
+    ("" if there is none) in the call's rich status."""
     try:
         status = rpc_status.from_call(exc)
     except ValueError:
-        return None
+        return None, ""
+    field, reason = None, ""
     for packed in status.details if status else ():
-        bad = error_details_pb2.BadRequest()
-        if packed.Is(bad.DESCRIPTOR) and packed.Unpack(bad) and bad.field_violations:
-            return bad.field_violations[0].field
-    return None
+        bad, info = error_details_pb2.BadRequest(), error_details_pb2.ErrorInfo()
+        if packed.Is(bad.DESCRIPTOR) and packed.Unpack(bad) and bad.field_violations and field is None:
+            field = bad.field_violations[0].field
+        elif packed.Is(info.DESCRIPTOR) and packed.Unpack(info):
+            reason = info.reason
+    return field, reason

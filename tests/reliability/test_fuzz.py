@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "fuzz_bench.py"
-COUNT, SEED = 600, 12
+COUNT, SEED = 1000, 12
 
 
 def load_bench():
