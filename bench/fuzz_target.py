@@ -83,6 +83,7 @@ class Target:
         self._connect()
 
     def alive(self) -> bool:
+        """Whether the server process is still running."""
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace: float = 30.0) -> int | None:
@@ -95,10 +96,12 @@ class Target:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.channel.close() if hasattr(self, "channel") else None
+        if hasattr(self, "channel"):
+            self.channel.close()
         return self.proc.returncode
 
     def kill(self) -> None:
+        """SIGKILL the server (if it runs) and reap it."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -127,6 +130,7 @@ class Target:
         self.sign_in()
 
     def sign_in(self) -> None:
+        """A wallet session (EIP-4361 sign-in) for the Market's wallet methods; again after each restart."""
         with Client(self.address) as wallet:
             self.ctx.wallet_address = wallet.sign_in_with_key(WALLET_KEY)
             self.ctx.keys["wallet"] = dict(wallet._wallet_metadata)["authorization"].removeprefix("Bearer ")
