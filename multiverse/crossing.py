@@ -159,6 +159,11 @@ class Crossing:
         if not 0 <= spec.seed < 2**63:
             raise InvalidArgument("seed", spec.seed, "use an integer from 0 to 2**63 - 1")
         parents = tuple(self.store.resolve(ref) for ref in spec.parents)
+        if len({p.id for p in parents}) != len(parents):  # refused here, before anything is computed or stored
+            twice = next(p.id for i, p in enumerate(parents) if p.id in {q.id for q in parents[:i]})
+            raise InvalidArgument("parents", list(spec.parents),
+                                  f"name each parent once (snapshot {twice} is named twice); to weight one state "
+                                  "more, give the operator weights")
         worlds = [self.store.meta.get_world(p.world) for p in parents]
         if len({w.space for w in worlds}) > 1:
             a, b = next((x, y) for x in worlds for y in worlds if x.space != y.space)

@@ -31,7 +31,8 @@ _OPEN[[ord("]"), ord("}")]] = -1
 def loads(text: str | bytes | bytearray | memoryview, *, field: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """Parse ``text`` as JSON, refusing (InvalidArgument naming ``field``) a text over ``max_bytes`` bytes,
     nested deeper than ``max_depth``, not UTF-8, malformed, or holding a number outside float range, NaN or
-    Infinity. Returns the parsed value."""
+    Infinity, or an object that names a key twice (parsers disagree on which one wins: safetensors refuses such
+    a header that Python would read as its last key). Returns the parsed value."""
     raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     if len(raw) > max_bytes:
         raise InvalidArgument(field, f"{len(raw)} bytes of JSON", f"send at most {max_bytes} bytes")
@@ -45,12 +46,24 @@ def loads(text: str | bytes | bytearray | memoryview, *, field: str, max_bytes: 
         raise InvalidArgument(field, f"byte {exc.start} is not UTF-8", "send JSON encoded as UTF-8") from None
     try:
         return json.loads(decoded, parse_int=_integer(field), parse_float=_float(field),
-                          parse_constant=_constant(field))
+                          parse_constant=_constant(field), object_pairs_hook=_unique(field))
     except json.JSONDecodeError as exc:
         raise InvalidArgument(field, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                               "send well-formed JSON") from None
     except RecursionError:  # depth() already bounds nesting; never let it surface as INTERNAL all the same
         raise InvalidArgument(field, "JSON nested too deeply", f"nest at most {max_depth} levels deep") from None
+
+
+def _unique(field: str):
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(items)
+        if len(found) != len(items):
+            seen: set[str] = set()
+            twice = next(k for k, _ in items if k in seen or seen.add(k))
+            raise InvalidArgument(field, f"the key {twice[:80]!r} twice in one object", "name each key once per object")
+        return found
+
+    return pairs
 
 
 def depth(raw: bytes, *, stop: int | None = None) -> int:

@@ -322,3 +322,26 @@ def test_deep_player_json_is_refused_naming_the_metadata_key(stack):
     data = raw_state(players_edit=lambda _: deep)
     field, _ = refused(lambda: save_raw(stack, data))
     assert field == "state.__metadata__.players"
+
+
+# found by the fuzz run (bench/fuzz_bench.py) -------------------------------------------------------------------
+def test_a_header_naming_a_key_twice_is_refused(stack):
+    """Python's JSON keeps the last of two equal keys, safetensors refuses the file: such a state was accepted,
+    then could not be read back by any safetensors reader."""
+    stack.admin.create_world("w1", "demo")
+    before = unchanged(stack, "w1")
+    data = raw_state(header_edit=lambda text: '{"frames":1,' + text[1:])
+    field, err = refused(lambda: save_raw(stack, data))
+    assert field == "state.header" and "'frames' twice" in err.details()
+    assert unchanged(stack, "w1") == before
+
+
+def test_a_cross_naming_a_parent_twice_stores_nothing(stack):
+    """Refused before anything is computed: the refusal left the child's state blob behind."""
+    stack.admin.create_world("w1", "demo")
+    snap = stack.admin.save_snapshot("w1", synth(1)).snapshot.id
+    before = sorted(stack.app.blobs.digests())
+    with pytest.raises(errors.InvalidArgument) as err:
+        stack.admin.cross([snap, snap], name="x1", op="slerp")
+    assert err.value.details.get("field") == "parents" and "named twice" in err.value.message
+    assert sorted(stack.app.blobs.digests()) == before
