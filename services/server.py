@@ -18,6 +18,7 @@ from multiverse.v1 import (
     store_pb2_grpc,
 )
 from services.auth import Authenticator
+from services.decode import DecodeInterceptor
 from services.limits import PENDING_PER_WORKER, LimitInterceptor, RpcLimits
 from services.multiverse_servicer import MultiverseServicer
 from services.rarity_servicer import RarityServicer
@@ -34,6 +35,8 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
 
     Every call but health checks goes through ``LimitInterceptor`` (services/limits.py): at most ``workers``
     calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer.
+    A request message that does not parse is refused with INVALID_ARGUMENT (``DecodeInterceptor``,
+    services/decode.py; inside the limits, so a refusal holds its slot only while it answers).
     With ``app.settings.tls`` the port serves TLS only (mutual TLS when it names a client CA)."""
     limits = RpcLimits.from_settings(app.settings, workers)
     options = [
@@ -46,7 +49,7 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         ("grpc.http2.max_pings_without_data", 0),  # an idle watch sends no data, yet its peer must be probed
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="grpc-worker"),
-                         interceptors=[LimitInterceptor(limits)], options=options,
+                         interceptors=[LimitInterceptor(limits), DecodeInterceptor()], options=options,
                          maximum_concurrent_rpcs=limits.workers * PENDING_PER_WORKER)
     auth = Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None)
     store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
