@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import merge_kernels as mk
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.client import Client
-from multiverse.codec import decode_state
 from multiverse.config import Limits, Settings
 from multiverse.records import SnapshotRecord, SpaceRecord, snapshot_id
-from multiverse.synth import synth_state
+from multiverse.state.format import decode_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import ensure_admin_key
 from services.server import build_server
 
 FRAME = (16, 18, 32)
@@ -63,7 +63,7 @@ def fork(app: App, world: str, data: bytes, parent: SnapshotRecord) -> SnapshotR
 
 def perturbed(base: bytes, space: SpaceRecord, seed: int, scale: float = 0.5) -> bytes:
     """The base state with its frames moved by seeded noise (a descendant that diverged)."""
-    from multiverse.codec import encode_state
+    from multiverse.state.format import encode_state
 
     tensors, info = decode_state(base)
     g = torch.Generator().manual_seed(seed)

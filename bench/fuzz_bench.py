@@ -45,7 +45,7 @@ from fuzz_states import GENERATORS as STATE_GENERATORS  # noqa: E402
 from fuzz_target import Target  # noqa: E402
 from fuzz_wire import GENERATORS as WIRE_GENERATORS  # noqa: E402
 
-from multiverse.codec import decode_state  # noqa: E402
+from multiverse.state.format import decode_state  # noqa: E402
 
 GENERATORS = {**STATE_GENERATORS, **WIRE_GENERATORS, "jsonrpc": jsonrpc_case}
 WEIGHTS = {"safetensors": 12, "header": 12, "tensors": 5, "metadata": 8, "players": 10, "proto_raw": 22, "fields": 21,

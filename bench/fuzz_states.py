@@ -1,4 +1,4 @@
-"""Malformed state files: valid states (multiverse.synth) mutated in their bytes, framing, header JSON, metadata
+"""Malformed state files: valid states (multiverse.state.synth) mutated in their bytes, framing, header JSON, metadata
 and player records, each sent as a SaveSnapshot to a world of the fuzzer's own server key. Pure but for torch."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import torch
 from fuzz_case import SAVE, Case, Ctx
 from fuzz_values import Raw, big_int, dumps, mutate_json, nasty, show
 
-from multiverse.codec import encode_state
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.format import encode_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import store_pb2
 
 FLOAT = SpaceRecord("fz", (4, 4, 8), "float16", 8)

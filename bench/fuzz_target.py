@@ -21,7 +21,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from multiverse.client import Client
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import store_pb2, store_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from multiverse.blobs import open_blob_store
 from multiverse.client import Client
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
 
 SPACE = SpaceRecord("bench", (16, 18, 32), "float16", 64)
 FRAME_BYTES = 16 * 18 * 32 * 2

@@ -20,7 +20,7 @@ import itertools
 
 import torch
 
-from . import fused, rng
+from . import fused, fused_region, rng
 from ._core import Layout, Workspace, frame_chunks, int_view_dtype
 from .errors import ParameterError, ShapeError
 from .params import Param
@@ -311,7 +311,7 @@ def mask(parents, base, p, out, ctx) -> None:
         xin, xout = parents[p["inside"]], parents[p["outside"]]
         box = {a: (sl.start, sl.stop) for a, sl in enumerate(inside) if sl != slice(None)}
         if box and lay.numel and fused.active(out, xin, xout):
-            fused.region_copy(xin, xout, out, box)  # one pass, each output byte written once
+            fused_region.region_copy(xin, xout, out, box)  # one pass, each output byte written once
         else:
             for slab in outside:
                 out[slab].copy_(xout[slab])

@@ -15,7 +15,7 @@ from multiverse.metadata import open_metadata
 from multiverse.metadata.base import Metadata
 from multiverse.rarity.service import RarityService
 from multiverse.rarity.sync import Observed
-from multiverse.store import Store
+from multiverse.store.store import Store
 
 
 @dataclass

@@ -8,29 +8,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from multiverse.state.limits import GiB, MiB, Limits
 from multiverse.tlsconfig import ServerTls
 
-MiB = 1 << 20
-GiB = 1 << 30
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Caps on what one request may carry. Every cap has a clear error naming it."""
-
-    max_state_bytes: int = GiB  # one snapshot's state file
-    # a state file's JSON header (tensor table and metadata: players, guidance texts), refused from its 8-byte
-    # length before any of it is buffered or parsed: parsed JSON takes many times its size in memory
-    max_header_bytes: int = 8 * MiB
-    max_chunk_bytes: int = MiB  # one streamed chunk
-    max_frames: int = 1 << 20
-    max_players: int = 256  # a space may set a lower cap
-    max_text_chars: int = 4096  # one guidance text
-    max_timeline: int = 100_000  # guidance texts per snapshot
-    max_player_json_bytes: int = 64 * 1024  # one player's record
-    max_labels: int = 32
+if TYPE_CHECKING:  # types only: importing the market here would load the chain's stack with the config
+    from multiverse.market.wiring import MarketSettings
+    from multiverse.rarity.scores import RarityConfig
 
 
 @dataclass(frozen=True)
@@ -51,10 +36,10 @@ class Settings:
     watch_idle_s: float = 300.0  # WatchRare ends (OK, with a reason) after this long without a message,
     watch_max_s: float = 3600.0  # and after this long in any case; clients call again
     limits: Limits = Limits()
-    # The chain and market (multiverse.market.wiring.MarketSettings); None: no chain, no Market service.
-    market: Any = None
-    # How rarity is computed (multiverse.rarity.RarityConfig); None: its defaults.
-    rarity: Any = None
+    # The chain and market; None: no chain, no Market service.
+    market: MarketSettings | None = None
+    # How rarity is computed; None: its defaults.
+    rarity: RarityConfig | None = None
     # TLS on the gRPC and HTTP ports (certificate, key, optional client CA for mutual TLS); None: plaintext.
     tls: ServerTls | None = None
 
@@ -107,7 +92,7 @@ def server_tls(cert: str | None, key: str | None, client_ca: str | None = None) 
     return ServerTls.from_files(cert, key, client_ca or None)
 
 
-def _rarity_config(env: dict[str, str]) -> Any:
+def _rarity_config(env: dict[str, str]) -> RarityConfig | None:
     """The rarity config with ``MULTIVERSE_RARITY_EXACT_LIMIT`` (points a space's index holds exactly before it
     turns IVF) when that is set, else None (the defaults); imported here only, to keep this module light."""
     limit = env.get("MULTIVERSE_RARITY_EXACT_LIMIT", "")
@@ -141,7 +126,7 @@ def _concurrency(env: dict[str, str]) -> dict[str, Any]:
     return found
 
 
-def _market_settings(env: dict[str, str]) -> Any:
+def _market_settings(env: dict[str, str]) -> MarketSettings:
     """The market's settings (in-process EVM by default); imported here only, to keep this module light."""
     from multiverse.market.wiring import MarketSettings
 

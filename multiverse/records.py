@@ -54,7 +54,7 @@ class WorldRecord:
     created_at: float = 0.0
     description: str = ""
     origin: dict[str, Any] = field(default_factory=dict)  # a spawned world: {"recipe_sha256", "snapshot"}
-    visibility: str = PRIVATE  # PRIVATE | SHARED | PUBLIC (multiverse.auth.can_read)
+    visibility: str = PRIVATE  # PRIVATE | SHARED | PUBLIC (multiverse.store.auth.can_read)
     readers: tuple[str, ...] = ()  # SHARED: the principals it is shared with, sorted, each once
 
 

@@ -3,7 +3,7 @@
 The server side (``ServerTls``) serves gRPC and the HTTP ports over TLS when given a certificate chain and its
 private key; with ``client_ca`` it also asks every client for a certificate signed by that CA (mutual TLS).
 The client side (``ClientTls``) trusts ``ca`` (the system's roots when empty) and, for mutual TLS, presents
-``cert`` and ``key``. Nothing here opens a socket: services/server.py and multiverse/client.py build the gRPC
+``cert`` and ``key``. Nothing here opens a socket: services/server.py and multiverse/client/client.py build the gRPC
 credentials, and the HTTP servers an ``ssl.SSLContext`` (``server_context``).
 """
 

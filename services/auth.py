@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import grpc
 
-from multiverse.auth import Principal, authenticate
 from multiverse.metadata.base import Metadata
+from multiverse.store.auth import Principal, authenticate
 
 
 def token_from(context: grpc.ServicerContext) -> str | None:

@@ -6,11 +6,10 @@ import json
 import queue
 import threading
 
-import merge_kernels as mk
 from multiverse import jsonsafe
-from multiverse.crossing import Crossed, Crossing, CrossSpec, pipeline_from
+from multiverse.crossing import Crossed, Crossing, CrossSpec, list_operators, pipeline_from
 from multiverse.errors import InvalidArgument
-from multiverse.store import require_admin
+from multiverse.store.store import require_admin
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc
 from services.auth import Authenticator
 from services.convert import snapshot_to_pb, world_to_pb
@@ -58,7 +57,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
     @translated
     def ListOperators(self, request, context):
         self.auth(context)
-        return multiverse_pb2.ListOperatorsResponse(operators=[_operator(o) for o in mk.list_operators()])
+        return multiverse_pb2.ListOperatorsResponse(operators=[_operator(o) for o in list_operators()])
 
 
 MAX_PARAMS_JSON = 1 << 20  # a pipeline of a few steps is a few hundred bytes

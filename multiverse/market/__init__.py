@@ -11,7 +11,7 @@ from __future__ import annotations
 from .db import EventRow, MarketDb
 from .indexer import Indexer, SyncResult
 from .market import TIERS, Market, MarketConfig, Prepared, RarityOf
-from .records import ListingRow, TokenRow
+from .rows import ListingRow, TokenRow
 from .signin import ROLE_WALLET, Session, SignIn, SignInConfig, is_session_token
 from .vectors import Vector, VectorRef, canonical_bytes, parse_canonical
 

@@ -14,7 +14,7 @@ from multiverse.errors import NotFound
 from multiverse.metadata.sql import SqlMetadata
 
 from . import tables as t
-from .records import ListingRow, TokenRow
+from .rows import ListingRow, TokenRow
 
 ZERO = "0x" + "00" * 20
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from multiverse.blobs.base import BlobStore
 from multiverse.metadata.models import vector_backlog, vector_discoveries
 from multiverse.metadata.sql import SqlMetadata
-from multiverse.vectorids import state_vectors
+from multiverse.state.vectors import state_vectors
 
 BATCH = 16  # backlog snapshots listed per query
 

@@ -22,14 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from multiverse.auth import Principal
 from multiverse.chain import RARITY_SCALE, Chain, Listing, Provenance, listing_digest, typed_data
 from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, InvalidArgument, PermissionDenied
-from multiverse.store import Store
+from multiverse.store.auth import Principal
+from multiverse.store.store import Store
 
 from .db import EventRow, MarketDb
 from .discovery import Discoveries
-from .records import LISTING_STATUSES, ListingRow, TokenRow
+from .rows import LISTING_STATUSES, ListingRow, TokenRow
 from .signin import ROLE_WALLET, SignInConfig
 from .vectors import Vector, VectorRef, extract
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from multiverse.auth import Principal
 from multiverse.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from multiverse.store.auth import Principal
 
 from .db import MarketDb
 

@@ -1,5 +1,5 @@
 """Rare vectors as tradeable bytes: where a vector lives, its canonical bytes (whose sha256 is the token id,
-defined in multiverse.vectorids) and who discovered it. ``extract`` reads one row of a stored state.
+defined in multiverse.state.vectors) and who discovered it. ``extract`` reads one row of a stored state.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multiverse.errors import InvalidArgument, NotFound
-from multiverse.vectorids import canonical_bytes
+from multiverse.state.vectors import canonical_bytes
 
 KINDS = ("frame", "player")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -74,8 +74,8 @@ def extract(ref: VectorRef, state: bytes, world: str) -> Vector:
     """The vector ``ref`` names, from a stored (validated) state file."""
     import torch
 
-    from multiverse.codec import decode_state
-    from multiverse.spaces import DTYPES
+    from multiverse.state.format import decode_state
+    from multiverse.state.spaces import DTYPES
 
     tensors, info = decode_state(state)
     if info.space != ref.space:

@@ -1,6 +1,6 @@
 """Recording which vectors a committed snapshot holds, inside the commit's transaction (``vector_discoveries``).
 
-Each distinct vector (by the sha256 of its canonical bytes, multiverse.vectorids) keeps the first snapshot that
+Each distinct vector (by the sha256 of its canonical bytes, multiverse.state.vectors) keeps the first snapshot that
 held it: an insert-if-absent on its key, in the transaction that commits the snapshot. Commits serialise on that
 key (SQLite's writers queue; PostgreSQL makes a second inserter of the key wait for the first to commit or roll
 back), so the first commit wins, exactly. A commit that gives no vectors puts its snapshot in ``vector_backlog``

@@ -1,4 +1,4 @@
-"""Worlds' visibility in SQL: the share lists (``world_readers``) and ``multiverse.auth.can_read`` as a filter.
+"""Worlds' visibility in SQL: the share lists (``world_readers``) and ``multiverse.store.auth.can_read`` as a filter.
 
 A world is readable by ``reader`` (a principal's name) when it is ``reader``'s own, public, or shared with
 ``reader`` by name; ``reader=None`` stands for an admin, who reads every world, and ``""`` for a caller that only

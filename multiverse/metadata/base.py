@@ -71,7 +71,7 @@ class Metadata(Protocol):
         change nothing. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
         yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
         record ``vectors`` ((sha256, kind, index) of each distinct vector the state holds,
-        ``vectorids.state_vectors``) as discovered by it where no earlier commit holds them (None: queue the
+        ``multiverse.state.vectors.state_vectors``) as discovered by it where no earlier commit holds them (None: queue the
         snapshot to be hashed later), remember the idempotency key, and return (record, True)."""
         ...
 

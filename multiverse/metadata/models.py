@@ -130,7 +130,7 @@ class RarityIndexRow(SQLModel, table=True):
 
 class VectorDiscoveryRow(SQLModel, table=True):
     """The first committed snapshot that held each distinct vector (a frame or player row), keyed by the sha256 of
-    the vector's canonical bytes (multiverse.vectorids; the market's token id): its discoverer. Written
+    the vector's canonical bytes (multiverse.state.vectors; the market's token id): its discoverer. Written
     insert-if-absent in the commit's own transaction, so the first commit wins. ``legacy_at``: set for a snapshot
     hashed after its commit (from vector_backlog): its created_at, which orders it among those and before every
     snapshot recorded at its commit (null)."""

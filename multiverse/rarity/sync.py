@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from multiverse.records import SnapshotRecord, SpaceRecord
-from multiverse.stateio import read_state
+from multiverse.state.read import read_state
 
 Listener = Callable[[SnapshotRecord], None]
 

@@ -1,11 +1,11 @@
 """The rarity service's answers for one caller: only the vectors of worlds the caller may read.
 
-Who may read a world is ``multiverse.auth.can_read`` (its owner and admins; anyone it is shared with; any key when
+Who may read a world is ``multiverse.store.auth.can_read`` (its owner and admins; anyone it is shared with; any key when
 it is public). For a caller other than an admin, TopRare, Neighbors and WatchRare leave out every vector of the
 other worlds, and name each point by its first id (its discoverer) among the worlds the caller may read, so a
 copy in a hidden world neither shows nor hides a readable one. RarityOf, a Neighbors query by the id of a hidden
 vector, and a world filter naming a hidden world are NotFound in the words used for one that does not exist
-(multiverse.visibility). Score (ad hoc vectors) and Stats answer with figures over the whole space and name no
+(multiverse.store.visibility). Score (ad hoc vectors) and Stats answer with figures over the whole space and name no
 stored vector. No answer carries a raw vector: that goes to a token's owner alone (the Market service).
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from multiverse.auth import Principal, can_read, reader_name
 from multiverse.errors import NotFound
-from multiverse.rarity.records import Neighbor, RarityScore, VectorId
-from multiverse.visibility import unseen_snapshot, unseen_world
+from multiverse.rarity.scores import Neighbor, RarityScore, VectorId
+from multiverse.store.auth import Principal, can_read, reader_name
+from multiverse.store.visibility import unseen_snapshot, unseen_world
 
 
 class VisibleRarity:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from multiverse.rarity.engine import RarityEngine
-from multiverse.rarity.records import RarityScore
+from multiverse.rarity.scores import RarityScore
 from multiverse.rarity.sync import snapshot_vectors, space_snapshots
 from multiverse.records import SnapshotRecord, SpaceRecord
 

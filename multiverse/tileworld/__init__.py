@@ -12,7 +12,7 @@ Train the weights with ``python -m multiverse.tileworld.train``. Map generation 
 encoding, decoding and rendering need only torch, numpy and safetensors.
 """
 
-from .codec import (
+from .latents import (
     SPACE_NAME,
     TileModel,
     decode_latents,

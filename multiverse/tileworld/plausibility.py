@@ -54,7 +54,7 @@ def plausibility(tiles: np.ndarray, patterns: np.ndarray | None = None) -> float
     ``patterns`` defaults to the reference set stored with the committed weights.
     """
     if patterns is None:
-        from .codec import reference_patterns
+        from .latents import reference_patterns
 
         patterns = reference_patterns()
     return float(plausible_tiles(tiles, patterns).mean())

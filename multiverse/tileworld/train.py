@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from .codec import MODEL_NAME, MODEL_VERSION, SPACE_NAME, WEIGHTS_PATH
+from .latents import MODEL_NAME, MODEL_VERSION, SPACE_NAME, WEIGHTS_PATH
 from .model import TileVAE, VAEConfig, vae_loss
 from .motion import edit_map
 from .plausibility import collect_patterns, plausibility

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import pytest
 
 from multiverse.app import App
-from multiverse.auth import Principal
-from multiverse.codec import decode_state
 from multiverse.config import Limits, Settings
 from multiverse.crossing import Crossed, CrossSpec, pipeline_from
 from multiverse.records import SnapshotRecord
-from multiverse.store import SaveRequest
+from multiverse.state.format import decode_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest
 from tests.crossing.lab import OTHER, SPACE, chunks
 
 ADMIN = Principal("admin", "admin", "k-admin")

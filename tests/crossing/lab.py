@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from multiverse.codec import decode_state, encode_state
 from multiverse.records import SnapshotRecord, SpaceRecord, snapshot_id
+from multiverse.state.format import decode_state, encode_state
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=8)
 OTHER = SpaceRecord("other", (4, 3, 2), "float16", 8, max_players=8)

@@ -61,6 +61,8 @@ def test_truncate_to_fewer_frames_drops_later_texts(pair):
 
 def test_alignment_mistakes_are_named(pair):
     lab, _, _ = pair
+    lab.world("s2")  # a second 6-frame parent: frames without align is refused even where lengths agree
+    lab.save("s2", state(frames(3, 6)))
     before = lab.footprint()
     cases = [
         ({}, "align", "[6, 10] frames"),
@@ -73,6 +75,6 @@ def test_alignment_mistakes_are_named(pair):
             lab.cross(["s", "l"], "linear", **kw)
         assert e.value.field == field and words in e.value.message, (kw, e.value.message)
     with pytest.raises(errors.InvalidArgument) as e:
-        lab.cross(["s", "s"], "linear", frames=3)
+        lab.cross(["s", "s2"], "linear", frames=3)
     assert e.value.field == "frames" and "align" in e.value.message
     assert lab.footprint() == before

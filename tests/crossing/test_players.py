@@ -7,7 +7,7 @@ import torch
 
 import merge_kernels as mk
 from multiverse import errors
-from multiverse.playermerge import merge_player, merge_stats, merge_values, union_players
+from multiverse.crossing.player_merge import merge_player, merge_stats, merge_values, union_players
 from tests.crossing.lab import diverged, fork, frames, player, state, uid, vectors
 
 BASE = {"Health": 20.0, "XpLevel": 5, "Pos": [0.0, 64.0, 0.0], "Dimension": "minecraft:overworld",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from multiverse.crossstats import cross_stats, sample_index
+from multiverse.crossing.stats import cross_stats, sample_index
 from multiverse.records import SpaceRecord
 from tests.crossing.conftest import ADMIN
 from tests.crossing.lab import frames, state

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
+from multiverse.store.auth import ensure_admin_key
 from services.server import build_server
 
 

@@ -7,8 +7,8 @@ from PIL import Image
 
 from multiverse import errors
 from multiverse.client import Client
-from multiverse.codec import decode_state
 from multiverse.demo import DemoConfig, run_demo, start_demo
+from multiverse.state.format import decode_state
 from multiverse.tileworld.bots import wallet_address, wallet_key
 
 

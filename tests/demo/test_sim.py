@@ -7,7 +7,7 @@ import torch
 
 from multiverse import errors
 from multiverse.cli import main
-from multiverse.codec import decode_state
+from multiverse.state.format import decode_state
 from multiverse.tileworld import SPACE_NAME, space_spec
 
 
@@ -45,7 +45,7 @@ def test_a_server_key_resumes_its_world_and_may_not_write_others(stack, capsys):
     assert len(history) == 2 and history[0].parents == [history[1].id]
     with pytest.raises(errors.AlreadyExists, match="taken"):  # erin's world is private: dora sees only a taken name
         from multiverse.client import Client
-        from multiverse.sim import SimConfig, run_sim
+        from multiverse.demo.sim import SimConfig, run_sim
 
         with Client(stack.address, token) as dora:
             run_sim(dora, SimConfig(server="dora", world="erin", ticks=8), log=lambda _: None)

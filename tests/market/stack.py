@@ -19,7 +19,7 @@ from multiverse.chain.wallet import LocalWallet
 from multiverse.config import Settings
 from multiverse.market import MarketConfig, SignInConfig
 from multiverse.market.wiring import MarketSettings
-from multiverse.store import SaveRequest
+from multiverse.store.store import SaveRequest
 from multiverse.v1 import market_pb2_grpc
 from services.server import build_server
 from tests.chain.harness import ETHER, key_for

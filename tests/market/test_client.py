@@ -12,10 +12,10 @@ import pytest
 from eth_account import Account
 
 from multiverse import errors
-from multiverse.auth import mint_key
 from multiverse.cli import main
 from multiverse.client import Client
 from multiverse.records import ROLE_ADMIN
+from multiverse.store.auth import mint_key
 from tests.chain.harness import ETHER, key_for
 from tests.market.world import OUTLIER_FRAME
 

@@ -10,12 +10,12 @@ import grpc
 import pytest
 from eth_account import Account
 
-from multiverse.auth import Principal
 from multiverse.chain import ChainConfig
 from multiverse.chain.memory import InProcessChain
 from multiverse.chain.wallet import LocalWallet
 from multiverse.errors import FailedPrecondition
 from multiverse.market import ROLE_WALLET, Indexer, VectorRef
+from multiverse.store.auth import Principal
 from multiverse.v1 import market_pb2 as pb
 from tests.chain.harness import ETHER, key_for
 from tests.market.stack import serve

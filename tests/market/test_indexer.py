@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from multiverse.auth import Principal
 from multiverse.market import ROLE_WALLET, Indexer, VectorRef
+from multiverse.store.auth import Principal
 from tests.market.conftest import build
 from tests.market.world import OUTLIER_PLAYER
 

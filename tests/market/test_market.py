@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from multiverse.auth import Principal
 from multiverse.chain import Listing, Provenance
 from multiverse.errors import (
     AlreadyExists,
@@ -17,6 +16,7 @@ from multiverse.errors import (
     Unauthenticated,
 )
 from multiverse.market import ROLE_WALLET, VectorRef, parse_canonical
+from multiverse.store.auth import Principal
 from tests.chain.harness import ETHER, key_for
 from tests.market.world import ALPHA, OUTLIER_FRAME, OUTLIER_PLAYER, personal_sign, siwe_message
 

@@ -10,9 +10,9 @@ import grpc
 import pytest
 from eth_account import Account
 
-from multiverse.auth import mint_key
 from multiverse.chain import Listing, listing_digest
 from multiverse.records import ROLE_SERVER
+from multiverse.store.auth import mint_key
 from multiverse.v1 import market_pb2 as pb
 from multiverse.v1 import store_pb2, store_pb2_grpc
 from tests.chain.harness import ETHER, key_for

@@ -12,12 +12,12 @@ import torch
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from multiverse.auth import Principal
 from multiverse.blobs import open_blob_store
-from multiverse.codec import decode_state, encode_state
 from multiverse.metadata import open_metadata
 from multiverse.records import ROLE_ADMIN, ROLE_SERVER, SpaceRecord
-from multiverse.store import SaveRequest, Store
+from multiverse.state.format import decode_state, encode_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest, Store
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=8)
 FRAMES, PLAYERS = 24, 4

@@ -8,7 +8,6 @@ import json
 import sqlalchemy as sa
 
 from multiverse.app import App
-from multiverse.auth import Principal
 from multiverse.config import Settings
 from multiverse.errors import Unavailable
 from multiverse.metadata import open_metadata
@@ -16,8 +15,9 @@ from multiverse.metadata.models import rarity_indexes
 from multiverse.rarity import VectorId
 from multiverse.rarity.engine import RarityEngine
 from multiverse.records import ROLE_ADMIN, SpaceRecord
-from multiverse.store import SaveRequest
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest
 
 ADMIN = Principal("root", ROLE_ADMIN)
 TOKENS = SpaceRecord("tokens", (6, 8), "uint16", 4, vocab_size=512)

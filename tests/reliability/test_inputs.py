@@ -18,9 +18,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from multiverse import errors
-from multiverse.codec import encode_state
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.format import encode_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import common_pb2, multiverse_pb2, multiverse_pb2_grpc, rarity_pb2, rarity_pb2_grpc, store_pb2, store_pb2_grpc
 from tests.services.conftest import stack  # noqa: F401 - the in-process server fixture
 

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from multiverse import errors
 from multiverse.app import App
-from multiverse.auth import Principal
-from multiverse.cli import _parser
-from multiverse.codec import decode_state, encode_state
+from multiverse.cli.main import _parser
 from multiverse.config import Limits, Settings
-from multiverse.store import SaveRequest
+from multiverse.state.format import decode_state, encode_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest
 from tests.reliability.test_inputs import SPACE, UUID, synth, with_header
 
 
@@ -87,7 +87,7 @@ def test_global_options_work_after_the_subcommand():
 
 
 def test_players_stats_of_1e309_or_true_are_refused():
-    from multiverse.players import validate_players
+    from multiverse.state.players import validate_players
 
     for health in (10**309, True, float("inf")):
         with pytest.raises(errors.InvalidArgument) as info:

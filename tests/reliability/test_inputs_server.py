@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from multiverse.client import Client
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import common_pb2, multiverse_pb2, multiverse_pb2_grpc, rarity_pb2, rarity_pb2_grpc, store_pb2, store_pb2_grpc
 from tests.reliability.test_inputs import auth, refused
 

@@ -32,7 +32,6 @@ from safetensors.torch import save as st_save
 
 from multiverse import errors
 from multiverse.app import App
-from multiverse.auth import Principal
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.local import LocalBlobStore
 from multiverse.client import Client
@@ -41,8 +40,9 @@ from multiverse.metadata import open_metadata
 from multiverse.rarity import RarityEngine, worker
 from multiverse.rarity.service import RarityService
 from multiverse.records import ROLE_ADMIN, SnapshotRecord, SpaceRecord, snapshot_id
-from multiverse.store import SaveRequest
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8)
 ADMIN = Principal("root", ROLE_ADMIN)

@@ -17,11 +17,11 @@ from grpc_status import rpc_status
 
 from multiverse import errors
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import ensure_admin_key
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc, store_pb2, store_pb2_grpc
 from services.idle import StreamClock
 from services.limits import Gate, RpcLimits

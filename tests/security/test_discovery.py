@@ -12,16 +12,16 @@ import sqlalchemy as sa
 import torch
 from alembic import command
 
-from multiverse.auth import Principal
 from multiverse.blobs import open_blob_store
-from multiverse.codec import decode_state, encode_state
 from multiverse.crossing import Crossing, CrossSpec, pipeline_from
 from multiverse.errors import PermissionDenied
 from multiverse.market import ROLE_WALLET, Market, MarketConfig, MarketDb, VectorRef
 from multiverse.metadata import alembic_config, open_metadata, upgrade
 from multiverse.metadata.models import vector_backlog, vector_discoveries
 from multiverse.records import ROLE_SERVER, SnapshotRecord
-from multiverse.store import SaveRequest, Store
+from multiverse.state.format import decode_state, encode_state
+from multiverse.store.auth import Principal
+from multiverse.store.store import SaveRequest, Store
 from tests.chain.conftest import memory_chain  # noqa: F401  (fixture)
 from tests.chain.harness import Net
 from tests.market.world import ADMIN, ALPHA, FRAMES, OUTLIER_FRAME, OUTLIER_PLAYER, SPACE, KnnRarity, make_state

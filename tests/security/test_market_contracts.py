@@ -18,12 +18,12 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from multiverse.auth import Principal
 from multiverse.chain import ChainConfig, DeployOptions, listing_digest, sign_listing
 from multiverse.chain.listing import SECP256K1_N
 from multiverse.chain.memory import InProcessChain
 from multiverse.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from multiverse.market import ROLE_WALLET, VectorRef
+from multiverse.store.auth import Principal
 from tests.chain.conftest import anvil_chain, anvil_url, memory_chain, net  # noqa: F401  (fixtures)
 from tests.chain.harness import BASE_URI, ETHER, ROYALTY_BPS, admin_address, key_for
 from tests.market.conftest import build

@@ -8,10 +8,10 @@ import pytest
 
 from multiverse import errors
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.cli import main as cli_main
 from multiverse.client import Client
 from multiverse.config import Settings
+from multiverse.store.auth import ensure_admin_key
 from multiverse.tlsconfig import ClientTls, ServerTls
 from services.server import build_server
 from tests.support.certs import make_certs

@@ -22,14 +22,14 @@ from alembic.script import ScriptDirectory
 
 from multiverse import errors
 from multiverse.app import App
-from multiverse.auth import Principal, can_read, ensure_admin_key, reader_name
 from multiverse.cli import main as cli_main
 from multiverse.client import Client
-from multiverse.codec import encode_state
 from multiverse.config import Limits, Settings
 from multiverse.metadata import alembic_config, make_engine, open_metadata
 from multiverse.records import VISIBILITIES, SnapshotRecord, SpaceRecord, WorldRecord, snapshot_id
-from multiverse.synth import synth_state
+from multiverse.state.format import encode_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import Principal, can_read, ensure_admin_key, reader_name
 from services.server import build_server
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
+from multiverse.store.auth import ensure_admin_key
 from services.server import build_server
 
 LIMITS = Limits(max_state_bytes=64 << 20, max_frames=4096)

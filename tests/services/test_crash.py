@@ -19,7 +19,7 @@ from multiverse import errors
 from multiverse.blobs import open_blob_store
 from multiverse.client import Client
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import store_pb2, store_pb2_grpc
 
 SPACE = SpaceRecord("demo", (16, 18, 32), "float16", 8)

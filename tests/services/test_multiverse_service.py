@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 import merge_kernels as mk
 from multiverse import errors
 from multiverse.cli import main as cli
-from multiverse.codec import decode_state
+from multiverse.state.format import decode_state
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc
 from tests.crossing.lab import diverged, fork, frames, player, state, vectors
 

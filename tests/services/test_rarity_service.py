@@ -14,9 +14,9 @@ import torch
 from multiverse import errors
 from multiverse.app import App
 from multiverse.cli import main as cli_main
-from multiverse.codec import encode_state
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.format import encode_state
+from multiverse.state.synth import synth_state
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8)
 ODD = 40.0  # a frame filled with this value lies far outside the synthetic frames (standard normal)

@@ -13,9 +13,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from multiverse import errors
-from multiverse.codec import encode_state
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.format import encode_state
+from multiverse.state.synth import synth_state
 from multiverse.v1 import store_pb2, store_pb2_grpc
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from multiverse.config import Limits
-from multiverse.players import validate_players
+from multiverse.state.players import validate_players
 from multiverse.tileworld import generate_map
 from multiverse.tileworld.bots import PLAYER_DIM, Server
 

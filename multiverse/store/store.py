@@ -18,11 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from multiverse import vectorids
-from multiverse.auth import Principal, can_manage, can_read, mint_key, reader_name
 from multiverse.blobs.base import CHUNK, BlobStore
-from multiverse.codec import StateInfo
-from multiverse.config import Limits
 from multiverse.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
@@ -35,9 +31,13 @@ from multiverse.records import (
     WorldRecord,
     snapshot_id,
 )
-from multiverse.spaces import check_name, validate_space
-from multiverse.validate import StateValidator
-from multiverse.visibility import check_settings, unseen_snapshot, unseen_world
+from multiverse.state.format import StateInfo
+from multiverse.state.limits import Limits
+from multiverse.state.spaces import check_name, validate_space
+from multiverse.state.validate import StateValidator
+from multiverse.state.vectors import hash_file
+from multiverse.store.auth import Principal, can_manage, can_read, mint_key, reader_name
+from multiverse.store.visibility import check_settings, unseen_snapshot, unseen_world
 
 HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -104,7 +104,7 @@ class Store:
     # worlds -----------------------------------------------------------------------------------------
     def create_world(self, who: Principal, name: str, space: str, owner: str = "", description: str = "",
                      visibility: str = PRIVATE, readers: Sequence[str] = ()) -> WorldRecord:
-        """A new world, private to its owner (and admins) unless ``visibility`` says otherwise (multiverse.visibility)."""
+        """A new world, private to its owner (and admins) unless ``visibility`` says otherwise (multiverse.store.visibility)."""
         check_name("world.name", name)
         owner = owner or who.name
         if not who.admin and owner != who.name:
@@ -171,7 +171,7 @@ class Store:
             digest = self._spool(req, chunks, spool, check)
             info = check.finish()
             # each vector's sha256 (its discovery is recorded with the commit), hashed while the blob is put
-            vectors = vectorids.hash_file(spool)
+            vectors = hash_file(spool)
             self.blobs.put_file(spool, digest, move=True, hashed=True)  # _spool hashed the bytes it wrote
             record = self._record(who, req, world, parent, digest, info)
             committed, created = self.meta.commit_snapshot(
@@ -255,7 +255,7 @@ class Store:
 
     def resolve(self, ref: str, who: Principal | None = None) -> SnapshotRecord:
         """A snapshot by id or unique prefix (>= 8 hex), ``world`` (its main head) or ``world@head``. With ``who``,
-        only among the worlds ``who`` may read (the rest is NotFound, as if absent: multiverse.visibility); without,
+        only among the worlds ``who`` may read (the rest is NotFound, as if absent: multiverse.store.visibility); without,
         among all (for callers that checked already, as an admin's cross)."""
         if not isinstance(ref, str) or not ref:
             raise InvalidArgument("ref", ref, "name a snapshot id, a world or world@head")

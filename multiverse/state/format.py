@@ -5,11 +5,11 @@ Layout (safetensors: 8-byte little-endian header length, JSON header, raw little
             players  [P, player_dim]    float16 | bfloat16 | float32; row i is players[i]'s vector
   metadata  format   "multiverse.state/1"
             space    the latent space's name
-            players  JSON list of {uuid, name, stats, wallet?}   (see multiverse.players)
+            players  JSON list of {uuid, name, stats, wallet?}   (see multiverse.state.players)
             timeline JSON list of {frame, text}, in frame order
 
 Every metadata key above is required; ``parse_metadata`` is the one definition of their shapes, used by the
-validator and by every reader. The file is stored byte for byte under its sha256. ``multiverse.validate``
+validator and by every reader. The file is stored byte for byte under its sha256. ``multiverse.state.validate``
 checks an untrusted one against its space as it streams in; this module writes and reads trusted ones.
 """
 
@@ -24,7 +24,7 @@ import torch
 
 from multiverse import jsonsafe
 from multiverse.errors import Corrupt, InvalidArgument
-from multiverse.spaces import DTYPES
+from multiverse.state.spaces import DTYPES
 
 STATE_FORMAT = "multiverse.state/1"
 # The metadata every state carries, each key required and a string: key -> what its string must hold.
@@ -87,7 +87,7 @@ def encode_state_parts(
 def parse_metadata(meta: Any, *, max_bytes: int) -> tuple[str, list[Any], list[Any]]:
     """(space, players, timeline) from a header's ``__metadata__``: a JSON object of strings holding every key of
     METADATA_KEYS, format STATE_FORMAT, players and timeline JSON lists (bounded by ``max_bytes`` and
-    jsonsafe's depth). The players' and texts' schema is ``multiverse.players``'. Raises InvalidArgument naming
+    jsonsafe's depth). The players' and texts' schema is ``multiverse.state.players``'. Raises InvalidArgument naming
     ``state.__metadata__`` or ``state.__metadata__.<key>``."""
     if not isinstance(meta, dict):
         raise InvalidArgument(META, "missing" if meta is None else type(meta).__name__,

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from multiverse.auth import Principal, can_manage, can_read, reader_name
 from multiverse.errors import InvalidArgument, NotFound
 from multiverse.records import PRIVATE, SHARED, VISIBILITIES, SnapshotRecord, WorldRecord
-from multiverse.spaces import check_name
+from multiverse.state.spaces import check_name
+from multiverse.store.auth import Principal, can_manage, can_read, reader_name
 
 if TYPE_CHECKING:
-    from multiverse.store import Loaded, Store
+    from multiverse.store.store import Loaded, Store
 
 MAX_READERS = 256
 

@@ -4,20 +4,18 @@ Vectors: players present in every parent (and in the base, when the pipeline nee
 same pipeline as the frames, stacked as [P, D] (one row per player); when the pipeline's parameters are tied
 to the frame layout (an explicit mask, cut points past P) or a player is missing somewhere, the player policy
 picks one parent's vector instead (prefer-second: the second parent holding the player; otherwise the first).
-Stats: a three-way merge against the base's record of the player (multiverse.playermerge).
+Stats: a three-way merge against the base's record of the player (multiverse.crossing.player_merge).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 import merge_kernels as mk
-from multiverse.playermerge import merge_player, union_players
-
-if TYPE_CHECKING:
-    from multiverse.crossing import CrossSpec, Plan
+from multiverse.crossing.plan import CrossSpec, Plan
+from multiverse.crossing.player_merge import merge_player, union_players
 
 
 def merge_players(plan: Plan, spec: CrossSpec, states: list, base_state: Any, uses_base: bool

@@ -26,7 +26,7 @@ from typing import Any, Self
 import grpc
 
 from multiverse import errors
-from multiverse.market_client import (
+from multiverse.client.market import (
     MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
 )
 from multiverse.tlsconfig import ClientTls

@@ -11,12 +11,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multiverse.codec import decode_state, encode_state
 from multiverse.config import Limits
 from multiverse.errors import InvalidArgument
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
-from multiverse.validate import StateValidator, inspect_state
+from multiverse.state.format import decode_state, encode_state
+from multiverse.state.synth import synth_state
+from multiverse.state.validate import StateValidator, inspect_state
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=4)
 TOKENS = SpaceRecord("tokens", (6,), "uint16", 4, vocab_size=100)

@@ -19,7 +19,7 @@ from multiverse.tileworld import (
     simulate_world,
     space_spec,
 )
-from multiverse.tileworld.codec import CARD_PATH, WEIGHTS_PATH, sha256_file
+from multiverse.tileworld.latents import CARD_PATH, WEIGHTS_PATH, sha256_file
 
 FRESH = range(950_000_000, 950_000_192)  # neither training pool nor the card's evaluation seeds
 

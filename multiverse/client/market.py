@@ -1,7 +1,7 @@
 """The Market service from Python: wallet sign-in with a local key, claims, tokens, listings, history, downloads,
 and (through ``multiverse.chain.trader``) the on-chain steps a wallet takes: approving the exchange and buying.
 
-``Client`` (multiverse/client.py) inherits these methods:
+``Client`` (multiverse/client/client.py) inherits these methods:
 
     with Client("localhost:50051") as mv:
         mv.sign_in_with_key(key)                    # EIP-4361 with a local key; later market calls use the session

@@ -13,7 +13,7 @@ from typing import Any
 from multiverse.errors import NotFound
 
 DECODERS: dict[str, str] = {
-    "tileworld-v1": "multiverse.tileworld.codec:preview_png",  # the reference world model (multiverse/tileworld)
+    "tileworld-v1": "multiverse.tileworld.latents:preview_png",  # the reference world model (multiverse/tileworld)
 }
 
 
@@ -22,6 +22,6 @@ def render_preview(decoder: str, frames: Any, *, count: int = 1) -> bytes:
     if decoder not in DECODERS:
         known = ", ".join(sorted(DECODERS)) or "none"
         raise NotFound(f"no preview decoder named {decoder!r} (registered: {known}): register the space with one of "
-                       "them, or add yours to multiverse.previews.DECODERS", decoder=decoder)
+                       "them, or add yours to multiverse.demo.previews.DECODERS", decoder=decoder)
     module, _, function = DECODERS[decoder].partition(":")
     return getattr(importlib.import_module(module), function)(frames, frames=count)

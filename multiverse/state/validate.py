@@ -18,14 +18,14 @@ from typing import Any
 import numpy as np
 
 from multiverse import jsonsafe
-from multiverse.codec import StateInfo, parse_metadata
-from multiverse.config import Limits
 from multiverse.errors import InvalidArgument
-from multiverse.players import validate_players, validate_timeline
 from multiverse.records import SpaceRecord
-from multiverse.spaces import BY_CODE, FLOAT_DTYPES, DType
+from multiverse.state.format import StateInfo, parse_metadata
+from multiverse.state.limits import Limits
+from multiverse.state.players import validate_players, validate_timeline
+from multiverse.state.spaces import BY_CODE, FLOAT_DTYPES, DType
 
-FIX = "send a safetensors file as written by multiverse.codec.encode_state or safetensors.torch.save"
+FIX = "send a safetensors file as written by multiverse.state.format.encode_state or safetensors.torch.save"
 
 
 def inspect_state(path: Path, space: SpaceRecord, limits: Limits) -> StateInfo:

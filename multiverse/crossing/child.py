@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 import merge_kernels as mk
-from multiverse.config import Limits
+from multiverse.crossing.plan import CrossSpec, Plan
 from multiverse.errors import FailedPrecondition, InvalidArgument
-from multiverse.players import validate_players, validate_timeline
 from multiverse.records import SpaceRecord
-
-if TYPE_CHECKING:
-    from multiverse.crossing import CrossSpec, Plan
+from multiverse.state.limits import Limits
+from multiverse.state.players import validate_players, validate_timeline
 
 
 def align_base(base: torch.Tensor, length: int, policy: str) -> torch.Tensor:

@@ -3,11 +3,11 @@
 Everything goes through ``multiverse.client`` over gRPC, as a real deployment would:
 
 1. the admin registers the latent space ``tileworld-v1`` and an API key per game server;
-2. two simulated servers (``multiverse.sim``) play at the same time and save every few ticks;
+2. two simulated servers (``multiverse.demo.sim``) play at the same time and save every few ticks;
 3. the admin crosses their newest states with two operators (slerp and a spatial crossover);
 4. rarity is scored; the discoverer of the rarest claimable vector (a simulated player's wallet, or a server's
    payout wallet for a frame) signs in, claims it as a token and lists it, and a second wallet buys it
-   (``multiverse.demo_market``; "skipped: claim and buy (market off)" when the service runs without a market);
+   (``multiverse.demo.market``; "skipped: claim and buy (market off)" when the service runs without a market);
 5. decoded pictures of parents and children go to ``<data dir>/previews/``.
 
 With a market, the demo runs only on a development chain (the in-process EVM or a local anvil: it mints tokens
@@ -33,9 +33,9 @@ import numpy as np
 
 from multiverse import errors
 from multiverse.client import Client
+from multiverse.demo.market import check_chain
+from multiverse.state.format import decode_state
 from multiverse.tlsconfig import ClientTls
-from multiverse.codec import decode_state
-from multiverse.demo_market import check_chain
 
 Log = Callable[[str], None]
 OPERATORS: tuple[tuple[str, dict[str, Any], str], ...] = (
@@ -110,7 +110,7 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
 
 def play(admin: Client, address: str, cfg: DemoConfig, report: DemoReport, say: Log) -> None:
     """Register the space and a key per server, then let the servers play at the same time."""
-    from multiverse.sim import SimConfig, ensure_space, run_sim
+    from multiverse.demo.sim import SimConfig, ensure_space, run_sim
 
     space = ensure_space(admin)
     say(f"space {space} registered: 32x32 tile maps -> 8x8x8 float32 latent frames, 16-d player vectors")
@@ -161,8 +161,8 @@ def cross(admin: Client, cfg: DemoConfig, report: DemoReport, say: Log) -> None:
 
 def write_previews(admin: Client, report: DemoReport, say: Log) -> None:
     """Decode the last frame of every parent and child; write one PNG each and a parent|parent|child strip."""
-    from multiverse.previews import render_preview
-    from multiverse.sim import SPACE
+    from multiverse.demo.previews import render_preview
+    from multiverse.demo.sim import SPACE
     from multiverse.tileworld import decode_latents, plausibility, render_png
 
     report.previews_dir.mkdir(parents=True, exist_ok=True)
@@ -193,7 +193,7 @@ def write_previews(admin: Client, report: DemoReport, say: Log) -> None:
 
 def rarity_step(admin: Client, report: DemoReport, say: Log, wait_s: float = 60.0) -> None:
     """Rarity of the demo's player vectors, once the rarity service has landed: the rarest one, its tier."""
-    from multiverse.sim import SPACE
+    from multiverse.demo.sim import SPACE
 
     if not landed("services.rarity_servicer") or not hasattr(admin, "top_rare"):
         _skip(report, say, "rarity")
@@ -226,7 +226,7 @@ def market_step(admin: Client, address: str, cfg: DemoConfig, report: DemoReport
     if not report.rarest:
         _skip(report, say, "claim and buy", "needs a rare vector (rarity skipped)")
         return
-    from multiverse.demo_market import market_step as claim_and_buy
+    from multiverse.demo.market import market_step as claim_and_buy
 
     claim_and_buy(admin, address, cfg, report, say)
 

@@ -28,9 +28,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from multiverse.codec import stored_header
 from multiverse.errors import Corrupt
-from multiverse.spaces import BY_CODE
+from multiverse.state.format import stored_header
+from multiverse.state.spaces import BY_CODE
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 

@@ -6,8 +6,8 @@ import uuid
 
 import torch
 
-from multiverse.codec import encode_state
 from multiverse.records import SpaceRecord
+from multiverse.state.format import encode_state
 
 TEXTS = ("a storm rolls in from the west", "night falls", "the river floods the valley", "a village appears")
 

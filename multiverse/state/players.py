@@ -14,8 +14,8 @@ import re
 import uuid as uuidlib
 from typing import Any
 
-from multiverse.config import Limits
 from multiverse.errors import InvalidArgument
+from multiverse.state.limits import Limits
 
 WALLET_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from multiverse.blobs.base import BlobStore
-from multiverse.codec import StateInfo, stored_header, stored_info
 from multiverse.errors import Corrupt
-from multiverse.spaces import BY_CODE
+from multiverse.state.format import StateInfo, stored_header, stored_info
+from multiverse.state.spaces import BY_CODE
 
 
 def read_state(blobs: BlobStore, digest: str, size: int) -> tuple[dict[str, torch.Tensor], StateInfo]:

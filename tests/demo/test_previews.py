@@ -2,11 +2,11 @@
 
 import pytest
 
+from multiverse.demo.previews import render_preview
 from multiverse.errors import NotFound
-from multiverse.previews import render_preview
 from multiverse.tileworld import decode_latents, encode_maps, simulate_world, space_spec, tiles_to_rgb
 
-from .pngcheck import read_png
+from tests.tileworld.pngcheck import read_png
 
 
 def test_the_space_names_a_decoder_that_draws_its_last_frames():

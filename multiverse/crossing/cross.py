@@ -24,13 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 import merge_kernels as mk
-from multiverse import __version__, vectorids
-from multiverse.auth import Principal
-from multiverse.codec import encode_state_parts
-from multiverse.crosschild import (
+from multiverse.crossing.child import (
     align_base,
     align_call,
     check_child,
@@ -40,8 +35,10 @@ from multiverse.crosschild import (
     share,
     timeline,
 )
-from multiverse.crossplayers import merge_players
-from multiverse.crossstats import cross_stats
+from multiverse.crossing.plan import ALIGN, CODE_VERSION, CrossLimits, CrossSpec, Plan, Progress
+from multiverse.crossing.player_merge import POLICIES
+from multiverse.crossing.players import merge_players
+from multiverse.crossing.stats import cross_stats
 from multiverse.errors import (
     AlreadyExists,
     Cancelled,
@@ -50,61 +47,24 @@ from multiverse.errors import (
     NotFound,
     PermissionDenied,
 )
-from multiverse.playermerge import POLICIES
 from multiverse.records import (
     DEFAULT_HEAD,
     SnapshotRecord,
-    SpaceRecord,
     WorldRecord,
     canonical_json,
     snapshot_id,
 )
-from multiverse.spaces import DTYPES, check_name
-from multiverse.stateio import read_info, read_state
-from multiverse.store import Store
-
-CODE_VERSION = f"multiverse {__version__}; torch {torch.__version__}"
-ALIGN = ("", *mk.ALIGN_POLICIES)
-Progress = Callable[[str, float], None]
-
-
-@dataclass(frozen=True)
-class CrossLimits:
-    max_parents: int = 8
-    max_input_bytes: int = 4 << 30  # the parents' states together
-    max_running: int = 2  # crosses computing at once (each holds its parents and child in memory); others queue
-    # seconds of the caller's deadline that must be left to begin the commit: the metadata transaction and the
-    # reply must both land before it, or the caller hears DEADLINE_EXCEEDED about a world that was created
-    commit_reserve_s: float = 1.0
-
-
-@dataclass(frozen=True)
-class CrossSpec:
-    parents: tuple[str, ...]
-    pipeline: dict[str, Any]
-    name: str = ""
-    seed: int = 0
-    align: str = ""
-    frames: int = 0
-    player_policy: str = "prefer-first"
-    base: str = ""
-    owner: str = ""
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Plan:
-    space: SpaceRecord
-    parents: tuple[SnapshotRecord, ...]
-    base: SnapshotRecord | None
-    pipeline: mk.Pipeline
-    recipe: dict[str, Any]
-    recipe_sha256: str
+from multiverse.state.format import encode_state_parts
+from multiverse.state.read import read_info, read_state
+from multiverse.state.spaces import DTYPES, check_name
+from multiverse.state.vectors import start as vector_hashes
+from multiverse.store.auth import Principal
+from multiverse.store.store import Store
 
 
 @dataclass(frozen=True)
 class Child:
-    """A computed state, not stored: its file as pieces (``codec.encode_state_parts``) and what it holds."""
+    """A computed state, not stored: its file as pieces (``multiverse.state.format.encode_state_parts``) and what it holds."""
 
     parts: tuple[memoryview, ...]
     digest: str
@@ -128,17 +88,6 @@ class Crossed:
     stats: dict[str, Any]
     created: bool
     recipe_sha256: str
-
-
-def pipeline_from(op: str, params: dict[str, Any] | None, pipeline: dict[str, Any] | None) -> dict[str, Any]:
-    """The pipeline as data: an explicit one, or one step ``op`` with ``params``."""
-    if pipeline and op:
-        raise InvalidArgument("op", op, "give either a pipeline or one operator, not both")
-    if pipeline:
-        return pipeline
-    if not op:
-        raise InvalidArgument("op", op, f"name an operator, one of {', '.join(mk.operator_names())}")
-    return {"steps": [{"op": op, "params": params or {}}]}
 
 
 class Crossing:
@@ -306,7 +255,7 @@ class Crossing:
         with self._slot(cancelled):
             child = self.compute(plan, spec, progress, cancelled)
             progress("store", 0.85)
-            held = vectorids.start(child.parts)  # each vector's sha256, for its discovery; beside the put
+            held = vector_hashes(child.parts)  # each vector's sha256, for its discovery; beside the put
             # streamed from the tensors (no joined copy), hashed once on the way, made visible atomically
             digest = self.store.blobs.put_stream(iter(child.parts))
         now = self.store.clock()

@@ -29,7 +29,7 @@ from multiverse import errors
 from multiverse.chain.config import Secret
 from multiverse.chain.devchain import require_dev_chain
 from multiverse.client import Client
-from multiverse.codec import decode_state
+from multiverse.state.format import decode_state
 from multiverse.tileworld.bots import wallet_address, wallet_key
 
 Log = Callable[[str], None]
@@ -106,7 +106,7 @@ def check_chain(admin: Client) -> Any:
 def candidates(admin: Client, cfg: Any, keys: Keyring, seeds: list[int]) -> list[Candidate]:
     """Scored vectors at or above ``cfg.min_tier`` whose discoverer's key is in ``keys`` (player wallets are added
     as they are found), rarest first, players before frames on a tie."""
-    from multiverse.sim import SPACE
+    from multiverse.demo.sim import SPACE
 
     floor = TIERS.index(cfg.min_tier)
     scores = [s for kind in ("player", "frame") for s in admin.top_rare(SPACE, kind=kind, limit=50).items

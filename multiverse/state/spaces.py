@@ -83,7 +83,7 @@ def validate_space(space: SpaceRecord, *, max_players: int) -> SpaceRecord:
 
 
 def _check_reference(reference: dict) -> None:
-    """The reference statistics that crosses read (multiverse.crossstats) must be finite numbers; other keys are
+    """The reference statistics that crosses read (multiverse.crossing.stats) must be finite numbers; other keys are
     kept as they are."""
     for key in ("norm_mean", "norm_std"):
         if key in reference and not _finite(reference[key]):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from multiverse import errors
-from multiverse.codec import decode_state, encode_state
+from multiverse.state.format import decode_state, encode_state
 
 Log = Callable[[str], None]
 SPACE = "tileworld-v1"  # tileworld.SPACE_NAME, without loading the model

@@ -1,0 +1,104 @@
+"""``multiverse up``: the embedded stack in the foreground (metadata, blobs, rarity, the market's chain, gRPC),
+with its banner, the demo unless ``--no-demo``, and a stop within seconds."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+
+from multiverse.cli.connect import client_tls as _client_tls
+
+STOP_GRACE_S = 3.0  # what calls in flight get to finish when `multiverse up` stops
+
+
+def up(a: argparse.Namespace) -> None:
+    """Serve until SIGTERM or Ctrl-C, then stop within seconds (calls in flight get STOP_GRACE_S)."""
+    from multiverse.app import App
+    from multiverse.store.auth import ensure_admin_key
+    from multiverse.config import Settings, server_tls
+    from services.server import build_server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" is no news to a newcomer
+    tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca) if (a.tls_cert or a.tls_key or a.tls_client_ca) else None
+    settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs, tls=tls)
+    app = App.open(settings)  # seconds, whatever the rarity backlog: the rarity worker scores it after start
+    server = None
+    try:
+        admin = ensure_admin_key(app.meta, settings.data_dir)
+        server, port = build_server(app, settings.grpc_addr)
+        server.start()
+        host = settings.grpc_addr.rsplit(":", 1)[0]
+        print(_banner(settings, f"{host}:{port}", app, admin), flush=True)
+        if not a.no_demo:
+            from multiverse.demo import start_demo
+
+            start_demo(f"{host}:{port}", admin, settings.data_dir,
+                       min_tier=settings.market.market.min_tier if settings.market is not None else None,
+                       tls=_demo_tls(a, settings))
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("stopping", flush=True)
+    finally:
+        # Seconds too: new calls are refused at once and calls in flight get STOP_GRACE_S; the rarity worker
+        # finishes the snapshot in hand and saves what it scored (what is still queued is queued again at the
+        # next start, as metadata holds it).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the save short
+        started = time.monotonic()
+        if server is not None:
+            server.stop(grace=STOP_GRACE_S).wait()
+        app.close()
+        print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def _demo_tls(a: argparse.Namespace, settings):
+    """How the demo's clients reach a TLS port: trusting --tls-ca ($MULTIVERSE_TLS_CA) when given, else the
+    server's own certificate (right for a self-signed one); presenting --tls-client-cert for mutual TLS."""
+    from multiverse.tlsconfig import ClientTls
+
+    if settings.tls is None:
+        return None
+    given = _client_tls(a)
+    if given is not None and given.ca:
+        return given
+    return ClientTls(ca=settings.tls.cert, cert=given.cert if given else b"", key=given.key if given else b"")
+
+
+def _banner(settings, address: str, app, admin: str | None) -> str:
+    key_line = (f"admin key  {admin}\n           (shown once; also in {settings.data_dir / 'admin.key'}, mode 0600)"
+                if admin else f"admin key  in {settings.data_dir / 'admin.key'}")
+    tls = settings.tls
+    security = ("plaintext" if tls is None else
+                f"TLS{', mutual: client certificates required' if tls.mutual else ''}")
+    connect = address if tls is None else f"{address} --tls-ca CA.pem"
+    return "\n".join([
+        "Multiverse is serving",
+        f"gRPC       {address}  ({security}; health checking and reflection on)",
+        f"metadata   {_redact(settings.database_url)}",
+        f"blobs      {app.blobs.describe()}",
+        *([f"chain      {app.market.chain.describe()}"
+           + (f"\n           wallets connect to JSON-RPC {app.market.rpc_url}" if app.market.rpc_url else "")]
+          if getattr(app, "market", None) is not None else []),
+        key_line,
+        "try, from another terminal:",
+        f"  .venv/bin/multiverse --grpc {connect} space register demo --frame-shape 16,18,32 --dtype float16 --player-dim 64",
+        f"  .venv/bin/multiverse --grpc {connect} world create w1 --space demo",
+        f"  .venv/bin/multiverse --grpc {connect} snapshot synth --space demo --frames 64 --players 2 --seed 1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {connect} snapshot save w1 s.safetensors",
+        f"  .venv/bin/multiverse --grpc {connect} log w1",
+    ])
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
