@@ -15,7 +15,7 @@ from multiverse.tlsconfig import ServerTls
 
 if TYPE_CHECKING:  # types only: importing the market here would load the chain's stack with the config
     from multiverse.market.wiring import MarketSettings
-    from multiverse.rarity.scores import RarityConfig
+    from multiverse.rarity.types import RarityConfig
 
 
 @dataclass(frozen=True)

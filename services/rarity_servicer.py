@@ -7,8 +7,8 @@ import math
 import numpy as np
 
 from multiverse.errors import InvalidArgument
-from multiverse.rarity.scores import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.service import RarityService
+from multiverse.rarity.types import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.visible import VisibleRarity
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
 from services.auth import Authenticator

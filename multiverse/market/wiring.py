@@ -109,7 +109,7 @@ def service_rarity(service: Any) -> RarityOf:
     """The rarity engine (``multiverse.rarity`` RarityService) as the market's ``rarity_of``."""
 
     def rarity_of(space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
-        from multiverse.rarity.scores import VectorId
+        from multiverse.rarity.types import VectorId
 
         score = service.rarity_of(VectorId(snapshot, kind, index))
         return score.tier, float(score.percentile)

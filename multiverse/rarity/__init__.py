@@ -6,7 +6,7 @@ from multiverse.rarity.embed import EMBEDDERS, Embedder, make_embedder
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.index import IndexSettings, gpu_count
 from multiverse.rarity.persist import StaleIndex
-from multiverse.rarity.scores import (
+from multiverse.rarity.types import (
     KINDS,
     AddResult,
     KindStats,

@@ -18,7 +18,7 @@ from multiverse.errors import InvalidArgument
 from multiverse.rarity.calibrate import TIER_NAMES, check_tier
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.index import uses_gpu
-from multiverse.rarity.scores import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
+from multiverse.rarity.types import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
 
 
 class Answers:

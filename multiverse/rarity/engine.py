@@ -28,7 +28,7 @@ from multiverse.rarity import reads
 from multiverse.rarity.calibrate import Calibration
 from multiverse.rarity.embed import make_embedder
 from multiverse.rarity.population import Population
-from multiverse.rarity.scores import (
+from multiverse.rarity.types import (
     KINDS,
     AddResult,
     KindStats,

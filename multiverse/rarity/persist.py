@@ -24,7 +24,7 @@ from multiverse.rarity.embed import content_hash
 from multiverse.rarity.ids import Registry
 from multiverse.rarity.index import VectorIndex
 from multiverse.rarity.knn import Graph
-from multiverse.rarity.scores import RarityConfig
+from multiverse.rarity.types import RarityConfig
 
 FORMAT = "multiverse.rarity.v1"
 

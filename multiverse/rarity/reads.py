@@ -18,7 +18,7 @@ from multiverse.rarity.embed import content_hash
 from multiverse.rarity.knn import pair_distances, sort_lists
 from multiverse.rarity.population import Population
 from multiverse.rarity.score import densities, floor_of, kth_distance, lrd, rarity, reference_rarity
-from multiverse.rarity.scores import Neighbor, RarityScore, VectorId
+from multiverse.rarity.types import Neighbor, RarityScore, VectorId
 
 MAX_PAGE = 1000
 _TIER_EDGES = np.array([lower for _, lower in cal.TIERS[1:]])

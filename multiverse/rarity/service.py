@@ -44,8 +44,8 @@ from multiverse.errors import MultiverseError, Unavailable
 from multiverse.rarity.answers import Answers
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.persist import blobs_of
-from multiverse.rarity.scores import RarityConfig, RarityScore
 from multiverse.rarity.sync import LegacyPointers, space_snapshots
+from multiverse.rarity.types import RarityConfig, RarityScore
 from multiverse.rarity.worker import CHECKPOINT, STOP, Rebuild, Worker
 from multiverse.records import SnapshotRecord, SpaceRecord
 

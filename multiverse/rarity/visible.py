@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from multiverse.errors import NotFound
-from multiverse.rarity.scores import Neighbor, RarityScore, VectorId
+from multiverse.rarity.types import Neighbor, RarityScore, VectorId
 from multiverse.store.auth import Principal, can_read, reader_name
 from multiverse.store.visibility import unseen_snapshot, unseen_world
 

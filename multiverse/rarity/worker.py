@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from multiverse.rarity.engine import RarityEngine
-from multiverse.rarity.scores import RarityScore
 from multiverse.rarity.sync import snapshot_vectors, space_snapshots
+from multiverse.rarity.types import RarityScore
 from multiverse.records import SnapshotRecord, SpaceRecord
 
 log = logging.getLogger("multiverse.rarity")
