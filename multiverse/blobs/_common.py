@@ -41,6 +41,13 @@ def check_read_args(chunk_size: int, offset: int) -> None:
         raise InvalidArgument("offset", offset, "pass a byte offset >= 0")
 
 
+def check_range(offset: int, length: int) -> None:
+    """A ranged read's arguments: a byte offset and a length, both non-negative integers."""
+    for name, value in (("offset", offset), ("length", length)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidArgument(name, value, f"pass a byte {name} >= 0")
+
+
 def check_offset(offset: int, size: int, digest: str) -> None:
     if offset > size:
         raise InvalidArgument(

@@ -1,20 +1,26 @@
 """Rare vectors as tradeable bytes: where a vector lives, its canonical bytes (whose sha256 is the token id,
-defined in multiverse.state.vectors) and who discovered it. ``extract`` reads one row of a stored state.
+defined in multiverse.state.vectors) and who discovered it. ``read_vector`` reads one row of a stored state
+(ranged reads), ``extract`` one row of a state in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-import struct
 from dataclasses import dataclass
 from typing import Any
 
+from multiverse import jsonsafe
+from multiverse.blobs.base import BlobStore
 from multiverse.errors import InvalidArgument, NotFound
+from multiverse.state.format import Header, Tensor, stored_header, stored_info
+from multiverse.state.read import read_header, read_row
+from multiverse.state.spaces import BY_CODE
 from multiverse.state.vectors import canonical_bytes
 
 KINDS = ("frame", "player")
+TENSOR = {"frame": "frames", "player": "players"}  # vector kind -> the state's tensor
+MAX_VECTOR_HEADER = 4096  # a canonical vector header is {"dtype", "shape"}: a few dozen bytes
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
@@ -56,10 +62,16 @@ class Vector:
 
 
 def parse_canonical(data: bytes) -> tuple[str, tuple[int, ...], bytes]:
-    """Inverse of ``canonical_bytes``: (dtype code, shape, raw values)."""
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8 : 8 + n])
-    return header["dtype"], tuple(header["shape"]), data[8 + n :]
+    """Inverse of ``canonical_bytes``: (dtype code, shape, raw values). Untrusted bytes (a download, a file): a
+    malformed one is InvalidArgument naming ``vector``."""
+    n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 <= n <= len(data) - 8:
+        raise InvalidArgument("vector", f"{len(data)} bytes", "pass a vector's canonical bytes: 8-byte length, JSON, values")
+    header = jsonsafe.loads(data[8 : 8 + n], field="vector.header", max_bytes=MAX_VECTOR_HEADER)
+    dtype, shape = (header.get("dtype"), header.get("shape")) if isinstance(header, dict) else (None, None)
+    if dtype not in BY_CODE or not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise InvalidArgument("vector.header", header, 'use {"dtype": <code>, "shape": [<counts>]}')
+    return dtype, tuple(shape), data[8 + n :]
 
 
 def player_wallet(player: dict[str, Any]) -> str | None:
@@ -71,27 +83,43 @@ def player_wallet(player: dict[str, Any]) -> str | None:
 
 
 def extract(ref: VectorRef, state: bytes, world: str) -> Vector:
-    """The vector ``ref`` names, from a stored (validated) state file."""
-    import torch
+    """The vector ``ref`` names, from a whole stored (validated) state file in memory."""
+    header = stored_header(state)
+    if not 0 <= ref.index < header.tensor(TENSOR[ref.kind]).rows:
+        _past_end(ref, header)
+    t = header.tensor(TENSOR[ref.kind])
+    at = header.data_start + t.begin + ref.index * t.row_bytes
+    return _vector(ref, header, t, bytes(state[at : at + t.row_bytes]), world)
 
-    from multiverse.state.format import decode_state
-    from multiverse.state.spaces import DTYPES
 
-    tensors, info = decode_state(state)
+def read_vector(blobs: BlobStore, digest: str, size: int, ref: VectorRef, world: str) -> Vector:
+    """The vector ``ref`` names, from the stored state ``digest`` of ``size`` bytes by ranged reads: its header,
+    then that row's bytes alone (not the whole state). The state's sha256 is not checked (a ranged read cannot);
+    the row is checked where its id is known: ``Market.download`` against the token id, a claim against the
+    discovery recorded (from the whole, verified state) when it was committed."""
+    header = read_header(blobs, digest, size)
+    if not 0 <= ref.index < header.tensor(TENSOR[ref.kind]).rows:
+        _past_end(ref, header)
+    row = read_row(blobs, digest, header, TENSOR[ref.kind], ref.index)
+    return _vector(ref, header, row.tensor, row.raw, world)
+
+
+def _vector(ref: VectorRef, header: Header, t: Tensor, raw: bytes, world: str) -> Vector:
+    info = stored_info(header)
     if info.space != ref.space:
         raise InvalidArgument(
             "space", ref.space, f"snapshot {ref.snapshot} is in latent space {info.space!r}: name that space"
         )
-    rows = tensors["frames"] if ref.kind == "frame" else tensors["players"]
-    if ref.index >= rows.shape[0]:
-        raise NotFound(
-            f"snapshot {ref.snapshot} has {rows.shape[0]} {ref.kind} vectors; index {ref.index} is past the end",
-            snapshot=ref.snapshot,
-            kind=ref.kind,
-            index=ref.index,
-        )
-    row = rows[ref.index].contiguous()
-    code = DTYPES[str(row.dtype).removeprefix("torch.")].code
-    raw = row.view(-1).view(torch.uint8).numpy().tobytes()
     wallet = player_wallet(info.players[ref.index]) if ref.kind == "player" else None
-    return Vector(ref, code, tuple(row.shape), canonical_bytes(code, tuple(row.shape), raw), world, wallet)
+    shape = t.shape[1:]
+    return Vector(ref, t.dtype.code, shape, canonical_bytes(t.dtype.code, shape, raw), world, wallet)
+
+
+def _past_end(ref: VectorRef, header: Header) -> None:
+    rows = header.tensor(TENSOR[ref.kind]).rows
+    raise NotFound(
+        f"snapshot {ref.snapshot} has {rows} {ref.kind} vectors; index {ref.index} is past the end",
+        snapshot=ref.snapshot,
+        kind=ref.kind,
+        index=ref.index,
+    )

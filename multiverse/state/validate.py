@@ -9,23 +9,19 @@ players' JSON schema, guidance texts), no NaN/Inf in float data, token ids insid
 
 from __future__ import annotations
 
-import math
-import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from multiverse import jsonsafe
 from multiverse.errors import InvalidArgument
 from multiverse.records import SpaceRecord
-from multiverse.state.format import StateInfo, parse_metadata
+from multiverse.state.format import HEADER_FIX as FIX
+from multiverse.state.format import Header, StateInfo, Tensor, parse_header, parse_length, parse_metadata
 from multiverse.state.limits import Limits
 from multiverse.state.players import validate_players, validate_timeline
-from multiverse.state.spaces import BY_CODE, FLOAT_DTYPES, DType
+from multiverse.state.spaces import FLOAT_DTYPES
 
-FIX = "send a safetensors file as written by multiverse.state.format.encode_state or safetensors.torch.save"
 
 
 def inspect_state(path: Path, space: SpaceRecord, limits: Limits) -> StateInfo:
@@ -37,19 +33,10 @@ def inspect_state(path: Path, space: SpaceRecord, limits: Limits) -> StateInfo:
     return check.finish()
 
 
-@dataclass(frozen=True)
-class _Tensor:
-    name: str
-    dtype: DType
-    shape: tuple[int, ...]
-    begin: int
-    end: int
-
-
 class _Scanner:
     """Scans one tensor's bytes in order: floats must be finite, token ids inside [0, vocab)."""
 
-    def __init__(self, t: _Tensor, vocab: int) -> None:
+    def __init__(self, t: Tensor, vocab: int) -> None:
         self.t, self.vocab, self.done, self.carry = t, vocab, 0, b""
         d = t.dtype
         self.bits = np.dtype(f"<u{d.itemsize}") if d.floating else np.dtype(d.name).newbyteorder("<")
@@ -117,39 +104,18 @@ class StateValidator:
     def _advance(self) -> None:
         while self._info is None and len(self._buf) == self._need:
             if self._header_len < 0:
-                (n,) = struct.unpack("<Q", self._buf)
                 # refused from the 8-byte length alone, before any of the header is buffered or parsed
-                if n > self.limits.max_header_bytes:
-                    raise InvalidArgument("state.header_length", n,
-                                          f"the header (tensor table and metadata) may be at most "
-                                          f"{self.limits.max_header_bytes} bytes (the server's cap): keep fewer or "
-                                          "shorter guidance texts and player records in one state")
-                if n > self.size - 8:
-                    raise InvalidArgument("state.header_length", n, f"the header must fit in the file ({self.size} bytes); {FIX}")
+                n = parse_length(self._buf, size=self.size, max_bytes=self.limits.max_header_bytes)
                 self._header_len, self._buf, self._need = n, bytearray(), n
             else:
                 self._parse_header(bytes(self._buf))
                 self._buf = bytearray()
 
     def _parse_header(self, raw: bytes) -> None:
-        header = jsonsafe.loads(raw, field="state.header", max_bytes=self.limits.max_header_bytes)
-        if not isinstance(header, dict):
-            raise InvalidArgument("state.header", type(header).__name__, f"the header must be a JSON object; {FIX}")
-        meta = header.pop("__metadata__", None)
-        if set(header) != {"frames", "players"}:
-            raise InvalidArgument("state.tensors", sorted(header)[:8], "a state holds exactly two tensors: frames and players")
-        tensors = sorted((_tensor(name, spec) for name, spec in header.items()), key=lambda t: (t.begin, t.end))
-        data_len, cursor = self.size - 8 - self._header_len, 0
-        for t in tensors:
-            if t.begin != cursor:
-                raise InvalidArgument(f"state.{t.name}.data_offsets", [t.begin, t.end], "tensor data must be contiguous, without gaps or overlaps")
-            cursor = t.end
-        if cursor != data_len:
-            raise InvalidArgument("state", f"{data_len} data bytes", f"the tensors cover {cursor} bytes: the file is truncated or has trailing bytes")
-        by_name = {t.name: t for t in tensors}
-        frames, players = _check_tensors(by_name, self.space, self.limits)
-        self._info = _check_metadata(meta, self.space, frames.shape[0], players.shape[0], self.limits)
-        self._scanners = [_Scanner(t, self.space.vocab_size) for t in tensors]
+        header = parse_header(raw, size=self.size, max_bytes=self.limits.max_header_bytes)
+        frames, players = _check_tensors(header, self.space, self.limits)
+        self._info = _check_metadata(header.metadata, self.space, frames.shape[0], players.shape[0], self.limits)
+        self._scanners = [_Scanner(t, self.space.vocab_size) for t in header.tensors]
 
     def _scan(self, view: memoryview) -> memoryview:
         for s in self._scanners:
@@ -161,32 +127,8 @@ class StateValidator:
         raise InvalidArgument("state", f"more than {self.size} bytes", "the upload is longer than its header says")
 
 
-def _tensor(name: str, spec: Any) -> _Tensor:
-    field_ = f"state.{name}"
-    if not isinstance(spec, dict):
-        raise InvalidArgument(field_, spec, 'describe the tensor as {"dtype": ..., "shape": [...], "data_offsets": [begin, end]}')
-    code = spec.get("dtype")
-    if not isinstance(code, str) or code not in BY_CODE:  # a list or object here is unhashable: check the type first
-        raise InvalidArgument(f"{field_}.dtype", code, f"use one of {', '.join(BY_CODE)}")
-    shape, offsets = spec.get("shape"), spec.get("data_offsets")
-    if not isinstance(shape, list) or len(shape) > 8 or not all(_count(d) for d in shape):
-        raise InvalidArgument(f"{field_}.shape", shape, "use a list of at most 8 non-negative integers (not true/false)")
-    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_count(o) for o in offsets)):
-        raise InvalidArgument(f"{field_}.data_offsets", offsets, "use [begin, end]: two non-negative integer byte offsets")
-    dtype = BY_CODE[code]
-    if offsets[1] - offsets[0] != math.prod(shape) * dtype.itemsize:
-        raise InvalidArgument(f"{field_}.data_offsets", offsets,
-                              f"shape {shape} of {dtype.name} needs {math.prod(shape) * dtype.itemsize} bytes")
-    return _Tensor(name, dtype, tuple(shape), offsets[0], offsets[1])
-
-
-def _count(value: Any) -> bool:
-    """A non-negative JSON integer; true and false are ints to Python but not counts."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _check_tensors(tensors: dict[str, _Tensor], space: SpaceRecord, limits: Limits) -> tuple[_Tensor, _Tensor]:
-    frames, players = tensors["frames"], tensors["players"]
+def _check_tensors(header: Header, space: SpaceRecord, limits: Limits) -> tuple[Tensor, Tensor]:
+    frames, players = header.tensor("frames"), header.tensor("players")
     if frames.dtype.name != space.dtype:
         raise InvalidArgument("state.frames.dtype", frames.dtype.name,
                               f"latent space {space.name} stores {space.dtype}: convert the frames to {space.dtype}")

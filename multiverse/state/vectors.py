@@ -17,11 +17,8 @@ holds a vector is its discoverer (multiverse.metadata ``vector_discoveries``).
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import mmap
 import os
-import struct
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,12 +26,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from multiverse.errors import Corrupt
-from multiverse.state.format import stored_header
-from multiverse.state.spaces import BY_CODE
+from multiverse.state.format import frame_json, stored_header
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 
-TENSORS = (("frames", "frame"), ("players", "player"))  # safetensors name -> vector kind
+KINDS = {"frames": "frame", "players": "player"}  # safetensors name -> vector kind
 THREADS = 2
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -50,8 +46,7 @@ class HeldVector(NamedTuple):
 
 def canonical_header(dtype_code: str, shape: tuple[int, ...]) -> bytes:
     """The canonical bytes of a vector up to its values: length prefix and header JSON."""
-    header = json.dumps({"dtype": dtype_code, "shape": list(shape)}, sort_keys=True, separators=(",", ":")).encode()
-    return struct.pack("<Q", len(header)) + header
+    return frame_json({"dtype": dtype_code, "shape": list(shape)}, pad=False)
 
 
 def canonical_bytes(dtype_code: str, shape: tuple[int, ...], raw: bytes) -> bytes:
@@ -61,7 +56,7 @@ def canonical_bytes(dtype_code: str, shape: tuple[int, ...], raw: bytes) -> byte
 
 def state_vectors(state: Buffer | Sequence[Buffer]) -> list[HeldVector]:
     """Every distinct vector of a stored (validated) state file, each at its first row: frames, then players.
-    ``state``: the file's bytes, or its pieces as ``codec.encode_state_parts`` gives them (no joined copy)."""
+    ``state``: the file's bytes, or its pieces as ``format.encode_state_parts`` gives them (no joined copy)."""
     return start(state)()
 
 
@@ -94,27 +89,16 @@ class _Job(NamedTuple):
 
 def _jobs(pieces: list[memoryview]) -> list[_Job]:
     """Row ranges of the frames and players tensors of the state file made of ``pieces`` (one buffer, or the
-    header, frames and players pieces of ``codec.encode_state_parts``), split in THREADS pieces each."""
-    first = pieces[0]
-    if len(first) < 8:
-        raise Corrupt(f"a stored state's first {len(first)} bytes hold no header length", field="state.header")
-    n = struct.unpack_from("<Q", first, 0)[0]
-    if 8 + n > len(first):
-        raise Corrupt(f"a stored state's header ({n} bytes) runs past its end", field="state.header")
-    header = stored_header(first[8 : 8 + n])
+    header, frames and players pieces of ``format.encode_state_parts``), split in THREADS pieces each."""
+    header = stored_header(pieces[0], sum(len(p) for p in pieces))
     jobs = []
-    for name, kind in TENSORS:
-        try:
-            spec = header[name]
-            dtype, shape = BY_CODE[spec["dtype"]], tuple(int(d) for d in spec["shape"])
-            lo, hi = (8 + n + int(x) for x in spec["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise Corrupt(f"a stored state's header has no valid {name} tensor", field=f"state.{name}") from None
-        count, row = (shape[0], math.prod(shape[1:]) * dtype.itemsize) if shape else (0, 0)
-        values = _slice(pieces, lo, hi)
-        if values is None or count * row != hi - lo:
-            raise Corrupt(f"a stored state's {name} tensor {list(shape)} does not fit its offsets", field=f"state.{name}")
-        prefix = canonical_header(dtype.code, shape[1:])
+    for name, kind in KINDS.items():  # frames first: a vector held by both is found as a frame
+        t = header.tensor(name)
+        count, row = t.rows, t.row_bytes
+        values = _slice(pieces, header.data_start + t.begin, header.data_start + t.end)
+        if values is None:
+            raise Corrupt(f"a stored state's {t.name} tensor is not in one piece of its bytes", field=f"state.{t.name}")
+        prefix = canonical_header(t.dtype.code, t.shape[1:])
         step = -(-count // THREADS) if count else 1
         jobs += [_Job(values, prefix, row, s, min(s + step, count), kind) for s in range(0, count, step)]
     return jobs
