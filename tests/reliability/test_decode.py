@@ -14,11 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from multiverse.app import App
-from multiverse.auth import ensure_admin_key
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
 from multiverse.records import SpaceRecord
-from multiverse.synth import synth_state
+from multiverse.state.synth import synth_state
+from multiverse.store.auth import ensure_admin_key
 from multiverse.v1 import store_pb2
 from services.server import build_server
 
