@@ -104,7 +104,7 @@ def _streamed(behavior: Callable[..., Any], method: str, type_name: str) -> Call
 
 def _decoded(requests: Iterator[Any], method: str, type_name: str) -> Iterator[Any]:
     """``requests``, raising errors.InvalidArgument at the first message that did not parse (the handler's
-    boundary, services/errors.translated or LimitInterceptor, turns it into the status)."""
+    boundary, services/errors.ErrorInterceptor, turns it into the status)."""
     for i, request in enumerate(requests, start=1):
         if isinstance(request, Undecodable):
             raise request.refusal(method, type_name, f"message {i}")

@@ -3,7 +3,8 @@
 Each MultiverseError class maps to one status code (``CODES``; tests/services/test_errors.py checks that
 every class in the tree has an entry). The rich status carries google.rpc.ErrorInfo (reason = the class
 name, metadata = the error's details such as ``current_head``) and, for bad input, google.rpc.BadRequest
-with the field and the fix. Anything else is INTERNAL with a generic message; the cause goes to the log.
+with the field and the fix. ``ErrorInterceptor`` applies it to every method; anything else is INTERNAL with a
+generic message, the cause in the log.
 
 Errors echo caller input, and gRPC refuses trailers over its metadata cap (8 KiB by default; the client then sees
 RESOURCE_EXHAUSTED instead of the error), so ``to_status`` bounds what it sends: the message to MAX_MESSAGE
@@ -13,10 +14,9 @@ UTF-8 bytes (start and end kept), each detail value to MAX_VALUE and the details
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
@@ -24,6 +24,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from multiverse import errors
+from multiverse.crossing import ParameterError
+from services.handlers import wrap_behaviors
 
 log = logging.getLogger("multiverse.services")
 
@@ -58,7 +60,10 @@ def to_status(exc: errors.MultiverseError) -> grpc.Status:
     """The rich status for a domain error, bounded in size whatever the error echoes."""
     code = code_for(exc)
     message = _fit(exc.message, MAX_MESSAGE)
-    metadata = {_fit(k, 64): _fit(v, MAX_VALUE) for k, v in list(exc.details.items())[:16]}
+    facts = dict(exc.details)
+    if isinstance(exc, errors.InvalidArgument):  # the client rebuilds the error from these (client.from_rpc_error)
+        facts.setdefault("fix", exc.fix)
+    metadata = {_fit(k, 64): _fit(v, MAX_VALUE) for k, v in list(facts.items())[:16]}
     info = error_details_pb2.ErrorInfo(reason=type(exc).__name__, domain="multiverse", metadata=metadata)
     details = [_pack(info)]
     if isinstance(exc, errors.InvalidArgument):
@@ -100,42 +105,54 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+class ErrorInterceptor(grpc.ServerInterceptor):
+    """Maps what a handler (or the authentication before it) raises to a status, once for every method: a domain
+    error to its ``CODES`` status (merge_kernels' errors through the domain's translation, ``domain_error``),
+    a call the client abandoned to CANCELLED, anything else to INTERNAL with the cause in the log."""
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        """On grpc's polling thread: the handler, with its errors mapped."""
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        return wrap_behaviors(handler, lambda behavior, streams: _mapped(behavior, streams, method))
 
 
-def translated(method: F) -> F:
-    """Wrap a servicer method (unary or streaming) so that domain errors abort with their status."""
+def domain_error(exc: BaseException) -> errors.MultiverseError | None:
+    """``exc`` as a domain error: itself, merge_kernels' ParameterError as the InvalidArgument it stands for
+    (the parameter, its value and the fix), or None for anything else."""
+    if isinstance(exc, errors.MultiverseError):
+        return exc
+    if isinstance(exc, ParameterError):
+        return errors.InvalidArgument(exc.param, exc.value, exc.fix or f"use a value in {exc.allowed}",
+                                      reason=f"{exc.param}={errors.clip(repr(exc.value), 80)} is outside {exc.allowed}")
+    return None
 
+
+def _mapped(behavior: Callable[..., Any], streams: bool, method: str) -> Callable[..., Any]:
     def fail(context: grpc.ServicerContext, exc: BaseException) -> None:
-        if isinstance(exc, errors.MultiverseError):
-            context.abort_with_status(to_status(exc))
+        domain = domain_error(exc)
+        if domain is not None:
+            context.abort_with_status(to_status(domain))
         if not context.is_active():  # the client went away mid-call: nothing to answer
             context.abort(grpc.StatusCode.CANCELLED, "the client cancelled the call")
-        log.exception("internal error in %s", method.__qualname__)
+        log.error("internal error in %s", method, exc_info=exc)
         context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
 
-    if _is_generator(method):
-
-        @functools.wraps(method)
-        def stream(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    if streams:
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             try:
-                yield from method(self, request, context)
+                yield from behavior(request, context)
             except Exception as exc:  # noqa: BLE001 - this is the boundary
                 fail(context, exc)
 
-        return stream  # type: ignore[return-value]
+        return stream
 
-    @functools.wraps(method)
-    def unary(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
         try:
-            return method(self, request, context)
+            return behavior(request, context)
         except Exception as exc:  # noqa: BLE001 - this is the boundary
             fail(context, exc)
 
-    return unary  # type: ignore[return-value]
-
-
-def _is_generator(fn: Callable[..., Any]) -> bool:
-    import inspect
-
-    return inspect.isgeneratorfunction(fn)
+    return unary

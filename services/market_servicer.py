@@ -9,56 +9,45 @@ from multiverse.errors import InvalidArgument
 from multiverse.market import ListingRow, Market, SignIn, TokenRow, VectorRef
 from multiverse.market.wiring import MarketStack
 from multiverse.v1 import market_pb2, market_pb2_grpc
-from services.auth import Authenticator
-from services.errors import translated
+from services.auth import caller
 
 
 class MarketServicer(market_pb2_grpc.MarketServicer):
-    def __init__(self, stack: MarketStack, auth: Authenticator) -> None:
+    def __init__(self, stack: MarketStack) -> None:
         self.market: Market = stack.market
         self.signin: SignIn = stack.signin
-        self.auth = auth
         self.rpc_url = stack.rpc_url
 
-    @translated
     def GetChainInfo(self, request, context):
         c = self.market.chain.contracts
         return market_pb2.ChainInfo(
             chain_id=c.chain_id, token=c.token, exchange=c.exchange, rpc_url=self.rpc_url, deployed_at=c.deployed_at
         )
 
-    @translated
     def SignInNonce(self, request, context):
         c = self.signin.config
         return market_pb2.SignInNonceResponse(
             nonce=self.signin.nonce(_client(context)), domain=c.domain, uri=c.uri, chain_id=self.signin.chain_id
         )
 
-    @translated
     def SignIn(self, request, context):
         token, session = self.signin.sign_in(request.message, request.signature)
         return market_pb2.SignInResponse(token=token, address=session.address, expires_at=session.expires_at)
 
-    @translated
     def SetPayoutAddress(self, request, context):
-        who = self.auth(context)
+        who = caller()
         self.market.set_payout(who, request.principal or who.name, request.address)
         return market_pb2.SetPayoutAddressResponse()
 
-    @translated
     def Claim(self, request, context):
-        who = self.auth.principal(context)
+        who = caller()
         ref = VectorRef(request.space, request.snapshot, request.kind, request.index)
         return self._token(self.market.claim(who, ref))
 
-    @translated
     def GetToken(self, request, context):
-        self.auth.principal(context)
         return self._token(self.market.get_token(request.token_id))
 
-    @translated
     def ListTokens(self, request, context):
-        self.auth.principal(context)
         limit = request.page_size or 100
         tokens = self.market.list_tokens(
             owner=request.owner, space=request.space, tier=request.tier, after=request.page_token, limit=limit
@@ -68,9 +57,7 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
             tokens=[self._token(t) for t in tokens], next_page_token=next_token
         )
 
-    @translated
     def Listings(self, request, context):
-        self.auth.principal(context)
         rows = self.market.listings(
             token_id=request.token_id,
             seller=request.seller,
@@ -79,9 +66,7 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
         )
         return market_pb2.ListingsResponse(listings=[listing_to_pb(r) for r in rows])
 
-    @translated
     def History(self, request, context):
-        self.auth.principal(context)
         events = self.market.history(request.token_id, request.page_size or 100)
         return market_pb2.HistoryResponse(
             events=[
@@ -98,15 +83,13 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
             ]
         )
 
-    @translated
     def DownloadVector(self, request, context):
-        who = self.auth.principal(context)
+        who = caller()
         token, data = self.market.download(who, request.token_id)
         return market_pb2.DownloadVectorResponse(token=self._token(token), data=data, sha256=token.token_id)
 
-    @translated
     def PrepareListing(self, request, context):
-        who = self.auth.principal(context)
+        who = caller()
         prepared = self.market.prepare_listing(
             who, request.token_id, _uint("price", request.price), request.expiry
         )
@@ -117,9 +100,8 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
             digest=prepared.digest,
         )
 
-    @translated
     def SubmitListing(self, request, context):
-        who = self.auth.principal(context)
+        who = caller()
         return listing_to_pb(
             self.market.submit_listing(who, listing_from_pb(request.listing), bytes(request.signature))
         )

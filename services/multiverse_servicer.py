@@ -11,18 +11,16 @@ from multiverse.crossing import Crossed, Crossing, CrossSpec, list_operators, pi
 from multiverse.errors import InvalidArgument
 from multiverse.store.store import require_admin
 from multiverse.v1 import multiverse_pb2, multiverse_pb2_grpc
-from services.auth import Authenticator
+from services.auth import caller
 from services.convert import snapshot_to_pb, world_to_pb
-from services.errors import translated
 
 
 class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
-    def __init__(self, crossing: Crossing, auth: Authenticator) -> None:
-        self.crossing, self.auth = crossing, auth
+    def __init__(self, crossing: Crossing) -> None:
+        self.crossing = crossing
 
-    @translated
     def CrossWorlds(self, request, context):
-        who = self.auth(context)
+        who = caller()
         require_admin(who, "cross worlds")  # before the request's JSON is parsed
         spec = _spec(request)
         events: queue.Queue = queue.Queue()
@@ -44,9 +42,8 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
             raise outcome["error"]
         yield multiverse_pb2.CrossEvent(result=_result(outcome["crossed"]))
 
-    @translated
     def PreviewCross(self, request, context):
-        who = self.auth(context)
+        who = caller()
         require_admin(who, "preview crosses")  # before the request's JSON is parsed
         spec = _spec(request)
         plan, child = self.crossing.preview(who, spec, cancelled=lambda: _gone(context))
@@ -54,9 +51,7 @@ class MultiverseServicer(multiverse_pb2_grpc.MultiverseServicer):
                                            frame_count=child.frame_count, player_count=child.player_count,
                                            base=plan.base.id if plan.base else "", recipe_sha256=plan.recipe_sha256)
 
-    @translated
     def ListOperators(self, request, context):
-        self.auth(context)
         return multiverse_pb2.ListOperatorsResponse(operators=[_operator(o) for o in list_operators()])
 
 

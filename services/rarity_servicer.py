@@ -11,8 +11,8 @@ from multiverse.rarity.service import RarityService
 from multiverse.rarity.types import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.visible import VisibleRarity
 from multiverse.v1 import rarity_pb2, rarity_pb2_grpc
-from services.auth import Authenticator
-from services.errors import translated, wire_fields
+from services.auth import caller
+from services.errors import wire_fields
 from services.idle import StreamClock
 
 _DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "u1", "uint16": "<u2", "int32": "<i4",
@@ -26,22 +26,19 @@ _BY_ID_FIELDS = {"snapshot_id": "id.snapshot", "snapshot": "id.snapshot", "kind"
 
 
 class RarityServicer(rarity_pb2_grpc.RarityServicer):
-    def __init__(self, rarity: RarityService, auth: Authenticator, *, watch_idle_s: float = 300.0,
+    def __init__(self, rarity: RarityService, *, watch_idle_s: float = 300.0,
                  watch_max_s: float = 3600.0) -> None:
-        self.rarity, self.auth = rarity, auth
+        self.rarity = rarity
         self.visible = VisibleRarity(rarity)  # what each caller may read of it (multiverse/rarity/visible.py)
         self.watch_idle_s, self.watch_max_s = watch_idle_s, watch_max_s
 
-    @translated
     def Score(self, request, context):
-        self.auth(context)
         space = self.rarity.engine(request.space).space
         scores = self.rarity.score(space, request.kind, vectors_from_pb(request.vectors, "vectors"))
         return rarity_pb2.ScoreResponse(scores=[score_to_pb(s, space) for s in scores])
 
-    @translated
     def TopRare(self, request, context):
-        who = self.auth(context)
+        who = caller()
         space = self.rarity.engine(request.space).space
         if len(request.page_token) > MAX_PAGE_TOKEN:
             raise InvalidArgument("page_token", request.page_token, "pass the next_page_token of the previous page, or \"\" to start")
@@ -50,17 +47,15 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
                                                  limit=request.page_size or 50, cursor=request.page_token)
         return rarity_pb2.TopRareResponse(items=[score_to_pb(s, space) for s in items], next_page_token=token)
 
-    @translated
     def RarityOf(self, request, context):
-        who = self.auth(context)
+        who = caller()
         vid = ref_from_pb(request.id, "id")
         with wire_fields(**_BY_ID_FIELDS):
             space, score = self.visible.rarity_of(who, vid)
         return score_to_pb(score, space)
 
-    @translated
     def Neighbors(self, request, context):
-        who = self.auth(context)
+        who = caller()
         which = request.WhichOneof("query")
         if which == "id":
             query = ref_from_pb(request.id, "id")
@@ -73,17 +68,14 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
                                            world=request.world)
         return rarity_pb2.NeighborsResponse(neighbors=[neighbor_to_pb(n) for n in found])
 
-    @translated
     def Stats(self, request, context):
-        self.auth(context)
         engine = self.rarity.engine(request.space)
         kinds = [stats_to_pb(s) for s in self.rarity.stats(engine.space).values()]
         return rarity_pb2.StatsResponse(space=engine.space, kinds=kinds, pending=self.rarity.pending,
                                         gpu=self.rarity.gpu)
 
-    @translated
     def WatchRare(self, request, context):
-        who = self.auth(context)
+        who = caller()
         # Ends with OK once idle or old, so that no watch holds a worker for ever; clients call again. The reason
         # goes in the trailing metadata: gRPC drops an OK status's message.
         clock = StreamClock(self.watch_idle_s, self.watch_max_s)

@@ -6,7 +6,6 @@ from concurrent import futures
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from multiverse.app import App
 from multiverse.v1 import (
@@ -17,11 +16,13 @@ from multiverse.v1 import (
     store_pb2,
     store_pb2_grpc,
 )
-from services.auth import Authenticator
+from services.auth import Authenticator, AuthInterceptor
 from services.decode import DecodeInterceptor
+from services.errors import ErrorInterceptor
 from services.limits import PENDING_PER_WORKER, LimitInterceptor, RpcLimits
 from services.multiverse_servicer import MultiverseServicer
 from services.rarity_servicer import RarityServicer
+from services.reflection import enable_reflection
 from services.store_servicer import StoreServicer
 
 MAX_MESSAGE = 4 << 20  # chunks are <= 1 MiB; 4 MiB leaves room for the envelope
@@ -36,9 +37,13 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
     Every call but health checks goes through ``LimitInterceptor`` (services/limits.py): at most ``workers``
     calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer.
     A request message that does not parse is refused with INVALID_ARGUMENT (``DecodeInterceptor``,
-    services/decode.py; inside the limits, so a refusal holds its slot only while it answers).
+    services/decode.py; inside the limits, so a refusal holds its slot only while it answers). Then
+    ``ErrorInterceptor`` maps every error to its status (services/errors.py) and ``AuthInterceptor`` authenticates
+    the caller by services/auth.ACCESS, before the handler decodes anything of the request's own (its JSON).
+    Reflection answers as v1 and v1alpha (services/reflection.py).
     With ``app.settings.tls`` the port serves TLS only (mutual TLS when it names a client CA)."""
     limits = RpcLimits.from_settings(app.settings, workers)
+    auth = AuthInterceptor(Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None))
     options = [
         ("grpc.max_receive_message_length", MAX_MESSAGE),
         ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -49,20 +54,19 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         ("grpc.http2.max_pings_without_data", 0),  # an idle watch sends no data, yet its peer must be probed
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="grpc-worker"),
-                         interceptors=[LimitInterceptor(limits), DecodeInterceptor()], options=options,
-                         maximum_concurrent_rpcs=limits.workers * PENDING_PER_WORKER)
-    auth = Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None)
-    store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store, auth), server)
-    multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing, auth), server)
+                         interceptors=[LimitInterceptor(limits), DecodeInterceptor(), ErrorInterceptor(), auth],
+                         options=options, maximum_concurrent_rpcs=limits.workers * PENDING_PER_WORKER)
+    store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store), server)
+    multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing), server)
     if app.rarity is not None:
         watch = {"watch_idle_s": app.settings.watch_idle_s, "watch_max_s": app.settings.watch_max_s}
-        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, auth, **watch), server)
+        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, **watch), server)
 
     if app.market is not None:
         from multiverse.v1 import market_pb2, market_pb2_grpc
         from services.market_servicer import MarketServicer
 
-        market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app.market, auth), server)
+        market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app.market), server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -74,7 +78,7 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         names.append(market_pb2.DESCRIPTOR.services_by_name["Market"].full_name)
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    enable_reflection([*names, health.SERVICE_NAME], server)
 
     tls = app.settings.tls
     if tls is None:

@@ -5,64 +5,54 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from multiverse.errors import InvalidArgument
-from multiverse.store import EndDigest, SaveRequest, Store, require_admin
+from multiverse.store.store import EndDigest, SaveRequest, Store, require_admin
+from multiverse.store.visibility import Reads
 from multiverse.v1 import store_pb2, store_pb2_grpc
-from multiverse.visibility import Reads
-from services.auth import Authenticator
+from services.auth import caller
 from services.convert import snapshot_to_pb, space_from_pb, space_to_pb, world_to_pb
-from services.errors import translated, wire_fields
+from services.errors import wire_fields
 
 
 class StoreServicer(store_pb2_grpc.StoreServicer):
-    def __init__(self, store: Store, auth: Authenticator) -> None:
-        self.store, self.auth = store, auth
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    @translated
     def RegisterSpace(self, request, context):
-        who = self.auth(context)
+        who = caller()
         require_admin(who, "register a latent space")  # before anything of the request is parsed
         space = space_from_pb(request.space, default_max_players=self.store.limits.max_players)
         return space_to_pb(self.store.register_space(who, space))
 
-    @translated
     def GetSpace(self, request, context):
-        self.auth(context)
         return space_to_pb(self.store.get_space(request.name))
 
-    @translated
     def ListSpaces(self, request, context):
-        self.auth(context)
         return store_pb2.ListSpacesResponse(spaces=[space_to_pb(s) for s in self.store.list_spaces()])
 
-    @translated
     def CreateWorld(self, request, context):
-        who = self.auth(context)
+        who = caller()
         world = self.store.create_world(who, request.name, request.space, request.owner, request.description,
                                         request.visibility, list(request.readers))
         return world_to_pb(world)
 
-    @translated
     def GetWorld(self, request, context):
-        reads = Reads(self.store, self.auth(context))
+        reads = Reads(self.store, caller())
         return world_to_pb(reads.world(request.name), reads.heads(request.name))
 
-    @translated
     def ListWorlds(self, request, context):
-        reads = Reads(self.store, self.auth(context))
+        reads = Reads(self.store, caller())
         limit = request.page_size or 100
         worlds = reads.worlds(space=request.space, owner=request.owner, after=request.page_token, limit=limit)
         token = worlds[-1].name if len(worlds) == limit else ""
         return store_pb2.ListWorldsResponse(worlds=[world_to_pb(w) for w in worlds], next_page_token=token)
 
-    @translated
     def SetWorldVisibility(self, request, context):
-        who = self.auth(context)
+        who = caller()
         world = self.store.set_world_visibility(who, request.world, request.visibility, list(request.readers))
         return world_to_pb(world, Reads(self.store, who).heads(world.name))
 
-    @translated
     def SaveSnapshot(self, request_iterator, context):
-        who = self.auth(context)
+        who = caller()
         first = next(request_iterator, None)
         if first is None or first.WhichOneof("msg") != "header":
             raise InvalidArgument("header", "missing", "send a SaveHeader as the first message, then the chunks")
@@ -72,40 +62,34 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
         record, created = self.store.save(who, req, _chunks(request_iterator))
         return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
 
-    @translated
     def LoadSnapshot(self, request, context):
-        loaded = Reads(self.store, self.auth(context)).load(request.ref, request.chunk_size or (1 << 20))
+        loaded = Reads(self.store, caller()).load(request.ref, request.chunk_size or (1 << 20))
         header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size,
                                       sha256=loaded.record.state)
         yield store_pb2.LoadSnapshotResponse(header=header)
         for chunk in loaded.chunks:
             yield store_pb2.LoadSnapshotResponse(chunk=chunk)
 
-    @translated
     def GetSnapshot(self, request, context):
-        return snapshot_to_pb(Reads(self.store, self.auth(context)).snapshot(request.ref))
+        return snapshot_to_pb(Reads(self.store, caller()).snapshot(request.ref))
 
-    @translated
     def Log(self, request, context):
-        reads = Reads(self.store, self.auth(context))
+        reads = Reads(self.store, caller())
         with wire_fields(cursor="page_token"):
             page, cursor = reads.log(request.ref, limit=request.page_size, cursor=request.page_token)
         return store_pb2.LogResponse(snapshots=[snapshot_to_pb(r) for r in page], next_page_token=cursor)
 
-    @translated
     def Heads(self, request, context):
-        return store_pb2.HeadsResponse(heads=Reads(self.store, self.auth(context)).heads(request.world))
+        return store_pb2.HeadsResponse(heads=Reads(self.store, caller()).heads(request.world))
 
-    @translated
     def CreateApiKey(self, request, context):
-        who = self.auth(context)
+        who = caller()
         role = request.role or "server"
         key_id, token = self.store.create_api_key(who, request.principal, role)
         return store_pb2.CreateApiKeyResponse(key_id=key_id, token=token, principal=request.principal, role=role)
 
-    @translated
     def WhoAmI(self, request, context):
-        who = self.auth(context)
+        who = caller()
         return store_pb2.WhoAmIResponse(principal=who.name, role=who.role, key_id=who.key_id)
 
 
