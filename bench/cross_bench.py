@@ -39,7 +39,7 @@ import merge_kernels as mk
 from multiverse.app import App
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
-from multiverse.records import SnapshotRecord, SpaceRecord, snapshot_id
+from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import decode_state
 from multiverse.state.synth import synth_state
 from multiverse.store.auth import ensure_admin_key
@@ -57,7 +57,7 @@ def fork(app: App, world: str, data: bytes, parent: SnapshotRecord) -> SnapshotR
     _, info = decode_state(data)
     body = SnapshotRecord("", world, (parent.id,), digest, len(data), info.frame_count, info.player_count,
                           parent.generation + 1, time.time(), {"kind": "save", "by": "bench"}).body()
-    record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+    record = SnapshotRecord(id="", **{**body, "parents": tuple(body["parents"])}).sealed()
     return app.meta.commit_snapshot(record, head="main", expected=None)[0]
 
 

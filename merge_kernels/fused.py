@@ -16,8 +16,9 @@ Contract, the same as the torch kernels':
     * GIL released (``nogil``): a merge in a server thread does not stall the others.
 
 The torch kernels stay: they run on CUDA tensors, when numba is missing, and under
-:func:`torch_only` (tests compare the two paths). ``MK_FUSED=0`` in the environment turns the
-loops off for the process.
+:func:`torch_only` (tests compare the two paths). :func:`enable` turns the loops off (or on again)
+for the process: the service calls it at start-up from its settings (``MULTIVERSE_FUSED``); nothing here
+reads the environment.
 
 Compiled code is cached on disk by numba (``cache=True``): the first call of each loop on a new
 machine compiles it (about 0.3 to 1 s), later processes load it.
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 
 import torch
@@ -39,16 +39,22 @@ except ImportError:  # pragma: no cover - exercised only where numba is not inst
     numba = None
     np = None
 
-__all__ = ["active", "torch_only"]
+__all__ = ["active", "enable", "torch_only"]
 
 _state = threading.local()
-_ENV_ON = os.environ.get("MK_FUSED", "1") not in ("0", "false", "no")
+_enabled = True  # the process-wide switch (enable); torch_only is the per-thread one
+
+
+def enable(on: bool = True) -> None:
+    """Turn the fused loops on or off for the whole process (off: every operator runs its torch kernel)."""
+    global _enabled
+    _enabled = bool(on)
 
 
 def active(*tensors: torch.Tensor) -> bool:
     """Whether the fused loops handle these tensors: numba present, enabled, all on the CPU and
     contiguous."""
-    return (numba is not None and _ENV_ON and not getattr(_state, "off", False)
+    return (numba is not None and _enabled and not getattr(_state, "off", False)
             and all(t.device.type == "cpu" and t.is_contiguous() for t in tensors))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from merge_kernels import fused
 from multiverse.blobs import open_blob_store
@@ -12,21 +12,23 @@ from multiverse.blobs.base import BlobStore
 from multiverse.config import Settings
 from multiverse.crossing import Crossing
 from multiverse.metadata import open_metadata
-from multiverse.metadata.base import Metadata
+from multiverse.metadata.sql import SqlMetadata
 from multiverse.rarity.service import RarityService
-from multiverse.rarity.sync import Observed
 from multiverse.store.store import Store
+
+if TYPE_CHECKING:  # the market's stack loads the chain's: imported when the market is configured
+    from multiverse.market.wiring import MarketStack
 
 
 @dataclass
 class App:
     settings: Settings
-    meta: Metadata
+    meta: SqlMetadata
     blobs: BlobStore
     store: Store
     crossing: Crossing
     rarity: RarityService | None = None  # scores every committed snapshot (see multiverse/rarity/service.py)
-    market: Any = None  # multiverse.market.wiring.MarketStack when settings.market is set (chain, market, indexer)
+    market: MarketStack | None = None  # when settings.market is set (chain, market, indexer)
 
     @classmethod
     def open(cls, settings: Settings) -> App:
@@ -41,9 +43,11 @@ class App:
             # Rarity first: it loads its saved indexes (what they lack, and any rebuild, its worker does in the
             # background), then listens to every snapshot the store commits.
             rarity = RarityService.open(meta, blobs, settings.data_dir / "rarity", settings.rarity)
-            store = Store(Observed(meta, rarity.snapshot_saved), blobs, settings.spool_dir, settings.limits)
-            app = cls(settings, meta, blobs, store, Crossing(store), rarity)
-            # merge_kernels' fused CPU loops: compiled or loaded now, not on the first cross
+            meta.commits.subscribe(rarity.snapshot_saved)  # saves and crossed worlds alike, in commit order
+            store = Store(meta, blobs, settings.spool_dir, settings.limits)
+            app = cls(settings, meta, blobs, store, Crossing.over(store), rarity)
+            # merge_kernels' fused CPU loops, as configured: compiled or loaded now, not on the first cross
+            fused.enable(settings.fused)
             threading.Thread(target=fused.warm_up, name="merge-kernels-warm-up", daemon=True).start()
             store.recover()
             # A local blob directory belongs to this process alone, so nothing in its staging area is in flight;
@@ -52,7 +56,7 @@ class App:
             if settings.market is not None:  # the chain (contracts deployed at start-up by default), market, indexer
                 from multiverse.market.wiring import open_market, service_rarity
 
-                app.market = open_market(settings.market, meta, store, service_rarity(rarity),
+                app.market = open_market(settings.market, meta, blobs, service_rarity(rarity),
                                          data_dir=settings.data_dir,
                                          tls=settings.tls.server_context() if settings.tls else None)
             return app

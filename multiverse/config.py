@@ -1,19 +1,26 @@
 """Configuration: one typed, frozen object built once at the edge (CLI flags and environment).
 
-Nothing here reads the environment at import time; ``Settings.from_env`` is called by the CLI.
+Nothing here reads the environment at import time; ``Settings.from_env`` is called by the CLI. Each setting's
+variable, flag and help are one row of ``multiverse.options.OPTIONS``; its type and default are its field's here
+(or in the nested settings' dataclasses), so each is spelled once.
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from multiverse.state.limits import GiB, MiB, Limits
+from multiverse import options
+
+from multiverse.state.limits import Limits
 from multiverse.tlsconfig import ServerTls
 
-if TYPE_CHECKING:  # types only: importing the market here would load the chain's stack with the config
+if TYPE_CHECKING:  # imported where built: the market's settings load the chain's stack, heavy for a client command
     from multiverse.market.wiring import MarketSettings
     from multiverse.rarity.types import RarityConfig
 
@@ -42,6 +49,8 @@ class Settings:
     rarity: RarityConfig | None = None
     # TLS on the gRPC and HTTP ports (certificate, key, optional client CA for mutual TLS); None: plaintext.
     tls: ServerTls | None = None
+    # merge_kernels' fused CPU loops (numba); off: the eager torch kernels only (App.open applies it)
+    fused: bool = True
 
     @property
     def database_url(self) -> str:
@@ -56,25 +65,94 @@ class Settings:
         return self.data_dir / "spool"
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from MULTIVERSE_* variables, then explicit overrides (flags) on top."""
-        env = dict(os.environ if env is None else env)
-        base = cls(
-            data_dir=Path(env.get("MULTIVERSE_DATA", "data")),
-            grpc_addr=env.get("MULTIVERSE_LISTEN", "127.0.0.1:50051"),
-            db_url=env.get("MULTIVERSE_DB", ""),
-            blob_url=env.get("MULTIVERSE_BLOBS", ""),
-            s3_access_key=env.get("MULTIVERSE_S3_ACCESS_KEY", ""),
-            s3_secret_key=env.get("MULTIVERSE_S3_SECRET_KEY", ""),
-            limits=Limits(max_state_bytes=int(env.get("MULTIVERSE_MAX_STATE_BYTES", GiB)),
-                          max_header_bytes=int(env.get("MULTIVERSE_MAX_HEADER_BYTES", 8 * MiB))),
-            market=None if env.get("MULTIVERSE_MARKET", "on") == "off" else _market_settings(env),
-            **_concurrency(env),
-            rarity=_rarity_config(env),
-            tls=server_tls(env.get("MULTIVERSE_TLS_CERT"), env.get("MULTIVERSE_TLS_KEY"),
-                           env.get("MULTIVERSE_TLS_CLIENT_CA")),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None, flags: Mapping[str, object] | None = None,
+                 **overrides: object) -> Settings:
+        """Settings from MULTIVERSE_* variables (``env``, default ``os.environ``), with the flags (``flags``:
+        argparse's namespace as a dict, by each option's dest) over them, then explicit field overrides. Every
+        variable and flag is a row of ``multiverse.options.OPTIONS``."""
+        given = options.read(os.environ if env is None else env, flags)
+        base = build(given)
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the client commands reach the service (``client.*`` rows of ``multiverse.options``)."""
+
+    grpc: str = "localhost:50051"
+    key: str = field(default="", repr=False)
+    tls_ca: str = ""
+    tls_client_cert: str = ""
+    tls_client_key: str = ""
+    wallet_key: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, flags: Mapping[str, object] | None = None
+                 ) -> ClientSettings:
+        """The client's settings from ``MULTIVERSE_GRPC``, ``MULTIVERSE_KEY``, ``MULTIVERSE_TLS_*`` and their flags."""
+        given = options.read(os.environ if env is None else env, flags)
+        return cls(**{k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("client.")})
+
+
+def settings_classes() -> dict[str, type]:
+    """The dataclass behind each section of Settings (``""``: Settings itself), for defaults and building."""
+    from multiverse.chain.config import ChainConfig
+    from multiverse.market.market import MarketConfig
+    from multiverse.market.signin import SignInConfig
+    from multiverse.market.wiring import MarketSettings
+    from multiverse.rarity.index import IndexSettings
+    from multiverse.rarity.types import RarityConfig
+
+    return {"": Settings, "limits": Limits, "rarity": RarityConfig, "rarity.index": IndexSettings,
+            "market": MarketSettings, "market.market": MarketConfig, "market.market.signin": SignInConfig,
+            "market.chain": ChainConfig, "client": ClientSettings}
+
+
+def build(given: Mapping[str, object]) -> Settings:
+    """Settings from ``{path: value}`` (``multiverse.options.read``): each section is built from its own rows,
+    the rest left at the dataclasses' defaults."""
+    def section(prefix: str) -> dict[str, object]:
+        depth = prefix.count(".") + 1 if prefix else 0
+        return {k.split(".")[depth]: v for k, v in given.items()
+                if (k.startswith(prefix + ".") if prefix else True) and k.count(".") == depth}
+
+    top = {k: v for k, v in section("").items() if k not in ("market",)}
+    limits = section("limits")
+    tls = section("tls")
+    return Settings(
+        **top,  # type: ignore[arg-type]  # each value parsed by its row to its field's type
+        limits=Limits(**limits) if limits else Limits(),  # type: ignore[arg-type]
+        tls=server_tls(*(str(tls[k]) if tls.get(k) else None for k in ("cert", "key", "client_ca"))),
+        rarity=_rarity(given),
+        market=_market(given) if given.get("market", True) else None,
+    )
+
+
+def _rarity(given: Mapping[str, object]) -> RarityConfig | None:
+    """The rarity config when a rarity row is given, else None (the defaults; nothing of rarity imported)."""
+    if not any(k.startswith("rarity.") for k in given):
+        return None
+    from multiverse.rarity import IndexSettings, RarityConfig
+
+    index = {k.split(".")[2]: v for k, v in given.items() if k.startswith("rarity.index.")}
+    return RarityConfig(index=IndexSettings(**index))  # type: ignore[arg-type]
+
+
+def _market(given: Mapping[str, object]) -> MarketSettings:
+    """The market's settings: the chain (memory unless a node's URL is given), market, sign-in and its ports."""
+    from multiverse.chain.config import ChainConfig
+    from multiverse.market.market import MarketConfig
+    from multiverse.market.signin import SignInConfig
+    from multiverse.market.wiring import MarketSettings
+
+    def part(prefix: str) -> dict[str, object]:
+        return {k[len(prefix):]: v for k, v in given.items() if k.startswith(prefix) and "." not in k[len(prefix):]}
+
+    chain = part("market.chain.")
+    chain.setdefault("kind", "rpc" if chain.get("rpc_url") else "memory")
+    market = MarketConfig(signin=SignInConfig(**part("market.market.signin.")),  # type: ignore[arg-type]
+                          **part("market.market."))  # type: ignore[arg-type]
+    return MarketSettings(ChainConfig(**chain), market, **part("market."))  # type: ignore[arg-type]
 
 
 def server_tls(cert: str | None, key: str | None, client_ca: str | None = None) -> ServerTls | None:
@@ -92,42 +170,40 @@ def server_tls(cert: str | None, key: str | None, client_ca: str | None = None) 
     return ServerTls.from_files(cert, key, client_ca or None)
 
 
-def _rarity_config(env: dict[str, str]) -> RarityConfig | None:
-    """The rarity config with ``MULTIVERSE_RARITY_EXACT_LIMIT`` (points a space's index holds exactly before it
-    turns IVF) when that is set, else None (the defaults); imported here only, to keep this module light."""
-    limit = env.get("MULTIVERSE_RARITY_EXACT_LIMIT", "")
-    if not limit:
-        return None
-    from multiverse.errors import InvalidArgument
-    from multiverse.rarity import IndexSettings, RarityConfig
-
-    if not limit.isdigit():
-        raise InvalidArgument("MULTIVERSE_RARITY_EXACT_LIMIT", limit, "set a positive whole number, e.g. 100000")
-    return RarityConfig(index=IndexSettings(exact_limit=int(limit)))
+def add_flags(parser: argparse.ArgumentParser, scope: str, default: object = None) -> None:
+    """Add the flags of ``scope`` to ``parser`` (``default``: argparse.SUPPRESS to keep a value given earlier)."""
+    for option in options.OPTIONS:
+        if option.scope == scope and option.flag:
+            kind = Path if option.parse is options.path else None
+            parser.add_argument(option.flag, dest=option.dest, default=default, type=kind,
+                                metavar="PEM" if option.flag.startswith("--tls") else None,
+                                help=f"{option.help} (default ${option.env} or {default_text(option)})")
 
 
-_CONCURRENCY = {"workers": int, "max_streams": int, "max_streams_per_key": int, "stream_idle_s": float,
-                "watch_idle_s": float, "watch_max_s": float}
+def default_text(option: options.Option) -> str:
+    """The default shown for ``option``: its ``shown_default``, else its dataclass field's default."""
+    if option.shown_default:
+        return option.shown_default
+    value = field_default(option.path)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value in (None, "", ()) else str(value)
 
 
-def _concurrency(env: dict[str, str]) -> dict[str, Any]:
-    """The concurrency settings given as MULTIVERSE_WORKERS, MULTIVERSE_MAX_STREAMS, ... (each field in capitals)."""
-    found: dict[str, Any] = {}
-    for name, kind in _CONCURRENCY.items():
-        raw = env.get(f"MULTIVERSE_{name.upper()}", "")
-        if not raw:
-            continue
-        try:
-            found[name] = kind(raw)
-        except ValueError:
-            from multiverse.errors import InvalidArgument
-
-            raise InvalidArgument(f"MULTIVERSE_{name.upper()}", raw, f"set a number ({kind.__name__})") from None
-    return found
+def field_default(dotted: str) -> object:
+    """The default of the dataclass field at ``dotted`` in Settings (``limits.max_state_bytes``, ...)."""
+    owner, _, name = dotted.rpartition(".")
+    cls = settings_classes()[owner]
+    field = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else None
 
 
-def _market_settings(env: dict[str, str]) -> MarketSettings:
-    """The market's settings (in-process EVM by default); imported here only, to keep this module light."""
-    from multiverse.market.wiring import MarketSettings
-
-    return MarketSettings.from_env(env)
+def markdown_table() -> str:
+    """The README's configuration table, one row per setting."""
+    lines = ["| variable | flag | default | what |", "|---|---|---|---|"]
+    for o in options.OPTIONS:
+        flag = f"`{o.flag}`" + (" (`up`)" if o.scope == "up" else "") if o.flag else ""
+        lines.append(f"| `{o.env}` | {flag} | {default_text(o)} | {o.help} |")
+    return "\n".join(lines)

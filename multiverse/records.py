@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ROLE_ADMIN = "admin"
@@ -70,6 +70,10 @@ class SnapshotRecord:
     generation: int  # 1 + max(parent generations); 1 for a root
     created_at: float
     provenance: dict[str, Any] = field(default_factory=dict)  # operator, params, seed, code version, labels
+
+    def sealed(self) -> SnapshotRecord:
+        """This record with its id set to the sha256 of its body: the one place a snapshot's id is computed."""
+        return replace(self, id=snapshot_id(self.body()))
 
     def body(self) -> dict[str, Any]:
         """The fields the id is computed over (everything but the id)."""

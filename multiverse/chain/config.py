@@ -1,10 +1,10 @@
-"""Chain configuration: one frozen object, built once at the edge. The minter key is wrapped so that printing,
+"""Chain configuration: one frozen object, built once at the edge (``multiverse.config``, from the
+``MULTIVERSE_CHAIN_*`` rows of ``multiverse.options``). The minter key is wrapped so that printing,
 logging or repr-ing the configuration never shows it."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,42 +104,3 @@ class ChainConfig:
             raise InvalidArgument("chain.royalty_bps", self.royalty_bps, "use basis points between 0 and 10000")
         if self.timeout_s <= 0:
             raise InvalidArgument("chain.timeout_s", self.timeout_s, "use a positive number of seconds")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ChainConfig:
-        """Build from ``MULTIVERSE_CHAIN_*`` variables of ``env`` (pass ``os.environ`` at the edge):
-        KIND, RPC_URL, MINTER_KEY, CHAIN_ID, TOKEN, EXCHANGE, FROM_BLOCK, ROYALTY_BPS, BASE_URI, CONTRACT_URI,
-        ADMIN, TIMEOUT_S, ARTIFACTS, DIR."""
-        p = "MULTIVERSE_CHAIN_"
-
-        def get(name: str) -> str | None:
-            value = env.get(p + name)
-            return value if value not in (None, "") else None
-
-        def integer(name: str, default: int | None) -> int | None:
-            value = get(name)
-            if value is None:
-                return default
-            try:
-                return int(value, 0)
-            except ValueError:
-                raise InvalidArgument(p + name, value, "use an integer") from None
-
-        key = get("MINTER_KEY")
-        rpc_url = get("RPC_URL") or ""
-        return cls(
-            kind=get("KIND") or ("rpc" if rpc_url else "memory"),
-            rpc_url=rpc_url,
-            minter_key=minter_key(key) if key is not None else None,
-            chain_id=integer("CHAIN_ID", None),
-            token=get("TOKEN"),
-            exchange=get("EXCHANGE"),
-            from_block=integer("FROM_BLOCK", 0) or 0,
-            royalty_bps=integer("ROYALTY_BPS", 500) or 0,
-            base_uri=get("BASE_URI") or "",
-            contract_uri=get("CONTRACT_URI") or "",
-            admin=get("ADMIN"),
-            timeout_s=float(get("TIMEOUT_S") or 30.0),
-            artifacts_dir=Path(get("ARTIFACTS") or DEFAULT_ARTIFACTS),
-            data_dir=Path(d) if (d := get("DIR")) else None,
-        )

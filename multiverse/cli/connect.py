@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
-DEFAULT_GRPC = "localhost:50051"
-
+from multiverse.config import ClientSettings, Settings
 
 def data_dir(args: argparse.Namespace) -> Path:
     """--data, else $MULTIVERSE_DATA, else ./data."""
-    return args.data or Path(os.environ.get("MULTIVERSE_DATA", "data"))
+    return Settings.from_env(flags=vars(args)).data_dir if args.data is None else args.data
 
 
 def client(args: argparse.Namespace):
     """A ``Client`` for --grpc with --key ($MULTIVERSE_KEY, else the data directory's admin.key) and TLS if asked."""
     from multiverse.client import Client
 
-    key = args.key or os.environ.get("MULTIVERSE_KEY")
+    given = ClientSettings.from_env(flags=vars(args))
+    key = given.key
     admin_file = data_dir(args) / "admin.key"
     if not key and admin_file.exists():
         key = admin_file.read_text().strip()
-    return Client(args.grpc or os.environ.get("MULTIVERSE_GRPC", DEFAULT_GRPC), key, tls=client_tls(args))
+    return Client(given.grpc, key or None, tls=client_tls(args))
 
 
 def client_tls(args: argparse.Namespace):
@@ -32,10 +31,9 @@ def client_tls(args: argparse.Namespace):
     None: plaintext."""
     from multiverse.tlsconfig import ClientTls
 
-    ca = args.tls_ca or os.environ.get("MULTIVERSE_TLS_CA")
-    cert = args.tls_client_cert or os.environ.get("MULTIVERSE_TLS_CLIENT_CERT")
-    key = args.tls_client_key or os.environ.get("MULTIVERSE_TLS_CLIENT_KEY")
-    if not (ca or cert or key or args.tls):
+    given = ClientSettings.from_env(flags=vars(args))
+    ca, cert, key = given.tls_ca or None, given.tls_client_cert or None, given.tls_client_key or None
+    if not (ca or cert or key or getattr(args, "tls", False)):
         return None
     return ClientTls.from_files(ca=ca, cert=cert, key=key)
 

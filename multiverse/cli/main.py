@@ -1,7 +1,8 @@
 """`multiverse`: the command line, built on multiverse.client (and, for `up`, on the embedded stack).
 
 Client commands reach the service at --grpc HOST:PORT or $MULTIVERSE_GRPC (default localhost:50051) with the
-key from --key, $MULTIVERSE_KEY, or <data dir>/admin.key when neither is given.
+key from --key, $MULTIVERSE_KEY, or <data dir>/admin.key when neither is given; ``up`` listens on --listen or
+$MULTIVERSE_LISTEN. Every flag and variable is a row of ``multiverse.options``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from pathlib import Path
 
 from multiverse import errors
 from multiverse.cli import commands as c
-from multiverse.cli.connect import DEFAULT_GRPC
 from multiverse.cli.connect import client as _client
 from multiverse.cli.connect import show as _print
 from multiverse.cli.market import add_market_commands
 from multiverse.cli.up import up as _up
 from multiverse.cli.world import add_world_commands
+from multiverse.config import add_flags
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,16 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _global_options(p: argparse.ArgumentParser, default: object = None) -> None:
-    p.add_argument("--grpc", default=default, help=f"service address (default $MULTIVERSE_GRPC or {DEFAULT_GRPC})")
-    p.add_argument("--key", default=default, help="API key (default $MULTIVERSE_KEY or <data dir>/admin.key)")
-    p.add_argument("--data", default=default, type=Path, help="data directory (default $MULTIVERSE_DATA or ./data)")
-    p.add_argument("--tls-ca", default=default, metavar="PEM",
-                   help="connect over TLS trusting this CA (default $MULTIVERSE_TLS_CA; --tls: the system's roots)")
+    add_flags(p, "global", default)  # --data, --grpc, --key, --tls-ca, --tls-client-cert, --tls-client-key
     p.add_argument("--tls", default=default, action="store_true", help="connect over TLS (the system's roots)")
-    p.add_argument("--tls-client-cert", default=default, metavar="PEM",
-                   help="client certificate for mutual TLS (default $MULTIVERSE_TLS_CLIENT_CERT)")
-    p.add_argument("--tls-client-key", default=default, metavar="PEM",
-                   help="its private key (default $MULTIVERSE_TLS_CLIENT_KEY)")
 
 
 def _every_command(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -64,14 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     up = sub.add_parser("up", help="start the embedded stack in the foreground")
-    up.add_argument("--db", default=None, help="metadata URL (default: SQLite in the data dir)")
-    up.add_argument("--blobs", default=None, help="blob store: a directory or s3://bucket/prefix?endpoint=host:port")
+    add_flags(up, "up")  # --listen, --db, --blobs, --tls-cert, --tls-key, --tls-client-ca
     up.add_argument("--no-demo", action="store_true", help="do not start the simulated game servers")
-    up.add_argument("--tls-cert", default=None, metavar="PEM",
-                    help="serve TLS with this certificate chain (default $MULTIVERSE_TLS_CERT; none: plaintext)")
-    up.add_argument("--tls-key", default=None, metavar="PEM", help="its private key (default $MULTIVERSE_TLS_KEY)")
-    up.add_argument("--tls-client-ca", default=None, metavar="PEM",
-                    help="mutual TLS: require client certificates signed by this CA (default $MULTIVERSE_TLS_CLIENT_CA)")
     up.set_defaults(run=_up)
 
     space = sub.add_parser("space", help="latent spaces").add_subparsers(required=True, metavar="ACTION")

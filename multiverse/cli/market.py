@@ -180,9 +180,9 @@ def add_market_commands(
 
 
 def _wallet_key(a: argparse.Namespace) -> str | None:
-    path = a.wallet_key or (
-        Path(os.environ["MULTIVERSE_WALLET_KEY"]) if os.environ.get("MULTIVERSE_WALLET_KEY") else None
-    )
+    from multiverse.config import ClientSettings
+
+    path = a.wallet_key or (Path(given) if (given := ClientSettings.from_env().wallet_key) else None)
     if path is None:
         if getattr(a, "wallet_required", False):
             raise errors.InvalidArgument(

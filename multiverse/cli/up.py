@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -18,13 +19,17 @@ def up(a: argparse.Namespace) -> None:
     """Serve until SIGTERM or Ctrl-C, then stop within seconds (calls in flight get STOP_GRACE_S)."""
     from multiverse.app import App
     from multiverse.store.auth import ensure_admin_key
-    from multiverse.config import Settings, server_tls
+    from multiverse.config import Settings
     from services.server import build_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" is no news to a newcomer
-    tls = server_tls(a.tls_cert, a.tls_key, a.tls_client_ca) if (a.tls_cert or a.tls_key or a.tls_client_ca) else None
-    settings = Settings.from_env(data_dir=a.data, grpc_addr=a.grpc, db_url=a.db, blob_url=a.blobs, tls=tls)
+    flags = vars(a)
+    if a.grpc is not None:  # `up --grpc` meant "listen" until `--listen` took that job: kept one release
+        print("warning: `up --grpc` is deprecated, use `up --listen` ($MULTIVERSE_LISTEN); --grpc now names the "
+              "service the client commands connect to", file=sys.stderr)
+        flags = {**flags, "listen": a.listen if a.listen is not None else a.grpc}
+    settings = Settings.from_env(flags=flags)
     app = App.open(settings)  # seconds, whatever the rarity backlog: the rarity worker scores it after start
     server = None
     try:

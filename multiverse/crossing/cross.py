@@ -19,10 +19,11 @@ import contextlib
 import hashlib
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import merge_kernels as mk
 from multiverse.crossing.child import (
@@ -47,19 +48,21 @@ from multiverse.errors import (
     NotFound,
     PermissionDenied,
 )
-from multiverse.records import (
-    DEFAULT_HEAD,
-    SnapshotRecord,
-    WorldRecord,
-    canonical_json,
-    snapshot_id,
-)
-from multiverse.state.format import encode_state_parts
+from multiverse.blobs.base import BlobStore
+from multiverse.metadata.base import Metadata
+from multiverse.records import DEFAULT_HEAD, SnapshotRecord, WorldRecord, canonical_json
+from multiverse.state.format import StateInfo, encode_state_parts
+from multiverse.state.limits import Limits
 from multiverse.state.read import read_info, read_state
 from multiverse.state.spaces import DTYPES, check_name
 from multiverse.state.vectors import start as vector_hashes
 from multiverse.store.auth import Principal
-from multiverse.store.store import Store
+
+if TYPE_CHECKING:
+    from multiverse.store.store import Store
+
+Resolve = Callable[[str], SnapshotRecord]  # a snapshot by id, world or world@head (Store.resolve, unscoped)
+Loaded = tuple[dict[str, Any], StateInfo]  # one state read: its tensors and its header
 
 
 @dataclass(frozen=True)
@@ -90,10 +93,31 @@ class Crossed:
     recipe_sha256: str
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What ``Crossing.load`` read for a plan: the parents' states, and the base's (tensors only where the
+    pipeline uses the base's frames; its header always, for the players' three-way merge)."""
+
+    states: list[Loaded]
+    base: Loaded | None
+    uses_base: bool
+
+
 class Crossing:
-    def __init__(self, store: Store, limits: CrossLimits = CrossLimits()) -> None:
-        self.store, self.limits = store, limits
+    """Crossing worlds over the ports it uses: the metadata (reads, and the one transaction that spawns the
+    child's world), the blob store (parents in, child out), ``resolve`` for references, the state limits the
+    child must meet and the clock that stamps it."""
+
+    def __init__(self, meta: Metadata, blobs: BlobStore, resolve: Resolve, state_limits: Limits,
+                 clock: Callable[[], float] = time.time, limits: CrossLimits = CrossLimits()) -> None:
+        self.meta, self.blobs, self.resolve, self.state_limits, self.clock = meta, blobs, resolve, state_limits, clock
+        self.limits = limits
         self._slots = threading.BoundedSemaphore(limits.max_running)
+
+    @classmethod
+    def over(cls, store: Store, limits: CrossLimits = CrossLimits()) -> Crossing:
+        """Crossing over the store's ports (its metadata, blobs, unscoped resolve, limits and clock)."""
+        return cls(store.meta, store.blobs, store.resolve, store.limits, store.clock, limits)
 
     # planning: cheap, before any heavy work ---------------------------------------------------------
     def plan(self, who: Principal, spec: CrossSpec) -> Plan:
@@ -107,13 +131,13 @@ class Crossing:
             raise InvalidArgument("player_policy", spec.player_policy, f"use one of {', '.join(POLICIES)}")
         if not 0 <= spec.seed < 2**63:
             raise InvalidArgument("seed", spec.seed, "use an integer from 0 to 2**63 - 1")
-        parents = tuple(self.store.resolve(ref) for ref in spec.parents)
+        parents = tuple(self.resolve(ref) for ref in spec.parents)
         if len({p.id for p in parents}) != len(parents):  # refused here, before anything is computed or stored
             twice = next(p.id for i, p in enumerate(parents) if p.id in {q.id for q in parents[:i]})
             raise InvalidArgument("parents", list(spec.parents),
                                   f"name each parent once (snapshot {twice} is named twice); to weight one state "
                                   "more, give the operator weights")
-        worlds = [self.store.meta.get_world(p.world) for p in parents]
+        worlds = [self.meta.get_world(p.world) for p in parents]
         if len({w.space for w in worlds}) > 1:
             a, b = next((x, y) for x in worlds for y in worlds if x.space != y.space)
             raise FailedPrecondition(f"world {a.name!r} lives in latent space {a.space!r} and {b.name!r} in {b.space!r}: "
@@ -126,11 +150,11 @@ class Crossing:
         needs_base = any(mk.get_operator(s.op).needs_base or (s.base and mk.get_operator(s.op).uses_base)
                          for s in pipeline.steps)
         base = self._base(spec, parents, required=needs_base)
-        space = self.store.meta.get_space(worlds[0].space)
+        space = self.meta.get_space(worlds[0].space)
         child_bytes = length * math.prod(space.frame_shape) * DTYPES[space.dtype].itemsize
-        if child_bytes > self.store.limits.max_state_bytes:
+        if child_bytes > self.state_limits.max_state_bytes:
             raise InvalidArgument("frames", length, f"the child would hold {child_bytes} bytes of frames, over the "
-                                  f"server's cap of {self.store.limits.max_state_bytes}: ask for fewer frames")
+                                  f"server's cap of {self.state_limits.max_state_bytes}: ask for fewer frames")
         recipe = {
             "parent_states": [p.state for p in parents],
             "base_state": base.state if base else None,
@@ -153,8 +177,8 @@ class Crossing:
                 raise InvalidArgument("align", "", f"the parents have {counts} frames: name an alignment policy "
                                       f"({', '.join(mk.ALIGN_POLICIES)})")
             return counts[0]
-        if not 0 <= spec.frames <= self.store.limits.max_frames:
-            raise InvalidArgument("frames", spec.frames, f"use 0 (the default) to {self.store.limits.max_frames}")
+        if not 0 <= spec.frames <= self.state_limits.max_frames:
+            raise InvalidArgument("frames", spec.frames, f"use 0 (the default) to {self.state_limits.max_frames}")
         if spec.align != "resample" and spec.frames > min(counts):
             raise InvalidArgument("frames", spec.frames, f"{spec.align} cuts the parents ({counts} frames) to at most "
                                   f"{min(counts)}: ask for fewer, or use align=resample to stretch")
@@ -162,20 +186,20 @@ class Crossing:
 
     def _base(self, spec: CrossSpec, parents: tuple[SnapshotRecord, ...], *, required: bool) -> SnapshotRecord | None:
         if spec.base:
-            base = self.store.resolve(spec.base)
-            space, theirs = self.store.meta.get_world(base.world).space, self.store.meta.get_world(parents[0].world).space
+            base = self.resolve(spec.base)
+            space, theirs = self.meta.get_world(base.world).space, self.meta.get_world(parents[0].world).space
             if space != theirs:
                 raise FailedPrecondition(f"the base {base.id[:12]} (world {base.world!r}) lives in latent space {space!r}, "
                                          f"the parents in {theirs!r}: name a base of the parents' space", spaces=f"{theirs},{space}")
             return base
-        common = self.store.meta.lowest_common_ancestors(parents[0].id, parents[1].id)
+        common = self.meta.lowest_common_ancestors(parents[0].id, parents[1].id)
         for p in parents[2:]:
             if not common:
                 break
-            found = {c for a in common for c in self.store.meta.lowest_common_ancestors(a, p.id)}
+            found = {c for a in common for c in self.meta.lowest_common_ancestors(a, p.id)}
             common = sorted(found)
         if common:
-            best = max((self.store.meta.get_snapshot(c) for c in common), key=lambda r: (r.generation, r.id))
+            best = max((self.meta.get_snapshot(c) for c in common), key=lambda r: (r.generation, r.id))
             return best
         if required:
             raise FailedPrecondition(
@@ -184,45 +208,29 @@ class Crossing:
                 "multislerp, a crossover)")
         return None
 
-    # computing: pure given the plan -----------------------------------------------------------------
+    # computing: a load step (I/O), then a pure step -------------------------------------------------
     def compute(self, plan: Plan, spec: CrossSpec, progress: Progress = lambda stage, f: None,
                 cancelled: Callable[[], bool] = lambda: False) -> Child:
-        """Load, align, merge frames and players, carry the guidance texts, encode. Stores nothing.
+        """Load, then align, merge frames and players, carry the guidance texts, encode. Stores nothing.
         The child's ``digest`` is left empty: storing it hashes it (``Crossing.cross``), ``preview`` hashes it."""
         progress("load", 0.05)
+        inputs = self.load(plan)
+        _check(cancelled)
+        return make_child(plan, spec, inputs, self.state_limits, progress, cancelled)
+
+    def load(self, plan: Plan) -> Inputs:
+        """Read the plan's parents (and its base as far as the pipeline needs it) from the blob store."""
         uses_base = any(mk.get_operator(s.op).needs_base or (s.base and mk.get_operator(s.op).uses_base)
                         for s in plan.pipeline.steps)
         # Reads overlap (file reads and hashing release the GIL). The base's frames only where the pipeline uses
         # them; its players always (the three-way merge of players' stats).
         full = [*plan.parents, *([plan.base] if plan.base is not None and uses_base else [])]
         with ThreadPoolExecutor(max_workers=min(4, len(full)), thread_name_prefix="cross-load") as pool:
-            loaded = list(pool.map(lambda r: read_state(self.store.blobs, r.state, r.state_size), full))
-        states = loaded[:len(plan.parents)]
-        base_state = None
+            loaded = list(pool.map(lambda r: read_state(self.blobs, r.state, r.state_size), full))
+        base = None
         if plan.base is not None:
-            base_state = loaded[-1] if uses_base else ({}, read_info(self.store.blobs, plan.base.state))
-        _check(cancelled)
-        frames = [t["frames"] for t, _ in states]
-        lengths = [f.shape[0] for f in frames]
-        if spec.align:
-            frames = align_call(lambda: mk.align(frames, spec.align, spec.frames or None))
-        base_frames = align_base(base_state[0]["frames"], frames[0].shape[0], spec.align) if uses_base else None
-        progress("merge", 0.3)
-        kstats: dict[str, Any] = {}
-        child = kernel_call(lambda: plan.pipeline.run(frames, base=base_frames, seed=spec.seed, stats=kstats))
-        check_finite(child, "frames")
-        _check(cancelled)
-        progress("players", 0.7)
-        players, vectors, player_note = merge_players(plan, spec, states, base_state, uses_base)
-        check_finite(vectors, "player vectors")
-        texts = timeline(plan, spec, states, lengths, child.shape[0], self.store.limits.max_timeline)
-        check_child(plan.space, self.store.limits, players, texts, child.shape[0])
-        stats = cross_stats(child, frames, plan.space.reference, share(kstats)) | {"players": player_note}
-        progress("encode", 0.8)
-        parts = encode_state_parts(child, vectors, space=plan.space.name, players=players, timeline=texts)
-        check_header(plan.space, self.store.limits, parts[0])
-        _check(cancelled)
-        return Child(tuple(parts), "", child.shape[0], len(players), stats)
+            base = loaded[-1] if uses_base else ({}, read_info(self.blobs, plan.base.state))
+        return Inputs(loaded[:len(plan.parents)], base, uses_base)
 
     def preview(self, who: Principal, spec: CrossSpec, cancelled: Callable[[], bool] = lambda: False
                 ) -> tuple[Plan, Child]:
@@ -257,16 +265,15 @@ class Crossing:
             progress("store", 0.85)
             held = vector_hashes(child.parts)  # each vector's sha256, for its discovery; beside the put
             # streamed from the tensors (no joined copy), hashed once on the way, made visible atomically
-            digest = self.store.blobs.put_stream(iter(child.parts))
-        now = self.store.clock()
+            digest = self.blobs.put_stream(iter(child.parts))
+        now = self.clock()
         provenance = {
             "kind": "cross", "by": who.name, "recipe": plan.recipe, "recipe_sha256": plan.recipe_sha256,
             "parents": [p.id for p in plan.parents], "base": plan.base.id if plan.base else None, "stats": child.stats,
         }
-        body = SnapshotRecord("", spec.name, tuple(p.id for p in plan.parents), digest, child.size,
-                              child.frame_count, child.player_count, 1 + max(p.generation for p in plan.parents),
-                              now, provenance).body()
-        record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+        record = SnapshotRecord("", spec.name, tuple(p.id for p in plan.parents), digest, child.size,
+                                child.frame_count, child.player_count, 1 + max(p.generation for p in plan.parents),
+                                now, provenance).sealed()
         world = WorldRecord(spec.name, plan.space.name, spec.owner or who.name, now, spec.description,
                             origin={"recipe_sha256": plan.recipe_sha256, "snapshot": record.id})
         vectors = held()  # before the deadline check: nothing that may take time runs between it and the commit
@@ -278,7 +285,7 @@ class Crossing:
                             "was created; call again with a longer deadline (the recipe makes a repeat cheap to check)")
         progress("commit", 0.95)
         try:
-            world, record, created = self.store.meta.spawn_world(world, record, head=DEFAULT_HEAD, vectors=vectors)
+            world, record, created = self.meta.spawn_world(world, record, head=DEFAULT_HEAD, vectors=vectors)
         except AlreadyExists:
             if (done := self._existing(spec.name, plan)) is not None:  # a concurrent repeat of the recipe won
                 return done
@@ -299,17 +306,45 @@ class Crossing:
     def _existing(self, name: str, plan: Plan) -> Crossed | None:
         """The world ``name`` if this recipe made it; None if there is none; AlreadyExists if another is there."""
         try:
-            world = self.store.meta.get_world(name)
+            world = self.meta.get_world(name)
         except NotFound:
             return None
         if world.origin.get("recipe_sha256") != plan.recipe_sha256:
             made = f"by recipe {world.origin['recipe_sha256'][:12]}" if world.origin else "by a game server"
             raise AlreadyExists(f"world {name!r} exists, made {made}, not by this recipe ({plan.recipe_sha256[:12]}): "
                                 "choose another name", world=name)
-        first = self.store.meta.get_snapshot(world.origin["snapshot"])
+        first = self.meta.get_snapshot(world.origin["snapshot"])
         return Crossed(world, first, first.provenance.get("stats", {}), False, plan.recipe_sha256)
 
 
 def _check(cancelled: Callable[[], bool]) -> None:
     if cancelled():
         raise Cancelled("the cross was cancelled (by the caller or its deadline): no world or snapshot was created")
+
+
+def make_child(plan: Plan, spec: CrossSpec, inputs: Inputs, limits: Limits,
+               progress: Progress = lambda stage, f: None, cancelled: Callable[[], bool] = lambda: False) -> Child:
+    """The pure step: tensors in, child out (align, merge frames and players, carry the texts, encode, check
+    against ``limits``). No I/O; the same inputs give the same child."""
+    states, base_state, uses_base = inputs.states, inputs.base, inputs.uses_base
+    frames = [t["frames"] for t, _ in states]
+    lengths = [f.shape[0] for f in frames]
+    if spec.align:
+        frames = align_call(lambda: mk.align(frames, spec.align, spec.frames or None))
+    base_frames = align_base(base_state[0]["frames"], frames[0].shape[0], spec.align) if uses_base else None
+    progress("merge", 0.3)
+    kstats: dict[str, Any] = {}
+    child = kernel_call(lambda: plan.pipeline.run(frames, base=base_frames, seed=spec.seed, stats=kstats))
+    check_finite(child, "frames")
+    _check(cancelled)
+    progress("players", 0.7)
+    players, vectors, player_note = merge_players(plan, spec, states, base_state, uses_base)
+    check_finite(vectors, "player vectors")
+    texts = timeline(plan, spec, states, lengths, child.shape[0], limits.max_timeline)
+    check_child(plan.space, limits, players, texts, child.shape[0])
+    stats = cross_stats(child, frames, plan.space.reference, share(kstats)) | {"players": player_note}
+    progress("encode", 0.8)
+    parts = encode_state_parts(child, vectors, space=plan.space.name, players=players, timeline=texts)
+    check_header(plan.space, limits, parts[0])
+    _check(cancelled)
+    return Child(tuple(parts), "", child.shape[0], len(players), stats)

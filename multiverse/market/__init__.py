@@ -1,7 +1,7 @@
 """The market: rare vectors claimed as tokens, wallet sign-in, listings, and the chain indexer.
 
 db = MarketDb(meta, chain.contracts.token)
-market = Market(store, chain, db, rarity_of, MarketConfig(min_tier="rare"))
+market = Market(meta, blobs, chain, db, rarity_of, MarketConfig(min_tier="rare"))
 signin = SignIn(db, chain.chain_id(), SignInConfig(domain="gallery.example", uri="https://gallery.example"))
 Indexer(chain, db, confirmations=2).sync()
 """

@@ -45,10 +45,10 @@ def listing_status(events: set[str], token_moves: int, signed_nonce: int) -> str
 class MarketDb:
     def __init__(self, meta: SqlMetadata, token: str) -> None:
         self.meta, self.token = meta, token  # token: the RareVector contract's address (listings name it)
-        self._insert = meta._insert  # dialect's INSERT with ON CONFLICT
+        self._insert = meta.insert  # dialect's INSERT with ON CONFLICT
 
     def _tx(self, write: bool = False):
-        return self.meta._transaction(write=write)
+        return self.meta.transaction(write=write)
 
     # tokens ------------------------------------------------------------------------------------------------
     def put_token(self, row: TokenRow) -> None:

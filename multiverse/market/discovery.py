@@ -38,7 +38,7 @@ class Discoveries:
         """The earliest committed holder of the vector whose canonical bytes hash to ``token_id`` (None: none)."""
         self.catch_up()
         d = vector_discoveries.c
-        with self.meta._transaction() as conn:
+        with self.meta.transaction() as conn:
             row = conn.execute(sa.select(d.snapshot, d.kind, d.vector_index).where(d.vector == token_id)).first()
         return None if row is None else Holder(row[0], row[1], int(row[2]))
 
@@ -53,7 +53,7 @@ class Discoveries:
 
     def _pending(self) -> list[tuple[str, float]]:
         b = vector_backlog.c
-        with self.meta._transaction() as conn:
+        with self.meta.transaction() as conn:
             q = sa.select(b.snapshot, b.created_at).order_by(b.created_at, b.snapshot).limit(BATCH)
             return [(r[0], float(r[1])) for r in conn.execute(q)]
 
@@ -66,7 +66,7 @@ class Discoveries:
             for v, k, i in held
         ]
         d = vector_discoveries
-        stmt = self.meta._insert(d)
+        stmt = self.meta.insert(d)
         new = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["vector"],
@@ -77,7 +77,7 @@ class Discoveries:
                 sa.and_(d.c.legacy_at == new.legacy_at, d.c.snapshot > new.snapshot),
             ),
         )
-        with self.meta._transaction(write=True) as conn:
+        with self.meta.transaction(write=True) as conn:
             for s in range(0, len(rows), 2000):
                 conn.execute(stmt, rows[s : s + 2000])
             conn.execute(vector_backlog.delete().where(vector_backlog.c.snapshot == snapshot))

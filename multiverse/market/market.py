@@ -25,13 +25,14 @@ from typing import Any, Protocol
 from multiverse.chain import RARITY_SCALE, Chain, Listing, Provenance, listing_digest, typed_data
 from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, InvalidArgument, PermissionDenied
 from multiverse.store.auth import Principal
-from multiverse.store.store import Store
+from multiverse.blobs.base import BlobStore
+from multiverse.metadata.base import Metadata
 
 from .db import EventRow, MarketDb
 from .discovery import Discoveries
 from .rows import LISTING_STATUSES, ListingRow, TokenRow
 from .signin import ROLE_WALLET, SignInConfig
-from .vectors import Vector, VectorRef, extract
+from .vectors import Vector, VectorRef, read_vector
 
 LOW_SALTS = 128  # the exchange keeps the used flags of salts below this in the seller's counter word
 TIERS = ("common", "uncommon", "rare", "epic", "legendary")  # as multiverse.rarity names them, lowest first
@@ -77,28 +78,26 @@ class Prepared:
 class Market:
     def __init__(
         self,
-        store: Store,
+        meta: Metadata,
+        blobs: BlobStore,
         chain: Chain,
         db: MarketDb,
         rarity_of: RarityOf,
         config: MarketConfig = MarketConfig(),
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.store, self.chain, self.db, self.rarity_of, self.config, self.clock = (
-            store,
-            chain,
-            db,
-            rarity_of,
-            config,
-            clock,
-        )
-        self.discoveries = Discoveries(db.meta, store.blobs)
+        """``meta`` and ``blobs``: the ports the market reads snapshots, worlds and states from."""
+        self.meta, self.blobs, self.chain, self.db, self.rarity_of = meta, blobs, chain, db, rarity_of
+        self.config, self.clock = config, clock
+        self.discoveries = Discoveries(db.meta, blobs)
 
     # claims ------------------------------------------------------------------------------------------------
     def discovery_of(self, vector: Vector) -> Vector:
         """The earliest committed holder of ``vector``'s bytes, read back (``vector`` itself when it is that one)."""
         ref, first = vector.ref, self.discoveries.first_holder(vector.token_id)
         if first is None:
+            # a ranged read is not hash-checked: a damaged row hashes to an unrecorded id; tell that apart
+            self.blobs.read(self.meta.get_snapshot(ref.snapshot).state, verify=True)
             raise FailedPrecondition(
                 f"no committed snapshot is recorded as holding {ref.kind} {ref.index} of snapshot {ref.snapshot} (a "
                 "commit that recorded none of its vectors): its discoverer is unknown, so it cannot be claimed",
@@ -119,7 +118,7 @@ class Market:
     def _wallet_of(self, found: Vector) -> str | None:
         if found.ref.kind == "player":
             return found.player_wallet
-        return self.db.payout(self.store.get_world(found.world).owner)
+        return self.db.payout(self.meta.get_world(found.world).owner)
 
     def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
         wallet = _wallet(who, "claim a vector")
@@ -186,8 +185,10 @@ class Market:
         self.db.set_payout(principal, _address("address", address))
 
     def read(self, ref: VectorRef) -> Vector:
-        record = self.store.meta.get_snapshot(ref.snapshot)
-        world = self.store.get_world(record.world)
+        """The vector ``ref`` names, by ranged reads of its state (header, then the row): unverified by the
+        state's sha256, so its callers check the row's id (``vectors.read_vector`` says which does what)."""
+        record = self.meta.get_snapshot(ref.snapshot)
+        world = self.meta.get_world(record.world)
         if not ref.space:
             ref = replace(ref, space=world.space)
         elif world.space != ref.space:
@@ -196,7 +197,7 @@ class Market:
                 ref.space,
                 f"snapshot {ref.snapshot} is in latent space {world.space!r}: name that space",
             )
-        return extract(ref, self.store.blobs.read(record.state), record.world)
+        return read_vector(self.blobs, record.state, record.state_size, ref, record.world)
 
     # tokens ------------------------------------------------------------------------------------------------
     def get_token(self, token_id: str) -> TokenRow:

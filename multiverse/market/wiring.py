@@ -1,24 +1,27 @@
 """Opening the market for the App: the chain (in-process EVM by default, contracts deployed at start-up, served
 as JSON-RPC on a local port for wallets), the market's tables, sign-in, the indexer, and the rarity engine as the
-market's ``rarity_of``. Configuration is one frozen object built at the edge (``MarketSettings.from_env``)."""
+market's ``rarity_of``. Configuration is one frozen object built at the edge (``multiverse.config``, from the rows of ``multiverse.options``)."""
 
 from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from multiverse.blobs.base import BlobStore
 from multiverse.chain import Chain, ChainConfig, open_chain
 from multiverse.chain.http_rpc import JsonRpcServer, parse_cors_origins
-from multiverse.errors import InvalidArgument
+from multiverse.metadata.sql import SqlMetadata
 
 from .db import MarketDb
 from .indexer import Indexer
-from .market import TIERS, Market, MarketConfig, RarityOf
-from .signin import SignIn, SignInConfig
+from .market import Market, MarketConfig, RarityOf
+from .signin import SignIn
+
+if TYPE_CHECKING:  # the rarity engine's stack (faiss) is the App's to load
+    from multiverse.rarity.service import RarityService
 
 log = logging.getLogger("multiverse.market")
 
@@ -40,44 +43,6 @@ class MarketSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rpc_cors_origins", tuple(sorted(parse_cors_origins(self.rpc_cors_origins))))
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> MarketSettings:
-        """``MULTIVERSE_CHAIN_*`` (see ChainConfig.from_env), ``MULTIVERSE_CHAIN_RPC_LISTEN``,
-        ``MULTIVERSE_CHAIN_RPC_CORS_ORIGINS`` (comma-separated), ``MULTIVERSE_CHAIN_RPC_DEV_METHODS`` (on/off) and
-        ``MULTIVERSE_MARKET_*``: MIN_TIER, FEE_BPS, FEE_RECIPIENT, CONFIRMATIONS, SIGNIN_DOMAIN, SIGNIN_URI, POLL_S."""
-        p = "MULTIVERSE_MARKET_"
-
-        def number(name: str, default: float, kind: type = int) -> Any:
-            raw = env.get(p + name, "")
-            try:
-                return kind(raw) if raw else default
-            except ValueError:
-                raise InvalidArgument(p + name, raw, f"use a {kind.__name__}") from None
-
-        cors = "MULTIVERSE_CHAIN_RPC_CORS_ORIGINS"
-        tier = env.get(p + "MIN_TIER", "rare")
-        if tier not in TIERS:
-            raise InvalidArgument(p + "MIN_TIER", tier, f"use one of {', '.join(TIERS)}")
-        signin = SignInConfig(
-            domain=env.get(p + "SIGNIN_DOMAIN", "localhost"),
-            uri=env.get(p + "SIGNIN_URI", "http://localhost"),
-        )
-        market = MarketConfig(
-            min_tier=tier,
-            fee_bps=number("FEE_BPS", 0),
-            fee_recipient=env.get(p + "FEE_RECIPIENT", "0x" + "00" * 20),
-            confirmations=number("CONFIRMATIONS", 0),
-            signin=signin,
-        )
-        return cls(
-            ChainConfig.from_env(env),
-            market,
-            env.get("MULTIVERSE_CHAIN_RPC_LISTEN", "127.0.0.1:8545"),
-            number("POLL_S", 1.0, float),
-            tuple(parse_cors_origins(env.get(cors, ""), cors)),
-            _switch(env, "MULTIVERSE_CHAIN_RPC_DEV_METHODS"),
-        )
-
 
 @dataclass
 class MarketStack:
@@ -87,7 +52,7 @@ class MarketStack:
     signin: SignIn
     indexer: Indexer
     rpc_url: str = ""  # the in-process EVM's JSON-RPC endpoint, when served
-    _rpc: Any = None
+    _rpc: JsonRpcServer | None = None
 
     def close(self) -> None:
         self.indexer.stop()
@@ -96,16 +61,7 @@ class MarketStack:
         self.chain.close()
 
 
-def _switch(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
-    if raw in ("", "off", "0", "false", "no"):
-        return False
-    if raw in ("on", "1", "true", "yes"):
-        return True
-    raise InvalidArgument(name, env.get(name), "use on or off")
-
-
-def service_rarity(service: Any) -> RarityOf:
+def service_rarity(service: RarityService) -> RarityOf:
     """The rarity engine (``multiverse.rarity`` RarityService) as the market's ``rarity_of``."""
 
     def rarity_of(space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
@@ -118,7 +74,7 @@ def service_rarity(service: Any) -> RarityOf:
 
 
 def open_market(
-    settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf, data_dir: Path | None = None,
+    settings: MarketSettings, meta: SqlMetadata, blobs: BlobStore, rarity_of: RarityOf, data_dir: Path | None = None,
     tls: ssl.SSLContext | None = None,
 ) -> MarketStack:
     """Open the chain (deploying the contracts unless configured to attach), the market and its indexer.
@@ -130,16 +86,16 @@ def open_market(
         chain_config = replace(chain_config, data_dir=Path(data_dir) / "chain")
     chain = open_chain(chain_config)
     try:
-        return _open_on(chain, settings, meta, store, rarity_of, tls)
+        return _open_on(chain, settings, meta, blobs, rarity_of, tls)
     except BaseException:
         chain.close()
         raise
 
 
-def _open_on(chain: Chain, settings: MarketSettings, meta: Any, store: Any, rarity_of: RarityOf,
+def _open_on(chain: Chain, settings: MarketSettings, meta: SqlMetadata, blobs: BlobStore, rarity_of: RarityOf,
              tls: ssl.SSLContext | None = None) -> MarketStack:
     db = MarketDb(meta, chain.contracts.token)
-    market = Market(store, chain, db, rarity_of, settings.market)
+    market = Market(meta, blobs, chain, db, rarity_of, settings.market)
     signin = SignIn(db, chain.chain_id(), settings.market.signin)
     indexer = Indexer(chain, db, confirmations=settings.market.confirmations)
     indexer.check()  # a chain that is not the one indexed before is a configuration error, not a reorg

@@ -11,7 +11,7 @@ from typing import Any
 
 from multiverse import jsonsafe
 from multiverse.errors import InvalidArgument
-from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord, canonical_json, snapshot_id
+from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord, canonical_json
 
 MAX_LIMIT = 10_000
 HEX = re.compile(r"[0-9a-f]+")
@@ -106,9 +106,8 @@ def check_limit(limit: int) -> None:
 def check_record(record: SnapshotRecord) -> None:
     """What can be checked without the database: the id is the hash of the body, parents are distinct."""
     need_name("world", record.world)
-    body = record.body()
     to_json("provenance", record.provenance)
-    want = snapshot_id(body)
+    want = record.sealed().id
     if record.id != want:
         raise InvalidArgument(
             "id",

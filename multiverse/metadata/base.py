@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from multiverse.metadata.events import Commits
 from multiverse.records import ApiKeyRecord, SnapshotRecord, SpaceRecord, WorldRecord
 
 
 class Metadata(Protocol):
+    commits: Commits  # fired after each snapshot newly committed (a save or a spawned world), in commit order
+
     # spaces
     def put_space(self, space: SpaceRecord) -> SpaceRecord:
         """Register a space. The same record again returns the stored one; a different record under a taken

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any, Self
 
@@ -28,6 +28,7 @@ from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFoun
 from multiverse.metadata import _discoveries, _rows, _worlds
 from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
 from multiverse.metadata._lineage import LineageReads
+from multiverse.metadata.events import Commits
 from multiverse.metadata.models import (
     api_keys,
     heads,
@@ -57,6 +58,7 @@ class SqlMetadata(LineageReads):
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         shared = isinstance(engine.pool, StaticPool)
         self._serial = threading.RLock() if shared else nullcontext()
+        self.commits = Commits()  # fired after each snapshot newly committed (multiverse/metadata/events.py)
 
     @property
     def engine(self) -> Engine:
@@ -73,6 +75,15 @@ class SqlMetadata(LineageReads):
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @property
+    def insert(self) -> Callable[..., Any]:
+        """The dialect's INSERT that takes ON CONFLICT (for adapters sharing this database, e.g. the market's)."""
+        return self._insert
+
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[Connection]:
+        """One transaction on this database (see ``_transaction``), for adapters sharing it."""
+        return self._transaction(write=write)
 
     @contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[Connection]:
@@ -211,8 +222,12 @@ class SqlMetadata(LineageReads):
         _rows.need_name("head", head)
         for _ in range(3):
             try:
-                with self._transaction(write=True) as conn:
-                    return self._commit(conn, record, head, expected, idempotency_key, principal, vectors)
+                with self.commits.order:
+                    with self._transaction(write=True) as conn:
+                        saved, created = self._commit(conn, record, head, expected, idempotency_key, principal, vectors)
+                    if created:
+                        self.commits.fire(saved)
+                    return saved, created
             except _KeyTaken:
                 continue  # a concurrent save with the same key won: the next round replays it
         raise Unavailable(f"idempotency key {idempotency_key!r} kept changing hands; retry the save")
@@ -273,18 +288,20 @@ class SqlMetadata(LineageReads):
             raise InvalidArgument(
                 "first.world", first.world, f"a new world's first snapshot must belong to {world.name!r}"
             )
-        with self._transaction(write=True) as conn:
-            stored, created = self._create_world(conn, world)
-            if not created:
-                current = self._head(conn, world.name, head)
-                if current is None:
-                    raise AlreadyExists(
-                        f"world {world.name!r} exists but has no head {head!r}", world=world.name
-                    )
-                return stored, self._load(conn, [current])[current], False
-            self._insert_snapshot(conn, first)
-            self._move_head(conn, world.name, head, None, first.id)
-            _discoveries.record(conn, self._insert, first, vectors)
+        with self.commits.order:
+            with self._transaction(write=True) as conn:
+                stored, created = self._create_world(conn, world)
+                if not created:
+                    current = self._head(conn, world.name, head)
+                    if current is None:
+                        raise AlreadyExists(
+                            f"world {world.name!r} exists but has no head {head!r}", world=world.name
+                        )
+                    return stored, self._load(conn, [current])[current], False
+                self._insert_snapshot(conn, first)
+                self._move_head(conn, world.name, head, None, first.id)
+                _discoveries.record(conn, self._insert, first, vectors)
+            self.commits.fire(first)
             return stored, first, True
 
     def _insert_snapshot(self, conn: Connection, record: SnapshotRecord) -> None:

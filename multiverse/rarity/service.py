@@ -1,6 +1,6 @@
 """The rarity service: one engine per latent space, fed by the store's saves, persisted in the blob store.
 
-The App wires it as the store's listener (``sync.Observed``): each newly committed snapshot (a save, or a
+The App subscribes it to the metadata's commit event (``meta.commits``): each newly committed snapshot (a save, or a
 crossed world's first snapshot) is queued and, right after the commit, embedded, scored and added by one
 worker thread, in commit order. ``wait_scored(snapshot_id)`` blocks until a snapshot is in the index;
 ``pending`` counts what is queued. ``watch`` streams newly scored vectors at or above a tier. Reads are in
@@ -156,7 +156,7 @@ class RarityService(Worker, Answers):
 
     # -- the store's listener --------------------------------------------------------------------------
     def snapshot_saved(self, record: SnapshotRecord) -> None:
-        """Queue a newly committed snapshot for scoring (called by ``sync.Observed`` after the commit)."""
+        """Queue a newly committed snapshot for scoring (subscribed to the metadata's ``commits`` event)."""
         if not self._stopping.is_set():  # stopping: the next start finds it in metadata
             self._enqueue(record)
 

@@ -1,8 +1,6 @@
 """Keeping the rarity engines in step with the store: which snapshots exist, what vectors a snapshot holds,
 where the persisted engines are. The I/O edge of the rarity package (metadata and blob reads); no scoring here.
 
-- ``Observed`` wraps a Metadata port and tells a listener about every snapshot it commits: a save
-  (``commit_snapshot``) and a spawned, crossed world (``spawn_world``) alike, after the transaction succeeded.
 - ``space_snapshots`` lists every snapshot of a latent space from metadata, oldest first (the replay order of a
   rebuild, so the first id of each vector is its discoverer as it was on the incremental path).
 - ``snapshot_vectors`` reads a snapshot's state blob and returns its frames and player vectors as numpy.
@@ -13,7 +11,7 @@ where the persisted engines are. The I/O edge of the rarity package (metadata an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +20,6 @@ import torch
 
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.read import read_state
-
-Listener = Callable[[SnapshotRecord], None]
-
-
-class Observed:
-    """A Metadata port that calls ``listener(record)`` after each snapshot it newly commits. Every other
-    method is the wrapped port's own."""
-
-    def __init__(self, inner: Any, listener: Listener) -> None:
-        self._inner, self._listener = inner, listener
-
-    def commit_snapshot(self, record: SnapshotRecord, **kwargs: Any) -> tuple[SnapshotRecord, bool]:
-        saved, created = self._inner.commit_snapshot(record, **kwargs)
-        if created:
-            self._listener(saved)
-        return saved, created
-
-    def spawn_world(self, world: Any, first: SnapshotRecord, **kwargs: Any) -> tuple[Any, SnapshotRecord, bool]:
-        world, saved, created = self._inner.spawn_world(world, first, **kwargs)
-        if created:
-            self._listener(saved)
-        return world, saved, created
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
 
 def space_snapshots(meta: Any, space: str, page: int = 1000) -> list[SnapshotRecord]:
     """Every snapshot reachable from a head of a world of ``space``, oldest first (created_at, then id)."""

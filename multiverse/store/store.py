@@ -29,7 +29,6 @@ from multiverse.records import (
     SnapshotRecord,
     SpaceRecord,
     WorldRecord,
-    snapshot_id,
 )
 from multiverse.state.format import StateInfo
 from multiverse.state.limits import Limits
@@ -239,7 +238,7 @@ class Store:
         provenance = {"kind": "save", "by": who.name, "head": req.head}
         if req.labels:
             provenance["labels"] = dict(req.labels)
-        body = SnapshotRecord(
+        return SnapshotRecord(
             id="",
             world=world.name,
             parents=(parent.id,) if parent else (),
@@ -250,8 +249,7 @@ class Store:
             generation=(parent.generation + 1) if parent else 1,
             created_at=self.clock(),
             provenance=provenance,
-        ).body()
-        return SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+        ).sealed()
 
     def resolve(self, ref: str, who: Principal | None = None) -> SnapshotRecord:
         """A snapshot by id or unique prefix (>= 8 hex), ``world`` (its main head) or ``world@head``. With ``who``,

@@ -14,6 +14,7 @@ from multiverse.chain import ChainConfig, Contracts, Secret, open_chain, token_i
 from multiverse.chain._boundary import RevertDecoder, revert_data
 from multiverse.chain.artifacts import load_artifact
 from multiverse.chain.rpc import RpcChain, public_url
+from multiverse.config import Settings
 from multiverse.chain.wallet import LocalWallet
 from multiverse.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from tests.chain.harness import PROVENANCE, key_for
@@ -99,10 +100,10 @@ def test_config_from_env_and_validation():
         "MULTIVERSE_CHAIN_CHAIN_ID": "31337",
         "MULTIVERSE_CHAIN_ROYALTY_BPS": "250",
     }
-    config = ChainConfig.from_env(env)
+    config = Settings.from_env(env).market.chain
     assert (config.kind, config.rpc_url, config.chain_id, config.royalty_bps) == ("rpc", "http://node:8545", 31337, 250)
     assert config.minter_key == Secret(SECRET_KEY)
-    assert ChainConfig.from_env({}).kind == "memory"
+    assert Settings.from_env({}).market.chain.kind == "memory"
     for bad in (
         {"kind": "ganache"},
         {"kind": "rpc"},
@@ -114,7 +115,7 @@ def test_config_from_env_and_validation():
         with pytest.raises(InvalidArgument):
             ChainConfig(**bad)
     with pytest.raises(InvalidArgument, match="MULTIVERSE_CHAIN_CHAIN_ID"):
-        ChainConfig.from_env({"MULTIVERSE_CHAIN_CHAIN_ID": "mainnet"})
+        Settings.from_env({"MULTIVERSE_CHAIN_CHAIN_ID": "mainnet"}).market.chain
 
 
 def test_public_url_hides_credentials_and_paths():

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from multiverse.records import SnapshotRecord, SpaceRecord, snapshot_id
+from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import decode_state, encode_state
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=8)
@@ -60,7 +60,7 @@ def fork(app: Any, world: str, data: bytes, parent: Any) -> SnapshotRecord:
     _, info = decode_state(data)
     body = SnapshotRecord("", world, (parent.id,), digest, len(data), info.frame_count, info.player_count,
                           parent.generation + 1, time.time(), {"kind": "save", "by": "test-fork"}).body()
-    record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+    record = SnapshotRecord(id="", **{**body, "parents": tuple(body["parents"])}).sealed()
     return app.store.meta.commit_snapshot(record, head="main", expected=None)[0]
 
 

@@ -73,7 +73,7 @@ def test_parent_count_and_size_limits(two):
     with pytest.raises(errors.InvalidArgument) as e:
         lab.cross(["a", "b"] * 5, "linear")
     assert e.value.field == "parents" and "2 to 8" in e.value.message
-    small = Crossing(lab.app.store, CrossLimits(max_parents=3, max_input_bytes=1000))
+    small = Crossing.over(lab.app.store, CrossLimits(max_parents=3, max_input_bytes=1000))
     with pytest.raises(errors.InvalidArgument) as e:
         small.cross(ADMIN, CrossSpec(("a", "b"), pipeline_from("slerp", {}, None), name="big"))
     assert e.value.field == "parents" and "at most 1000 bytes" in e.value.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord, snapshot_id
+from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord
 
 STATE = "5e" * 32  # sha256 hex of a (pretend) state blob
 
@@ -50,4 +50,4 @@ def snap(
         "provenance": provenance,
     }
     fields = {k: v for k, v in body.items() if k != "parents"}
-    return SnapshotRecord(id=snapshot_id(body), parents=tuple(p.id for p in parents), **fields)
+    return SnapshotRecord(id="", parents=tuple(p.id for p in parents), **fields).sealed()

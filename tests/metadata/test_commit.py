@@ -8,7 +8,6 @@ from dataclasses import replace
 import pytest
 
 from multiverse.errors import HeadMoved, InvalidArgument, NotFound
-from multiverse.records import snapshot_id
 from tests.metadata.factory import snap
 
 
@@ -114,7 +113,7 @@ def test_id_must_be_the_hash_of_the_record(meta_w):
     good = snap(t=1.0)
     with pytest.raises(InvalidArgument) as err:
         meta_w.commit_snapshot(replace(good, frame_count=99), head="main", expected=None)
-    assert err.value.field == "id" and snapshot_id(replace(good, frame_count=99).body()) in err.value.message
+    assert err.value.field == "id" and replace(good, frame_count=99).sealed().id in err.value.message
 
 
 def test_parents_must_be_distinct(meta_w):

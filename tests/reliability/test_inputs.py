@@ -279,7 +279,7 @@ def test_a_cross_that_reports_failure_created_nothing(stack, monkeypatch):
     stack.admin.create_world("b", "demo")
     stack.admin.save_snapshot("a", synth(1))
     stack.admin.save_snapshot("b", synth(2))
-    meta = stack.app.crossing.store.meta
+    meta = stack.app.crossing.meta
     spawn = meta.spawn_world
 
     def slow_spawn(*args, **kw):  # a slow disk: the commit takes half a second

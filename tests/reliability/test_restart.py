@@ -39,7 +39,7 @@ from multiverse.config import Settings
 from multiverse.metadata import open_metadata
 from multiverse.rarity import RarityEngine, worker
 from multiverse.rarity.service import RarityService
-from multiverse.records import ROLE_ADMIN, SnapshotRecord, SpaceRecord, snapshot_id
+from multiverse.records import ROLE_ADMIN, SnapshotRecord, SpaceRecord
 from multiverse.state.synth import synth_state
 from multiverse.store.auth import Principal
 from multiverse.store.store import SaveRequest
@@ -160,7 +160,7 @@ def commit(meta, blobs, world: str, state: bytes, *, frames: int, players: int) 
     generation = meta.get_snapshot(head).generation + 1 if head else 1
     body = SnapshotRecord("", world, (head,) if head else (), blobs.put_bytes(state), len(state), frames, players,
                           generation, time.time(), {}).body()
-    record = SnapshotRecord(id=snapshot_id(body), **{**body, "parents": tuple(body["parents"])})
+    record = SnapshotRecord(id="", **{**body, "parents": tuple(body["parents"])}).sealed()
     return meta.commit_snapshot(record, head="main", expected=head)[0]
 
 

@@ -82,7 +82,7 @@ def two(memory_chain, db_url, tmp_path):  # noqa: F811
     a = save(store, ALPHA, "w", original)
     b = save(store, BETA, "wb", copied_state(original, net.dave.address))
     db = MarketDb(store.meta, net.chain.contracts.token)
-    market = Market(store, net.chain, db, KnnRarity(store), MarketConfig(min_tier="rare"))
+    market = Market(store.meta, store.blobs, net.chain, db, KnnRarity(store), MarketConfig(min_tier="rare"))
     market.set_payout(ALPHA, "alpha", net.carol.address)
     market.set_payout(BETA, "beta", net.dave.address)
     try:
@@ -139,7 +139,7 @@ def test_the_first_commit_wins_whichever_server_it_is(two):
 
 def test_a_cross_records_its_vectors_and_copied_frames_stay_their_parents(two):
     store, market = two.store, two.market
-    crossing = Crossing(store)
+    crossing = Crossing.over(store)
     spec = CrossSpec((two.a, two.b), pipeline_from("crossover_kpoint", {"points": [2]}, None), name="child")
     child = crossing.cross(ADMIN, spec).snapshot  # frames 0-1 of alpha's state, 2-23 of beta's
     mix = CrossSpec((two.a, two.b), pipeline_from("linear", {}, None), name="mix")

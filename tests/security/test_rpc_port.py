@@ -31,6 +31,7 @@ from multiverse.chain.http_rpc import MAX_BATCH, MAX_BODY, MAX_DEPTH, JsonRpcSer
 from multiverse.chain.memory import InProcessChain
 from multiverse.chain.rpc_gate import CALL_GAS_CAP, WALLET_METHODS
 from multiverse.chain.trader import Trader
+from multiverse.config import Settings
 from multiverse.market.wiring import MarketSettings
 from tests.chain.harness import anvil_binary, key_for
 from tests.support.need import missing
@@ -149,10 +150,10 @@ def test_the_dev_switch_re_enables_test_methods_and_is_off_by_default(chain):
         assert "error" not in rpc(url, "evm_mine") and chain.block_number() == head + 1
         assert "error" not in rpc(url, "evm_revert", [snapshot]) and chain.block_number() == head
     assert MarketSettings().rpc_dev_methods is False
-    assert MarketSettings.from_env({}).rpc_dev_methods is False
-    assert MarketSettings.from_env({"MULTIVERSE_CHAIN_RPC_DEV_METHODS": "on"}).rpc_dev_methods is True
+    assert Settings.from_env({}).market.rpc_dev_methods is False
+    assert Settings.from_env({"MULTIVERSE_CHAIN_RPC_DEV_METHODS": "on"}).market.rpc_dev_methods is True
     with pytest.raises(errors.InvalidArgument, match="MULTIVERSE_CHAIN_RPC_DEV_METHODS.*maybe.*on or off"):
-        MarketSettings.from_env({"MULTIVERSE_CHAIN_RPC_DEV_METHODS": "maybe"})
+        Settings.from_env({"MULTIVERSE_CHAIN_RPC_DEV_METHODS": "maybe"}).market
 
 
 def test_cors_answers_only_the_configured_origin(chain, port):
@@ -185,10 +186,10 @@ def test_cors_answers_only_the_configured_origin(chain, port):
         assert denied.status_code == 403 and "Access-Control-Allow-Origin" not in denied.headers
 
     env = {"MULTIVERSE_CHAIN_RPC_CORS_ORIGINS": "https://Gallery.example/, http://localhost:3000"}
-    assert MarketSettings.from_env(env).rpc_cors_origins == ("http://localhost:3000", GALLERY)
+    assert Settings.from_env(env).market.rpc_cors_origins == ("http://localhost:3000", GALLERY)
     assert MarketSettings().rpc_cors_origins == ()
     with pytest.raises(errors.InvalidArgument, match=r"MULTIVERSE_CHAIN_RPC_CORS_ORIGINS.*\*.*scheme://host"):
-        MarketSettings.from_env({"MULTIVERSE_CHAIN_RPC_CORS_ORIGINS": "*"})
+        Settings.from_env({"MULTIVERSE_CHAIN_RPC_CORS_ORIGINS": "*"}).market
 
 
 def test_only_json_is_accepted_and_bounded_in_size_depth_and_batch(chain, port):
