@@ -25,6 +25,7 @@ import grpc
 
 from multiverse import errors
 from services.errors import to_status
+from services.handlers import like
 
 _CAUSE_CHARS = 200  # of the parser's own message, which echoes nothing of the input but may be long
 
@@ -82,7 +83,7 @@ def decoding(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandl
         behavior = getattr(handler, kind)
         if behavior is not None:
             wrap = _streamed if handler.request_streaming else _single
-            behaviors[kind] = _like(behavior, wrap(behavior, method, type_name))
+            behaviors[kind] = like(behavior, wrap(behavior, method, type_name))
     return handler._replace(request_deserializer=safe_deserializer(handler.request_deserializer), **behaviors)
 
 
@@ -109,11 +110,3 @@ def _decoded(requests: Iterator[Any], method: str, type_name: str) -> Iterator[A
         if isinstance(request, Undecodable):
             raise request.refusal(method, type_name, f"message {i}")
         yield request
-
-
-def _like(behavior: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
-    """``wrapper`` carrying the attributes grpc reads off a behavior (its thread pool, non-blocking kind)."""
-    for name in ("experimental_thread_pool", "experimental_non_blocking"):
-        if hasattr(behavior, name):
-            setattr(wrapper, name, getattr(behavior, name))
-    return wrapper

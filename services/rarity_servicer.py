@@ -19,7 +19,6 @@ _DTYPES = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "uint8": "u1", 
            "int64": "<i8", "bfloat16": "<u2"}
 MAX_VALUES = 1 << 24
 END_REASON = "x-end-reason"  # trailing metadata: why a watch ended on the server's side
-MAX_PAGE_TOKEN = 1024  # a TopRare page token is a score, a snapshot and an index: under 100 characters
 # the domain's argument names -> the request's fields, so that an error names what the caller sent
 _TOP_RARE_FIELDS = {"cursor": "page_token", "limit": "page_size"}
 _BY_ID_FIELDS = {"snapshot_id": "id.snapshot", "snapshot": "id.snapshot", "kind": "id.kind"}
@@ -40,11 +39,9 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
     def TopRare(self, request, context):
         who = caller()
         space = self.rarity.engine(request.space).space
-        if len(request.page_token) > MAX_PAGE_TOKEN:
-            raise InvalidArgument("page_token", request.page_token, "pass the next_page_token of the previous page, or \"\" to start")
         with wire_fields(**_TOP_RARE_FIELDS):
             items, token = self.visible.top_rare(who, space, request.kind, tier=request.tier, world=request.world,
-                                                 limit=request.page_size or 50, cursor=request.page_token)
+                                                 limit=request.page_size, cursor=request.page_token)
         return rarity_pb2.TopRareResponse(items=[score_to_pb(s, space) for s in items], next_page_token=token)
 
     def RarityOf(self, request, context):

@@ -40,10 +40,8 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
         return world_to_pb(reads.world(request.name), reads.heads(request.name))
 
     def ListWorlds(self, request, context):
-        reads = Reads(self.store, caller())
-        limit = request.page_size or 100
-        worlds = reads.worlds(space=request.space, owner=request.owner, after=request.page_token, limit=limit)
-        token = worlds[-1].name if len(worlds) == limit else ""
+        worlds, token = Reads(self.store, caller()).worlds(space=request.space, owner=request.owner,
+                                                           after=request.page_token, limit=request.page_size)
         return store_pb2.ListWorldsResponse(worlds=[world_to_pb(w) for w in worlds], next_page_token=token)
 
     def SetWorldVisibility(self, request, context):
@@ -63,7 +61,7 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
         return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
 
     def LoadSnapshot(self, request, context):
-        loaded = Reads(self.store, caller()).load(request.ref, request.chunk_size or (1 << 20))
+        loaded = Reads(self.store, caller()).load(request.ref, request.chunk_size)
         header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size,
                                       sha256=loaded.record.state)
         yield store_pb2.LoadSnapshotResponse(header=header)

@@ -16,10 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from multiverse.errors import NotFound
+from multiverse.errors import InvalidArgument, NotFound
 from multiverse.rarity.types import Neighbor, RarityScore, VectorId
 from multiverse.store.auth import Principal, can_read, reader_name
 from multiverse.store.visibility import unseen_snapshot, unseen_world
+
+DEFAULT_PAGE = 50  # TopRare's page when the caller names none
+MAX_CURSOR = 1024  # a TopRare cursor is a score, a snapshot and an index: under 100 characters
 
 
 class VisibleRarity:
@@ -29,11 +32,14 @@ class VisibleRarity:
         self.rarity, self.meta = rarity, rarity.meta
 
     def top_rare(self, who: Principal, space: str, kind: str = "", *, tier: str = "", world: str = "",
-                 limit: int = 50, cursor: str = "") -> tuple[list[RarityScore], str]:
-        """``RarityService.top_rare`` over the worlds ``who`` may read (``world``: that one, if ``who`` may)."""
+                 limit: int = 0, cursor: str = "") -> tuple[list[RarityScore], str]:
+        """``RarityService.top_rare`` over the worlds ``who`` may read (``world``: that one, if ``who`` may):
+        one page (``limit`` 0: 50) and the cursor of the next ("" after the last)."""
+        if len(cursor) > MAX_CURSOR:
+            raise InvalidArgument("cursor", cursor, "pass the next_page_token of the previous page, or \"\" to start")
         worlds = self._worlds(who, world)
-        return self.rarity.engine(space).top_rare(kind or "frame", tier=tier or None, world=worlds, limit=limit,
-                                                  cursor=cursor)
+        return self.rarity.engine(space).top_rare(kind or "frame", tier=tier or None, world=worlds,
+                                                  limit=limit or DEFAULT_PAGE, cursor=cursor)
 
     def rarity_of(self, who: Principal, vid: VectorId) -> tuple[str, RarityScore]:
         """(space, score) of a stored vector of a world ``who`` may read."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from multiverse.store.store import Loaded, Store
 
 MAX_READERS = 256
+DEFAULT_PAGE = 100  # Store.list_worlds' page when the caller names none (store._page)
 
 
 def check_settings(visibility: str, readers: Sequence[str], *, field: str = "visibility",
@@ -70,18 +71,21 @@ class Reads:
         """World ``name``, or NotFound when there is none or ``who`` may not read it."""
         return shown(self.who, self.store.readable_world(self.who, name))
 
-    def worlds(self, *, space: str = "", owner: str = "", after: str = "", limit: int = 100) -> list[WorldRecord]:
-        """The worlds ``who`` may read, by name after ``after``."""
+    def worlds(self, *, space: str = "", owner: str = "", after: str = "",
+               limit: int = 0) -> tuple[list[WorldRecord], str]:
+        """One page of the worlds ``who`` may read, by name after ``after`` (``limit`` 0: 100), and the ``after``
+        of the next page ("" after the last)."""
         found = self.store.list_worlds(space=space, owner=owner, after=after, limit=limit, reader=self.reader)
-        return [shown(self.who, w) for w in found]
+        full = len(found) == (limit or DEFAULT_PAGE)
+        return [shown(self.who, w) for w in found], found[-1].name if full and found else ""
 
     def snapshot(self, ref: str) -> SnapshotRecord:
         """``Store.resolve`` among the snapshots of worlds ``who`` may read."""
         return self.store.resolve(ref, self.who)
 
-    def load(self, ref: str, chunk_size: int) -> Loaded:
-        """``Store.load`` of a snapshot ``who`` may read."""
-        return self.store.load(ref, chunk_size, self.who)
+    def load(self, ref: str, chunk_size: int = 0) -> Loaded:
+        """``Store.load`` of a snapshot ``who`` may read (``chunk_size`` 0: the store's default, 1 MiB)."""
+        return self.store.load(ref, chunk_size, self.who) if chunk_size else self.store.load(ref, who=self.who)
 
     def heads(self, world: str) -> dict[str, str]:
         self.store.readable_world(self.who, world)
