@@ -90,7 +90,7 @@ class ClientSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, flags: Mapping[str, object] | None = None
                  ) -> ClientSettings:
         """The client's settings from ``MULTIVERSE_GRPC``, ``MULTIVERSE_KEY``, ``MULTIVERSE_TLS_*`` and their flags."""
-        given = options.read(os.environ if env is None else env, flags)
+        given = options.read(os.environ if env is None else env, flags, only=("client.",))
         return cls(**{k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("client.")})
 
 

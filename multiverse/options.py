@@ -169,11 +169,14 @@ OPTIONS: tuple[Option, ...] = (
 BY_ENV = {o.env: o for o in OPTIONS}
 
 
-def read(env: Mapping[str, str], flags: Mapping[str, object] | None = None) -> dict[str, object]:
-    """``{path: value}`` for every setting given: a flag (already typed by argparse, or text) over the variable.
-    Empty variables count as not given."""
+def read(env: Mapping[str, str], flags: Mapping[str, object] | None = None, only: tuple[str, ...] = ()
+         ) -> dict[str, object]:
+    """``{path: value}`` for every setting given (``only``: those whose path starts so): a flag (already typed by
+    argparse, or text) over the variable. Empty variables count as not given."""
     found: dict[str, object] = {}
     for option in OPTIONS:
+        if only and not option.path.startswith(only):
+            continue
         given = (flags or {}).get(option.dest) if option.flag else None
         if given is not None:
             found[option.path] = option.parse(option.flag, str(given)) if isinstance(given, str) else given

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
+from multiverse import options
 from multiverse.config import ClientSettings, Settings
 
 def data_dir(args: argparse.Namespace) -> Path:
     """--data, else $MULTIVERSE_DATA, else ./data."""
-    return Settings.from_env(flags=vars(args)).data_dir if args.data is None else args.data
+    if args.data is not None:
+        return args.data
+    given = options.read(os.environ, only=("data_dir",))  # the one row, not the server's (the chain's stack)
+    return Path(str(given.get("data_dir", Settings.data_dir)))
 
 
 def client(args: argparse.Namespace):
