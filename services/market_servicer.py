@@ -48,26 +48,19 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
         return self._token(self.market.get_token(request.token_id))
 
     def ListTokens(self, request, context):
-        limit = request.page_size or 100
-        tokens = self.market.list_tokens(
-            owner=request.owner, space=request.space, tier=request.tier, after=request.page_token, limit=limit
-        )
-        next_token = tokens[-1].token_id if len(tokens) == limit else ""
+        tokens, next_token = self.market.token_page(owner=request.owner, space=request.space, tier=request.tier,
+                                                     after=request.page_token, limit=request.page_size)
         return market_pb2.ListTokensResponse(
             tokens=[self._token(t) for t in tokens], next_page_token=next_token
         )
 
     def Listings(self, request, context):
-        rows = self.market.listings(
-            token_id=request.token_id,
-            seller=request.seller,
-            status=request.status or "active",
-            limit=request.page_size or 100,
-        )
+        rows = self.market.listings(token_id=request.token_id, seller=request.seller, status=request.status or "active",
+                                    limit=request.page_size)  # the wire's "" is active ones (market.proto)
         return market_pb2.ListingsResponse(listings=[listing_to_pb(r) for r in rows])
 
     def History(self, request, context):
-        events = self.market.history(request.token_id, request.page_size or 100)
+        events = self.market.history(request.token_id, request.page_size)
         return market_pb2.HistoryResponse(
             events=[
                 market_pb2.ChainEventInfo(

@@ -203,19 +203,23 @@ class Market:
     def get_token(self, token_id: str) -> TokenRow:
         return self.db.get_token(_token_id(token_id))
 
-    def list_tokens(
-        self, *, owner: str = "", space: str = "", tier: str = "", after: str = "", limit: int = 100
-    ) -> list[TokenRow]:
+    def list_tokens(self, *, owner: str = "", space: str = "", tier: str = "", after: str = "",
+                    limit: int = 0) -> list[TokenRow]:
+        """Minted tokens by id after ``after``, at most ``limit`` (0: 100)."""
+        return self.token_page(owner=owner, space=space, tier=tier, after=after, limit=limit)[0]
+
+    def token_page(self, *, owner: str = "", space: str = "", tier: str = "", after: str = "",
+                   limit: int = 0) -> tuple[list[TokenRow], str]:
+        """One page of ``list_tokens`` and the ``after`` of the next page ("" after the last)."""
         if tier and tier not in TIERS:
             raise InvalidArgument("tier", tier, f"use one of {', '.join(TIERS)}, or leave it empty")
-        if not 1 <= limit <= 1000:
-            raise InvalidArgument("page_size", limit, "use 1 to 1000")
-        return self.db.list_tokens(
-            owner=owner, space=space, tiers=[tier] if tier else [], after=after, limit=limit
-        )
+        limit = _page(limit)
+        rows = self.db.list_tokens(owner=owner, space=space, tiers=[tier] if tier else [], after=after, limit=limit)
+        return rows, rows[-1].token_id if len(rows) == limit else ""
 
-    def history(self, token_id: str, limit: int = 100) -> list[EventRow]:
-        return self.db.events(self.chain.chain_id(), _token_id(token_id), limit)
+    def history(self, token_id: str, limit: int = 0) -> list[EventRow]:
+        """The chain events of a token, oldest first (``limit`` 0: 100)."""
+        return self.db.events(self.chain.chain_id(), _token_id(token_id), _page(limit))
 
     def download(self, who: Principal, token_id: str) -> tuple[TokenRow, bytes]:
         """(token, canonical bytes of its matrix), for the wallet that owns it on the chain now."""
@@ -319,16 +323,14 @@ class Market:
         self.db.put_listing(row)
         return row
 
-    def listings(
-        self, *, token_id: str = "", seller: str = "", status: str = "active", limit: int = 100
-    ) -> list[ListingRow]:
+    def listings(self, *, token_id: str = "", seller: str = "", status: str = "active",
+                 limit: int = 0) -> list[ListingRow]:
+        """Listings by age (``status`` "": every status; ``limit`` 0: 100)."""
         if status and status not in LISTING_STATUSES:
-            raise InvalidArgument(
-                "status", status, f"use one of {', '.join(LISTING_STATUSES)}, or leave it empty for all"
-            )
-        return self.db.listings(
-            token_id=_token_id(token_id) if token_id else "", seller=seller, status=status, limit=limit
-        )
+            raise InvalidArgument("status", status,
+                                  f"use one of {', '.join(LISTING_STATUSES)}, or leave it empty for all")
+        return self.db.listings(token_id=_token_id(token_id) if token_id else "", seller=seller, status=status,
+                                limit=_page(limit))
 
     def _check_listing(self, listing: Listing) -> None:
         tid = f"{listing.token_id:064x}"
@@ -388,3 +390,10 @@ def _token_id(value: str) -> str:
 def _uint(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**256:
         raise InvalidArgument(name, value, "give a whole number between 0 and 2**256 - 1")
+
+
+def _page(limit: int) -> int:
+    """A page size: 1 to 1000, 0 for the default of 100 (a negative LIMIT would be none at all in SQLite)."""
+    if not 0 <= limit <= 1000:
+        raise InvalidArgument("page_size", limit, "use 1 to 1000 (0 means 100)")
+    return limit or 100
