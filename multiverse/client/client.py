@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import queue
+import random
 import threading
 import time
 import uuid
@@ -43,7 +44,6 @@ from multiverse.v1 import (
 )
 
 CHUNK = 1 << 20
-_RETRIED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)  # saves retry these (same idempotency key)
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
@@ -223,26 +223,32 @@ class Client(MarketCalls):
         labels: dict[str, str] | None = None,
         progress: Progress | None = None,
         retries: int = 2,
+        busy_wait_s: float = 30.0,
     ) -> store_pb2.SaveSnapshotResponse:
         """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
 
         ``expected_parent``: AUTO reads the current head first; "" means the world's first save; an id pins it.
-        A transient failure (UNAVAILABLE, or RESOURCE_EXHAUSTED when the server's stream limits are full) is
-        retried after a short pause with the same idempotency key, so a save that did land is not stored twice."""
+        UNAVAILABLE is retried ``retries`` times, and RESOURCE_EXHAUSTED (the server's stream limits are full,
+        e.g. more parallel uploads on one key than it allows) for up to ``busy_wait_s``, with growing pauses and
+        the same idempotency key, so a save that did land is not stored twice."""
         if expected_parent is AUTO:
             expected_parent = self.heads(world).get(head, "")
         size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
         header = store_pb2.SaveHeader(world=world, head=head, expected_parent=expected_parent,
                                       idempotency_key=idempotency_key or uuid.uuid4().hex, size=size,
                                       labels=labels or {})
-        for attempt in range(retries + 1):
+        failed, busy_until, pause = 0, time.monotonic() + busy_wait_s, 0.05
+        while True:
             try:
                 return self._stub.SaveSnapshot(_upload(header, state, size, progress), metadata=self._metadata, timeout=self.timeout)
             except grpc.RpcError as exc:
-                if exc.code() not in _RETRIED or attempt == retries:
+                code = exc.code()
+                if code == grpc.StatusCode.UNAVAILABLE and failed < retries:
+                    failed += 1
+                elif not (code == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() + pause < busy_until):
                     raise from_rpc_error(exc) from None
-                time.sleep(0.1 * 2**attempt)
-        raise AssertionError("unreachable")
+                time.sleep(pause * (0.5 + random.random()))  # jittered, so waiting uploads do not retry in step
+                pause = min(pause * 2, 1.0)
 
     def load_snapshot(self, ref: str, dest: Path | None = None, *, progress: Progress | None = None) -> tuple[common_pb2.Snapshot, bytes | None]:
         """Download a state file; checks its sha256. With ``dest`` the bytes go to that file (written beside it,

@@ -235,6 +235,31 @@ def test_a_client_that_stops_reading_is_cut_and_its_slot_freed(serve):
     assert caught.value.code() == grpc.StatusCode.CANCELLED
 
 
+def test_parallel_saves_past_the_key_limit_wait_their_turn(serve):
+    """A game server uploading more states at once than its key may stream is not told no: the client waits
+    for a free slot (RESOURCE_EXHAUSTED is retried with the same idempotency key) and every save lands once."""
+    served = serve(max_streams_per_key=1)
+    worlds = [f"w{i}" for i in range(6)]
+    for world in worlds:
+        served.admin.create_world(world, "demo")
+    failures: list[BaseException] = []
+
+    def save(world: str) -> None:
+        try:
+            for seed in range(3):
+                served.admin.save_snapshot(world, synth_state(SPACE, frames=64, players=1, seed=seed))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=save, args=(w,)) for w in worlds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures, failures
+    assert all(len(list(served.admin.log(w))) == 3 for w in worlds)
+
+
 def test_the_gate_counts_calls_streams_and_keys():
     gate = Gate(RpcLimits(workers=4, max_streams=2, max_streams_per_key=1, stream_idle_s=1.0))
     a = gate.enter(True, "a")
