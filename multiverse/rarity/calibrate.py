@@ -7,7 +7,7 @@ calibrated population scoring at or below it (interpolated on the grid); its tie
     common < 50% <= uncommon < 90% <= rare < 99% <= epic < 99.9% <= legendary
 
 Ranks must not drift silently: every calibration has a version (a hash of its content: the density floor and
-the quantiles), remembers the index version it was fitted at, and every score names both.
+the quantiles, and score.SCORING, the definition of the score), remembers the index version it was fitted at, and every score names both.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multiverse.errors import InvalidArgument
+from multiverse.rarity.score import SCORING
 
 TIERS: tuple[tuple[str, float], ...] = (
     ("common", 0.0),
@@ -99,7 +100,8 @@ def fit(scores: np.ndarray, *, index_version: str, floor: float) -> Calibration:
     s = np.asarray(scores, dtype=np.float64)
     s = s[np.isfinite(s)]
     values = tuple(float(v) for v in np.quantile(s, GRID / 100.0)) if len(s) else tuple(0.0 for _ in GRID)
-    body = {"n": len(s), "floor": float(floor).hex()}  # content only: equal populations, equal versions
+    # content and the scoring that produced it: equal populations, equal versions; a new scoring, a new version
+    body = {"n": len(s), "floor": float(floor).hex(), "scoring": SCORING}
     digest = hashlib.sha256(json.dumps([body, [round(v, 9) for v in values]]).encode()).hexdigest()[:16]
     return Calibration(f"cal-{digest}", index_version, len(s), float(floor), values)
 

@@ -3,7 +3,7 @@
 Per population, two blobs: the FAISS index (``faiss.serialize_index``; it holds the vectors) and the k-NN
 lists, content hashes and id arrays (safetensors: a JSON header and raw little-endian arrays). A JSON manifest
 names both by digest, with the config, the embedder's version, the index's parameters, the calibration, the
-snapshot and world names, and the snapshots recorded as unscorable (with why). The manifest's digest is the
+snapshot and world names, the scoring (score.SCORING; an index stored under another one is stale), and the snapshots recorded as unscorable (with why). The manifest's digest is the
 handle to keep.
 
 Loading checks that the vectors read back from the index still hash to the stored content hashes, so a
@@ -24,6 +24,7 @@ from multiverse.rarity.embed import content_hash
 from multiverse.rarity.ids import Registry
 from multiverse.rarity.index import VectorIndex
 from multiverse.rarity.knn import Graph
+from multiverse.rarity.score import SCORING
 from multiverse.rarity.types import RarityConfig
 
 FORMAT = "multiverse.rarity.v1"
@@ -58,6 +59,7 @@ def save(engine, blobs) -> str:
         }
     manifest = {
         "format": FORMAT,
+        "scoring": SCORING,
         "space": engine.space,
         "frame_dim": engine.frame_dim,
         "player_dim": engine.player_dim,
@@ -86,6 +88,10 @@ def load(cls, blobs, digest: str, *, threads: int = 0, device: str = "auto"):
         raise Corrupt(f"rarity manifest {digest} is not JSON: {exc}", digest=digest) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise StaleIndex(f"blob {digest} is not a {FORMAT} manifest: rebuild the rarity index", digest=digest)
+    if manifest.get("scoring") != SCORING:  # absent: saved before scorings were named
+        raise StaleIndex(
+            f"rarity index {digest} was scored with {manifest.get('scoring') or 'an earlier scoring'}, this code "
+            f"scores with {SCORING}: rebuild the rarity index from the stored vectors", digest=digest)
     try:
         config = RarityConfig.from_json(manifest["config"], threads=threads, device=device)
         engine = cls(

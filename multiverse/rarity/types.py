@@ -25,7 +25,7 @@ class RarityConfig:
     is stored with a persisted engine (but for ``threads`` and ``index.device``: where the work runs)."""
 
     k: int = 10  # the k of the k-th nearest neighbour distance
-    floor_quantile: float = 0.1  # the density floor is the lrd of this sparsest share (score.rarity)
+    floor_quantile: float = 0.2  # the density floor is the lrd of this sparsest share (score.rarity)
     embed_dim: int = 256  # vectors with more values are projected to this many
     embed_seed: int = 0
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -36,7 +36,7 @@ class RarityConfig:
         if not 1 <= self.k <= 1000:
             raise InvalidArgument("k", self.k, "use 1 to 1000 neighbours (10 is the usual choice)")
         if not 0.0 <= self.floor_quantile < 1.0:
-            raise InvalidArgument("floor_quantile", self.floor_quantile, "use a share in [0, 1), e.g. 0.1")
+            raise InvalidArgument("floor_quantile", self.floor_quantile, "use a share in [0, 1), e.g. 0.2")
         if self.recalibrate_growth <= 0:
             raise InvalidArgument("recalibrate_growth", self.recalibrate_growth, "use a positive share, e.g. 0.1")
         if not 0.0 < self.index.target_recall <= 1.0:
