@@ -11,6 +11,7 @@ from pathlib import Path
 from multiverse import options
 from multiverse.config import ClientSettings, Settings
 
+
 def data_dir(args: argparse.Namespace) -> Path:
     """--data, else $MULTIVERSE_DATA, else ./data."""
     if args.data is not None:
@@ -28,15 +29,15 @@ def client(args: argparse.Namespace):
     admin_file = data_dir(args) / "admin.key"
     if not key and admin_file.exists():
         key = admin_file.read_text().strip()
-    return Client(given.grpc, key or None, tls=client_tls(args))
+    return Client(given.grpc, key or None, tls=client_tls(args, given))
 
 
-def client_tls(args: argparse.Namespace):
+def client_tls(args: argparse.Namespace, given: ClientSettings | None = None):
     """The client's TLS material from --tls-ca / --tls / --tls-client-cert / --tls-client-key (or $MULTIVERSE_TLS_*);
-    None: plaintext."""
+    None: plaintext. ``given``: the client settings already read from ``args`` and the environment."""
     from multiverse.tlsconfig import ClientTls
 
-    given = ClientSettings.from_env(flags=vars(args))
+    given = given or ClientSettings.from_env(flags=vars(args))
     ca, cert, key = given.tls_ca or None, given.tls_client_cert or None, given.tls_client_key or None
     if not (ca or cert or key or getattr(args, "tls", False)):
         return None
