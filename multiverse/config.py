@@ -51,6 +51,12 @@ class Settings:
     tls: ServerTls | None = None
     # merge_kernels' fused CPU loops (numba); off: the eager torch kernels only (App.open applies it)
     fused: bool = True
+    # The HTTP gateway (gallery, JSON API, pictures, token metadata): where `up` serves it ("": not served), the
+    # token bucket of public reads per client address (requests per second, burst), live feeds open at once.
+    http_listen: str = "127.0.0.1:8080"
+    http_rate: float = 20.0
+    http_burst: int = 60
+    http_max_feeds: int = 64
 
     @property
     def database_url(self) -> str:

@@ -62,6 +62,24 @@ def origins(name: str, raw: str) -> tuple[str, ...]:
     return tuple(sorted(parse_cors_origins(raw, name)))
 
 
+def listen_or_off(name: str, raw: str) -> str:
+    """A ``host:port`` to listen on, or "" for "off"/"" (serve nothing there)."""
+    word = raw.strip()
+    if word.lower() in ("", "off"):
+        return ""
+    host, sep, port = word.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InvalidArgument(name, raw, "use host:port, e.g. 127.0.0.1:8080 (port 0: any free port), or off")
+    return word
+
+
+def positive(name: str, raw: str) -> float:
+    value = number(name, raw)
+    if not value > 0:
+        raise InvalidArgument(name, raw, "set a positive number, e.g. 20")
+    return value
+
+
 def secret(_name: str, raw: str) -> object:
     from multiverse.chain.config import minter_key
 
@@ -151,6 +169,12 @@ OPTIONS: tuple[Option, ...] = (
       shown_default="the package's"),
     O("market.chain.data_dir", "MULTIVERSE_CHAIN_DIR", "where the in-process chain is kept", path,
       shown_default="the data dir's chain/"),
+    # the HTTP gateway
+    O("http_listen", "MULTIVERSE_HTTP_LISTEN", "address `up` serves the gallery and JSON API on (off: not served; a "
+      "taken port falls back to a free one)", listen_or_off, "--http", "up"),
+    O("http_rate", "MULTIVERSE_HTTP_RATE", "public HTTP reads per second per client address", positive),
+    O("http_burst", "MULTIVERSE_HTTP_BURST", "public HTTP reads a client address may make at once", count),
+    O("http_max_feeds", "MULTIVERSE_HTTP_MAX_FEEDS", "live feeds (server-sent events) open at once", count),
     # the kernels
     O("fused", "MULTIVERSE_FUSED", "merge_kernels' fused CPU loops (off: eager torch only)", switch),
     # the client commands
