@@ -1,0 +1,99 @@
+"""Server-side SVG charts for the gallery pages: pure functions from the read model's JSON to SVG markup.
+
+The pages work without JavaScript, so a chart is drawn where the page is rendered. ``histogram`` draws where a
+vector's score sits on its space's score distribution: the bars of the distribution (``edges``/``counts``, as
+``GET /api/vectors/...`` gives them under ``distribution``), a dashed line at the lowest score of each tier, and a
+marker at ``here``. Every number is formatted by this module and every text is escaped, so the markup is safe to
+put in a page as is, whatever the data holds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+WIDTH, HEIGHT = 640, 220
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 8, 28, 30
+MAX_BARS = 400  # a distribution with more bins is drawn with this many (summed neighbours): bounded markup
+TIER_COLORS = {"common": "#8a8f98", "uncommon": "#2f9e44", "rare": "#1c7ed6", "epic": "#9c36b5",
+               "legendary": "#e8590c"}
+
+
+def _num(value: Any) -> float | None:
+    """``value`` as a finite float, or None (NaN, infinity, text, None)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _merge(edges: list[float], counts: list[float]) -> tuple[list[float], list[float]]:
+    """At most MAX_BARS bins, summing runs of neighbouring bins."""
+    if len(counts) <= MAX_BARS:
+        return edges, counts
+    step = math.ceil(len(counts) / MAX_BARS)
+    merged = [sum(counts[i:i + step]) for i in range(0, len(counts), step)]
+    return [edges[i] for i in range(0, len(counts), step)] + [edges[-1]], merged
+
+
+def histogram(distribution: Mapping[str, Any] | None, *, title: str = "score distribution") -> str:
+    """An SVG of ``distribution`` = {edges: [n+1 scores], counts: [n], tiers: [{name, lower_percentile, score}],
+    here: a score or None}: bars (height ~ count), a dashed line and label per tier boundary inside the range, a
+    marker at ``here`` (clamped into the range). With no bins (nothing scored yet), an SVG saying so."""
+    distribution = distribution or {}
+    edges = [_num(e) for e in distribution.get("edges") or ()]
+    counts = [max(_num(c) or 0.0, 0.0) for c in distribution.get("counts") or ()]
+    label = escape(title)
+    head = (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+            f'aria-label="{label}"><title>{label}</title>')
+    if len(counts) == 0 or len(edges) != len(counts) + 1 or any(e is None for e in edges) or edges[-1] <= edges[0]:
+        return (head + f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" class="chart-empty">'
+                'no scores yet in this space</text></svg>')
+    edges_f, counts = _merge([float(e) for e in edges if e is not None], counts)
+    lo, hi = edges_f[0], edges_f[-1]
+    plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+    top = max(counts) or 1.0
+
+    def x_of(score: float) -> float:
+        return PAD_LEFT + (min(max(score, lo), hi) - lo) / (hi - lo) * plot_w
+
+    parts = [head, '<g class="bars" fill="#9aa4b2">']
+    base = PAD_TOP + plot_h
+    for left, right, count in zip(edges_f, edges_f[1:], counts):
+        if count <= 0:
+            continue
+        h = max(count / top * plot_h, 1.0)
+        x0, x1 = x_of(left), x_of(right)
+        parts.append(f'<rect x="{_fmt(x0)}" y="{_fmt(base - h)}" width="{_fmt(max(x1 - x0 - 0.5, 0.5))}" '
+                     f'height="{_fmt(h)}"/>')
+    parts.append("</g>")
+    parts.append(f'<line x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH - PAD_RIGHT}" y2="{base}" stroke="#444"/>')
+    for tier in distribution.get("tiers") or ():
+        score = _num(tier.get("score")) if isinstance(tier, Mapping) else None
+        if score is None or not lo < score < hi:
+            continue
+        name = str(tier.get("name", ""))
+        color = TIER_COLORS.get(name, "#555")
+        x = _fmt(x_of(score))
+        parts.append(f'<g class="tier"><line x1="{x}" y1="{PAD_TOP - 6}" x2="{x}" y2="{base}" stroke="{color}" '
+                     f'stroke-dasharray="4 3"/><text x="{x}" y="{PAD_TOP - 10}" text-anchor="middle" '
+                     f'fill="{color}">{escape(name)}</text></g>')
+    here = _num(distribution.get("here"))
+    if here is not None:
+        x = _fmt(x_of(here))
+        anchor = "end" if x_of(here) > WIDTH - 50 else "start" if x_of(here) < 50 else "middle"
+        parts.append(f'<g class="here"><line x1="{x}" y1="{PAD_TOP}" x2="{x}" y2="{base}" stroke="#d6336c" '
+                     f'stroke-width="3"/><polygon points="{x},{base + 2} {_fmt(x_of(here) - 6)},{base + 12} '
+                     f'{_fmt(x_of(here) + 6)},{base + 12}" fill="#d6336c"/><text x="{x}" y="{base + 26}" '
+                     f'text-anchor="{anchor}" fill="#d6336c">this vector</text></g>')
+    parts.append(f'<text x="{PAD_LEFT}" y="{HEIGHT - 4}" class="axis">{escape(f"{lo:.3g}")}</text>'
+                 f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end" class="axis">'
+                 f'{escape(f"{hi:.3g}")}</text></svg>')
+    return "".join(parts)
+
