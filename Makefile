@@ -8,7 +8,7 @@ ARGS ?=
 
 .PHONY: run test bootstrap proto lock bench clean
 
-$(STAMP): requirements.lock pyproject.toml contracts/package-lock.json
+$(STAMP): requirements.lock pyproject.toml contracts/package-lock.json web/package-lock.json
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# Every dependency at the exact version and sha256 in requirements.lock (`make lock` regenerates it).
 	$(PIP) --require-hashes --no-deps -r requirements.lock
@@ -18,6 +18,13 @@ $(STAMP): requirements.lock pyproject.toml contracts/package-lock.json
 	$(PY) -m pip check
 	@# solcjs, OpenZeppelin and anvil for the contracts (pinned in contracts/package-lock.json).
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	@# viem and esbuild for the browser wallet (pinned in web/package-lock.json; `node web/build.mjs` rebuilds the bundle).
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@# Debian's chromium for the browser tests (playwright drives it; no browser download).
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get update && sudo apt-get install -y chromium; \
+	  else echo "chromium is missing: the browser tests skip without it; install it with: sudo apt-get install -y chromium"; fi; }
 	@touch $(STAMP)
 
 bootstrap: $(STAMP)
