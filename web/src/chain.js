@@ -97,6 +97,12 @@ const FIELDS = [
 ];
 const ZERO = '0x0000000000000000000000000000000000000000';
 
+/** A uint from JSON: a number, a BigInt, a decimal or 0x string; a token id may be 64 hex digits without 0x. */
+function uint(name, value) {
+  if (name === 'tokenId' && typeof value === 'string' && /^[0-9a-fA-F]{64}$/.test(value)) return BigInt(`0x${value}`);
+  return BigInt(value);
+}
+
 /** The Exchange's Listing struct from the gateway's listing JSON (camelCase or snake_case; ints as numbers,
  * decimal or 0x strings). Throws naming the field that is missing. */
 export function listingStruct(listing) {
@@ -108,7 +114,7 @@ export function listingStruct(listing) {
       else if (name === 'fee') value = 0;
       else throw new Error(`the listing has no ${name}: reload the page`);
     }
-    struct[name] = kind === 'address' ? getAddress(value) : BigInt(value);
+    struct[name] = kind === 'address' ? getAddress(value) : uint(name, value);
   }
   return struct;
 }
