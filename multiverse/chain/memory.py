@@ -11,6 +11,7 @@ JSON-RPC to browser wallets: hand it each request with ``provider.make_request(m
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +28,10 @@ from .config import ChainConfig, Secret, minter_key
 ETHER = 10**18
 MINTER_FUNDING = 10_000 * ETHER  # of the dev accounts' 1,000,000 ether each
 KEY_FILE, ADMIN_KEY_FILE, CONTRACTS_FILE = "minter.key", "token-admin.key", "contracts.json"
+BASE_URI_FILE = "base-uri.txt"  # the token's base URI as last set from here (at deploy or by _align_base_uri)
+ADMIN_GAS = ETHER  # what the token admin is given to pay for setBaseURI
+DEFAULT_ADMIN_ROLE = b"\0" * 32
+log = logging.getLogger("multiverse.chain")
 
 
 class InProcessChain(Web3Chain):
@@ -68,13 +73,16 @@ class InProcessChain(Web3Chain):
                 self.fund(self.minter, MINTER_FUNDING)
             if config.token and config.exchange:
                 self.attach(Contracts(self.chain_id(), config.token, config.exchange, config.from_block))
+                self._align_base_uri(config, directory)
             elif directory is not None and (directory / CONTRACTS_FILE).exists():
                 self._reattach(directory)
+                self._align_base_uri(config, directory)
             else:
                 # (a stored chain without a contracts record: a deployment that never finished; deploy again)
                 admin = config.admin or _admin_address(directory)
                 contracts = self.deploy(DeployOptions(config.royalty_bps, config.base_uri, config.contract_uri, admin))
                 if directory is not None:
+                    _write_atomically(directory / BASE_URI_FILE, config.base_uri)
                     _write_atomically(
                         directory / CONTRACTS_FILE, json.dumps(asdict(contracts), indent=2) + "\n"
                     )
@@ -102,6 +110,38 @@ class InProcessChain(Web3Chain):
                 f"the configured minter {self.minter} holds no MINTER_ROLE on token {contracts.token} of the chain in "
                 f"{directory}: configure the key that deployed it (kept in {directory / KEY_FILE} when none was configured)"
             )
+
+    def _align_base_uri(self, config: ChainConfig, directory: Path | None) -> None:
+        """Set the token's base URI to ``config.base_uri`` when it is given and differs from the one last set from
+        here (a kept chain reopened behind a gateway on another address), as the token admin whose key this chain
+        keeps (token-admin.key); an admin configured by address only is told to do it (logged), the start goes on."""
+        if not config.base_uri or directory is None:
+            return
+        path = directory / BASE_URI_FILE
+        if path.exists() and path.read_text() == config.base_uri:
+            return
+        key_file = directory / ADMIN_KEY_FILE
+        token = self.token_contract
+        admin = Account.from_key(_stored_key(key_file, "chain.admin").reveal()).address if key_file.exists() else None
+        if admin is None or not self._read(
+            "check the token admin", lambda: token.functions.hasRole(DEFAULT_ADMIN_ROLE, admin).call()
+        ):
+            log.warning("the token's base URI may not be %s: its admin (not a key kept in %s) must call "
+                        "setBaseURI(%r) on %s", config.base_uri, directory, config.base_uri, token.address)
+            return
+        if self._read("read the admin's balance", lambda: self._w3.eth.get_balance(admin)) < ADMIN_GAS // 2:
+            self.fund(admin, ADMIN_GAS)
+        self.set_base_uri(config.base_uri, _stored_key(key_file, "chain.admin"))
+        _write_atomically(path, config.base_uri)
+        log.info("the token's base URI is now %s", config.base_uri)
+
+    def set_base_uri(self, uri: str, admin_key: Secret) -> None:
+        """Point every token's metadata at ``uri`` (tokenURI(id) = uri + 0x + hex id), signed by the token's admin
+        (``admin_key``); the token emits ERC-4906's BatchMetadataUpdate so that marketplaces read it again."""
+        if not isinstance(uri, str) or len(uri) > 2048:
+            raise InvalidArgument("base_uri", uri, "give the gateway's token URL, e.g. https://gallery.example/token/")
+        token, admin = self.token_contract, Account.from_key(admin_key.reveal())
+        self._send("set the token's base URI", lambda: token.functions.setBaseURI(uri), account=admin)
 
     @property
     def provider(self):
