@@ -153,6 +153,7 @@ def cross(admin: Client, cfg: DemoConfig, report: DemoReport, say: Log) -> None:
     for op, params, short in OPERATORS:
         name = f"{a}-x-{b}-{short}-{tag}"
         r = admin.cross(parents, name=name, op=op, params=params, seed=cfg.seed)
+        admin.set_world_visibility(name, "public")  # the gallery shows the demo's worlds to anyone
         report.crossed[name] = {"snapshot": r.snapshot.id, "op": op, "parents": parents}
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         say(f"admin crossed {a}@{parents[0][:12]} x {b}@{parents[1][:12]} with {op}({shown}) -> world {name} "

@@ -92,11 +92,13 @@ def ensure_space(client) -> str:
 
 
 def ensure_world(client, name: str, owner: str, space: str) -> str:
-    """Create the world (owned by ``owner``) unless it exists; returns its current head ('' when empty)."""
+    """Create the world (owned by ``owner``, public: the gallery shows it) unless it exists; returns its current
+    head ('' when empty)."""
     try:
         world = client.get_world(name)
     except errors.NotFound:
-        world = client.create_world(name, space, owner=owner, description=f"simulated game server {owner}")
+        world = client.create_world(name, space, owner=owner, description=f"simulated game server {owner}",
+                                    visibility="public")
     if world.space != space:
         raise errors.FailedPrecondition(f"world {name!r} lives in space {world.space}, not {space}: pick another --world")
     return client.heads(name).get("main", "")
