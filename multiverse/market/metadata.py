@@ -39,7 +39,7 @@ def token_metadata(token: TokenRow, *, world: str | None, base_url: str) -> dict
     body: dict[str, Any] = {
         "name": f"{tier} {token.kind} {token.vector_index} of {token.space}",
         "description": (
-            f"A rare {token.kind} vector of latent space {token.space}, found in {where} (snapshot "
+            f"A {token.tier} {token.kind} vector of latent space {token.space}, found in {where} (snapshot "
             f"{token.snapshot}, row {token.vector_index}); at mint it was rarer than {token.percentile:.2f}% of its "
             "space's vectors. The token id is the sha256 of the vector's canonical bytes; its owner alone may "
             "download them."
