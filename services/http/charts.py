@@ -8,6 +8,7 @@ put in a page as is, whatever the data holds."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping
 from html import escape
@@ -45,7 +46,7 @@ def _merge(edges: list[float], counts: list[float]) -> tuple[list[float], list[f
 def histogram(distribution: Mapping[str, Any] | None, *, title: str = "score distribution") -> str:
     """An SVG of ``distribution`` = {edges: [n+1 scores], counts: [n], tiers: [{name, lower_percentile, score}],
     here: a score or None}: bars (height ~ count), a dashed line and label per tier boundary inside the range, a
-    marker at ``here`` (clamped into the range). With no bins (nothing scored yet), an SVG saying so."""
+    marker at ``here`` (clamped into the range). Bars are equally wide, each score placed linearly within its bin. With no bins (nothing scored yet), an SVG saying so."""
     distribution = distribution or {}
     edges = [_num(e) for e in distribution.get("edges") or ()]
     counts = [max(_num(c) or 0.0, 0.0) for c in distribution.get("counts") or ()]
@@ -56,22 +57,32 @@ def histogram(distribution: Mapping[str, Any] | None, *, title: str = "score dis
         return (head + f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" class="chart-empty">'
                 'no scores yet in this space</text></svg>')
     edges_f, counts = _merge([float(e) for e in edges if e is not None], counts)
+    if any(b < a for a, b in zip(edges_f, edges_f[1:])):
+        edges_f = sorted(edges_f)  # edges out of order would misplace every mark; sorted, they are still bounds
     lo, hi = edges_f[0], edges_f[-1]
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     top = max(counts) or 1.0
 
+    bar_w = plot_w / len(counts)
+
     def x_of(score: float) -> float:
-        return PAD_LEFT + (min(max(score, lo), hi) - lo) / (hi - lo) * plot_w
+        """Bars are equally wide whatever their bins' widths (the read model may end with one wide bin for the
+        rare tail): a score is placed within its bin, linearly."""
+        score = min(max(score, lo), hi)
+        i = max(bisect.bisect_right(edges_f, score) - 1, 0)
+        if i >= len(counts):
+            return PAD_LEFT + plot_w
+        width = edges_f[i + 1] - edges_f[i]
+        return PAD_LEFT + (i + ((score - edges_f[i]) / width if width > 0 else 0.0)) * bar_w
 
     parts = [head, '<g class="bars" fill="#9aa4b2">']
     base = PAD_TOP + plot_h
-    for left, right, count in zip(edges_f, edges_f[1:], counts):
+    for i, count in enumerate(counts):
         if count <= 0:
             continue
         h = max(count / top * plot_h, 1.0)
-        x0, x1 = x_of(left), x_of(right)
-        parts.append(f'<rect x="{_fmt(x0)}" y="{_fmt(base - h)}" width="{_fmt(max(x1 - x0 - 0.5, 0.5))}" '
-                     f'height="{_fmt(h)}"/>')
+        parts.append(f'<rect x="{_fmt(PAD_LEFT + i * bar_w)}" y="{_fmt(base - h)}" '
+                     f'width="{_fmt(max(bar_w - 1.0, 0.5))}" height="{_fmt(h)}"/>')
     parts.append("</g>")
     parts.append(f'<line x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH - PAD_RIGHT}" y2="{base}" stroke="#444"/>')
     for tier in distribution.get("tiers") or ():

@@ -109,24 +109,24 @@ def world_name(value: Any) -> str:
 
 
 def event_text(event: Any) -> str:
-    """One line of a token's history: what happened, between whom, for how much, when."""
+    """One line of a token's history (an indexed chain event {name, block_number, args}): what happened, between
+    whom, for how much, where."""
     if not isinstance(event, dict):
         return str(event)
-    kind = event.get("kind") or event.get("event") or "transfer"
-    parts = [str(kind)]
-    sender, receiver = event.get("from") or event.get("seller"), event.get("to") or event.get("buyer")
+    args = event.get("args") if isinstance(event.get("args"), dict) else {}
+    fields = {**args, **{k: v for k, v in event.items() if k != "args"}}
+    parts = [str(fields.get("name") or fields.get("kind") or "event")]
+    sender = fields.get("from") or fields.get("seller")
+    receiver = fields.get("to") or fields.get("buyer")
     if sender:
         parts.append(f"from {short(sender)}")
     if receiver:
         parts.append(f"to {short(receiver)}")
-    price = event.get("price") or event.get("price_wei")
+    price = fields.get("price") or fields.get("price_wei")
     if price not in (None, "", "0", 0):
         parts.append(f"for {ether(price)} ETH")
-    stamp = event.get("timestamp") or event.get("time") or event.get("at")
-    if _float(stamp):
-        parts.append(when(stamp))
-    elif event.get("block") is not None:
-        parts.append(f"block {event.get('block')}")
+    if fields.get("block_number") is not None:
+        parts.append(f"in block {fields.get('block_number')}")
     return " ".join(parts)
 
 
