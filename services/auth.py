@@ -2,9 +2,11 @@
 
 ``ACCESS`` declares, by full method name (or by service, ``/package.Service/``), which principal kind each
 method accepts: ``ANYONE`` (health, reflection, chain info and wallet sign-in), ``API_KEY`` (servers and
-admins: the Store, Multiverse and Rarity services, the market's payout address) or ``KEY_OR_WALLET`` (an API
-key or a wallet session ``mvw_...`` from wallet sign-in, role "wallet": the rest of the Market service). A
-method the table does not name is refused: a new method is closed until it is declared.
+admins: the Store and Multiverse services, the market's payout address) or ``KEY_OR_WALLET`` (an API key or a
+wallet session ``mvw_...`` from wallet sign-in, role "wallet": the rest of the Market service, and the Rarity
+service's reads, which its proto opens to any valid key: a wallet reads as a public reader, so
+``multiverse.rarity.visible.VisibleRarity`` shows it the public worlds only). A method the table does not name is
+refused: a new method is closed until it is declared.
 
 ``AuthInterceptor`` authenticates before the handler runs, so before any JSON in the request is decoded, and
 hands the Principal to the handler through a context variable that ``caller()`` reads. A refusal is the
@@ -29,7 +31,7 @@ ANYONE, API_KEY, KEY_OR_WALLET = "anyone", "an API key", "an API key or a wallet
 ACCESS: dict[str, str] = {
     "/multiverse.v1.Store/": API_KEY,
     "/multiverse.v1.Multiverse/": API_KEY,
-    "/multiverse.v1.Rarity/": API_KEY,
+    "/multiverse.v1.Rarity/": KEY_OR_WALLET,  # reads only (Score, TopRare, RarityOf, Neighbors, Stats, WatchRare)
     "/multiverse.v1.Market/": KEY_OR_WALLET,
     "/multiverse.v1.Market/SetPayoutAddress": API_KEY,  # payouts go to a server's principal, never a wallet's
     "/multiverse.v1.Market/GetChainInfo": ANYONE,

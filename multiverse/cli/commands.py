@@ -23,13 +23,16 @@ def sim(a: argparse.Namespace) -> None:
     print(f"{result.world}: {result.ticks} ticks, {len(result.snapshots)} snapshots, head {result.snapshots[-1]}")
 
 
-def rare(a: argparse.Namespace) -> None:
-    """Print the rarest scored vectors."""
-    page = _client(a).top_rare(a.space, kind=a.kind, tier=a.tier, world=a.world, limit=a.limit)
+def rare(a: argparse.Namespace, client=None) -> None:
+    """Print the rarest scored vectors, each with its snapshot's full id (what `claim` takes). ``client``: one made
+    already (signed in as a wallet: `rare --wallet-key`), else one for the command's key."""
+    page = (client or _client(a)).top_rare(a.space, kind=a.kind, tier=a.tier, world=a.world, limit=a.limit)
     if not page.items:
-        print("no vectors scored yet" + (f" in tier {a.tier}" if a.tier else ""))
+        where = "".join(f" {w}" for w in (f"in tier {a.tier}" if a.tier else "", f"in world {a.world}" if a.world else ""))
+        print(f"no {a.kind} vectors scored yet{where}: games save states (`multiverse sim`), and rarity scores them "
+              "within seconds")
     for s in page.items:
-        print(f"{s.tier:<10} {s.percentile:8.3f}%  score {s.score:8.4f}  {s.id.snapshot[:12]} {s.id.kind}[{s.id.index}]"
+        print(f"{s.tier:<10} {s.percentile:8.3f}%  score {s.score:8.4f}  {s.id.snapshot} {s.id.kind}[{s.id.index}]"
               f"  world {s.world}{'  uncharted' if s.uncharted else ''}  (N={s.n}, {s.index_version}, {s.calibration_version})")
 
 

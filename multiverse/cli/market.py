@@ -29,7 +29,7 @@ def add_market_commands(
     """Register the market's commands on ``sub`` (the CLI's subparsers); ``client(args)`` makes a Client and
     ``show(message)`` prints a protobuf message as JSON."""
 
-    def with_wallet(p: argparse.ArgumentParser, required: bool = True) -> None:
+    def with_wallet(p: argparse.ArgumentParser, required: bool = True, rpc: bool = True) -> None:
         p.add_argument(
             "--wallet-key",
             type=Path,
@@ -38,11 +38,12 @@ def add_market_commands(
             help="the wallet's private key file (default $MULTIVERSE_WALLET_KEY)"
             + ("" if required else "; signs in as it"),
         )
-        p.add_argument(
-            "--rpc",
-            default="",
-            help="chain JSON-RPC URL for transactions (default: the one the service announces)",
-        )
+        if rpc:
+            p.add_argument(
+                "--rpc",
+                default="",
+                help="chain JSON-RPC URL for transactions (default: the one the service announces)",
+            )
         p.set_defaults(wallet_required=required)
 
     def signed_in(a: argparse.Namespace) -> tuple[Any, str | None]:
@@ -51,6 +52,20 @@ def add_market_commands(
         if key is not None:
             c.sign_in_with_key(key)
         return c, key
+
+    rare = sub.choices.get("rare")  # registered before the market's commands (cli/main.py)
+    if rare is not None:  # a player has no API key: `rare --wallet-key FILE` reads as the wallet (public worlds)
+        with_wallet(rare, required=False, rpc=False)
+
+        def read_rare(a: argparse.Namespace) -> None:
+            from multiverse.cli.commands import rare as print_rare
+
+            c, key = signed_in(a)
+            if key is not None:
+                c.read_as_wallet()
+            print_rare(a, c)
+
+        rare.set_defaults(run=read_rare)
 
     wallet = sub.add_parser("wallet", help="local wallets (a private key in a file)").add_subparsers(
         required=True, metavar="ACTION"
@@ -66,7 +81,7 @@ def add_market_commands(
     )
     with_wallet(fund)
     fund.add_argument(
-        "--amount", default="10ether", help="wei, or a decimal with the suffix ether (default 10ether)"
+        "--amount", default="10ether", help="ether as a decimal (10.0 or 10ether) or whole wei (default 10ether)"
     )
     fund.set_defaults(run=lambda a: _fund(a, client(a)))
 
@@ -74,12 +89,17 @@ def add_market_commands(
     info.set_defaults(run=lambda a: show(client(a).chain_info()))
 
     claim = sub.add_parser("claim", help="claim a rare vector you discovered as a token in your wallet")
-    claim.add_argument("snapshot", help="the snapshot's full id")
+    claim.add_argument("snapshot", help="the snapshot's id as `multiverse rare` prints it (or a unique prefix, with an API key)")
     claim.add_argument("--kind", required=True, choices=["frame", "player"])
     claim.add_argument("--index", required=True, type=int, help="the vector's row in the snapshot")
     claim.add_argument("--space", default="", help="latent space (default: the snapshot's)")
     with_wallet(claim)
-    claim.set_defaults(run=lambda a: show(signed_in(a)[0].claim(a.snapshot, a.kind, a.index, a.space)))
+
+    def run_claim(a: argparse.Namespace) -> None:
+        c = signed_in(a)[0]
+        show(c.claim(_full_snapshot_id(c, a.snapshot), a.kind, a.index, a.space))
+
+    claim.set_defaults(run=run_claim)
 
     tokens = sub.add_parser("tokens", help="claimed tokens, by owner, space and tier")
     tokens.add_argument("--owner", default="", help="an address, or `me` for the --wallet-key's")
@@ -111,14 +131,15 @@ def add_market_commands(
     )
     sell.add_argument("token_id")
     sell.add_argument(
-        "--price", required=True, help="wei, or a decimal with the suffix ether (e.g. 0.5ether)"
+        "--price", required=True, help="ether as a decimal (0.5, or 0.5ether), or whole wei (1000 or 1000wei)"
     )
     sell.add_argument("--expiry", type=int, default=0, help="unix seconds (default: the market's)")
     with_wallet(sell)
 
     def run_sell(a: argparse.Namespace) -> None:
         c, key = signed_in(a)
-        show(c.list_token(a.token_id, _wei("--price", a.price), key, expiry=a.expiry, rpc_url=a.rpc))
+        listed = c.list_token(a.token_id, _wei("--price", a.price), key, expiry=a.expiry, rpc_url=a.rpc)
+        print(json.dumps({**_as_dict(listed), "price_ether": ether(int(listed.price))}, indent=2))
 
     sell.set_defaults(run=run_sell)
 
@@ -128,7 +149,7 @@ def add_market_commands(
     buy.add_argument(
         "--max-price",
         default=None,
-        help="the most you pay, wei or e.g. 1ether (default: the listing's price)",
+        help="the most you pay: ether as a decimal (1.5, or 1.5ether), or whole wei (default: the listing's price)",
     )
     with_wallet(buy)
 
@@ -142,6 +163,7 @@ def add_market_commands(
                     "token_id": p.token_id,
                     "listing_hash": p.listing_hash,
                     "price": str(p.price),
+                    "price_ether": ether(p.price),
                     "tx_hash": p.tx_hash,
                     "gas_used": p.gas_used,
                 },
@@ -249,37 +271,77 @@ def _tokens(a: argparse.Namespace, c: Any) -> None:
         if not c.wallet_address:
             raise errors.InvalidArgument("--owner", "me", "give --wallet-key to name yourself, or an address")
         owner = c.wallet_address
-    for i, t in enumerate(c.list_tokens(owner=owner, space=a.space, tier=a.tier)):
-        if i >= a.limit:
+    shown = 0
+    for t in c.list_tokens(owner=owner, space=a.space, tier=a.tier):
+        if shown >= a.limit:
             break
-        print(
-            f"{t.token_id}  {t.tier:<9} {t.percentile:7.3f}%  {t.space} {t.snapshot[:12]} {t.kind}[{t.index}]  owner {t.owner or '-'}"
-        )
+        shown += 1
+        print(f"{t.token_id}  {t.tier:<9} {t.percentile:7.3f}%  {t.space} {t.snapshot} {t.kind}[{t.index}]  "
+              f"owner {t.owner or '-'}")
+    if not shown:
+        whose = " of yours" if owner and owner == c.wallet_address else f" owned by {owner}" if owner else ""
+        print(f"no tokens{whose} yet: see what you may claim with `multiverse rare --wallet-key FILE`, then claim one "
+              "with `multiverse claim SNAPSHOT --kind player --index N --wallet-key FILE`")
 
 
 def _history(events: list[Any]) -> None:
+    if not events:
+        print("no chain events for this token yet")
     for e in events:
-        print(f"block {e.block_number:<6} {e.contract:<10} {e.name:<12} tx {e.tx_hash[:18]}  {e.args_json}")
+        print(f"block {e.block_number:<6} {e.contract:<10} {e.name:<12} tx {e.tx_hash}  {e.args_json}")
 
 
 def _listings(a: argparse.Namespace, c: Any) -> None:
-    for x in c.listings(token_id=a.token_id, seller=a.seller, status=a.status):
-        print(
-            f"{x.listing_hash}  {x.status:<9} token {x.token_id[:16]}  price {x.price} wei  seller {x.seller}  expiry {x.expiry}"
-        )
+    found = c.listings(token_id=a.token_id, seller=a.seller, status=a.status)
+    if not found:
+        print(f"no {a.status} listings{' of token ' + a.token_id if a.token_id else ''}"
+              f"{' by ' + a.seller if a.seller else ''}: list a token of yours with "
+              "`multiverse list TOKEN_ID --price 0.5 --wallet-key FILE`")
+    for x in found:
+        print(f"{x.listing_hash}  {x.status:<9} token {x.token_id}  price {ether(int(x.price))} ether  "
+              f"seller {x.seller}  expiry {x.expiry}")
+
+
+def ether(wei: int) -> str:
+    """``wei`` in ether, exactly, without trailing zeros: 250000000000000000 -> "0.25"."""
+    whole, frac = divmod(int(wei), ETHER)
+    return f"{whole}.{frac:018d}".rstrip("0").rstrip(".") if frac else str(whole)
 
 
 def _wei(flag: str, text: str) -> int:
-    raw = str(text).strip().lower()
+    """An amount from the command line: a decimal with a point or the suffix ether/eth is ether ("0.5", "0.5ether");
+    a whole number is wei ("1000", or with the suffix wei), gwei with the suffix gwei."""
+    raw = str(text).strip().lower().replace("_", "")
+    units = next(((suffix, scale) for suffix, scale in (("gwei", 10**9), ("wei", 1), ("ether", ETHER), ("eth", ETHER))
+                  if raw.endswith(suffix)), ("", ETHER if "." in raw else 1))
+    number = raw.removesuffix(units[0]).strip()
     try:
-        if raw.endswith(("ether", "eth")):
-            value = Decimal(raw.removesuffix("ether").removesuffix("eth").strip()) * ETHER
-        else:
-            value = Decimal(raw)
+        value = Decimal(number) * units[1] if number and len(number) <= 100 else Decimal(-1)
     except InvalidOperation:
         value = Decimal(-1)
-    if value < 0 or value != value.to_integral_value() or value >= 2**256:
+    if not value.is_finite() or value < 0 or value != value.to_integral_value() or value >= 2**256:
         raise errors.InvalidArgument(
-            flag, text, "give whole wei (e.g. 1000000000000000000) or ether with its suffix (e.g. 1.5ether)"
+            flag, text, "give ether as a decimal (0.5 or 0.5ether) or whole wei (1000000000000000000 or 1000wei)"
         )
     return int(value)
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _full_snapshot_id(c: Any, given: str) -> str:
+    """A snapshot's full id from ``given``: itself when it is one, else the store's answer for a unique prefix (the
+    Store reads need an API key: a wallet alone names the full id, as `multiverse rare` prints it)."""
+    text = given.strip().lower()
+    if len(text) == 64:
+        return text
+    try:
+        return c.get_snapshot(text).id
+    except errors.Unauthenticated:
+        raise errors.InvalidArgument(
+            "snapshot", given, "give the snapshot's full 64-character id, as `multiverse rare --wallet-key FILE` "
+            "prints it (a prefix is resolved only with an API key)"
+        ) from None

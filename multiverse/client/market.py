@@ -10,7 +10,8 @@ and (through ``multiverse.chain.trader``) the on-chain steps a wallet takes: app
         token, data = mv.download_vector(token.token_id)
 
 A user's key stays on this machine: it signs the sign-in message, listings and transactions locally and is never
-sent to the service or printed. Market calls use the wallet session once signed in, else the client's API key.
+sent to the service or printed. Market calls use the wallet session once signed in, else the client's API key; a
+client made without an API key uses the session for every call once signed in (``read_as_wallet``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Purchase:
 class MarketCalls:
     """Mixed into ``Client``: expects its ``_market`` stub and ``_call_on`` (errors mapped once, there)."""
 
+    _metadata: tuple[tuple[str, str], ...] = ()  # the Client's: its API key's, or the wallet's (read_as_wallet)
     _wallet_metadata: tuple[tuple[str, str], ...] = ()
     _wallet_address: str = ""
 
@@ -64,7 +66,16 @@ class MarketCalls:
         reply = self._m("SignIn", market_pb2.SignInRequest(message=message, signature=signature))
         self._wallet_metadata = (("authorization", f"Bearer {reply.token}"),)
         self._wallet_address = reply.address
+        if not self._metadata:  # no API key: every call (rarity reads too) is the wallet's
+            self.read_as_wallet()
         return reply
+
+    def read_as_wallet(self) -> None:
+        """Make every later call, not only the Market's, speak for the signed-in wallet: a player reads rarity
+        with its session (public worlds only), whatever API key the client was made with."""
+        if not self._wallet_metadata:
+            raise errors.Unauthenticated("sign in with a wallet first (sign_in_with_key)")
+        self._metadata = self._wallet_metadata
 
     def sign_in_with_key(self, key: str, *, ttl: timedelta = timedelta(hours=1)) -> str:
         """Sign in as the wallet of private key ``key`` (for scripts and the CLI); returns its address."""
