@@ -20,6 +20,7 @@ space's rarity index holds the vector (scored a moment after its save) has no pl
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from multiverse.errors import NotFound
+from multiverse.errors import MultiverseError, NotFound
 from multiverse.pictures.cache import HotBytes, KeyLocks, Pointers
 from multiverse.pictures.chart import chart_png
 from multiverse.pictures.decoders import DECODERS, decode_frame
@@ -43,6 +44,7 @@ TENSOR = {"frame": "frames", "player": "players"}  # vector kind -> the state's 
 HOT_BYTES = 64 << 20  # the LRU of served PNGs holds at most this many bytes
 NEIGHBOURS = 8  # nearest neighbours drawn on a chart
 PLANES = 16  # fitted planes kept (one per space, kind and index version)
+log = logging.getLogger("multiverse.pictures")
 
 
 @dataclass(frozen=True)
@@ -112,11 +114,15 @@ class Pictures:
         row = read_row(self.store.blobs, record.state, header, TENSOR[kind], index)  # NotFound past the last row
         values = _values(row.tensor.dtype.name, row.tensor.shape[1:], row.raw)
         if kind == "frame" and space.decoder in DECODERS:
-            png, final = decode_frame(space.decoder, values), True
-        else:
-            view = self._view(space.name, kind, record.id, index)
-            png, final = chart_png(values, view), view is not None or self.rarity is None
-        return Picture(png, hashlib.sha256(png).hexdigest(), final)
+            try:
+                png = decode_frame(space.decoder, values)
+                return Picture(png, hashlib.sha256(png).hexdigest())
+            except MultiverseError as exc:  # a decoder that refuses this space's frames (shape, dtype): its chart
+                log.warning("decoder %r cannot draw frames of space %r (%s): drawing charts", space.decoder,
+                            space.name, exc.message)
+        view = self._view(space.name, kind, record.id, index)
+        png = chart_png(values, view)
+        return Picture(png, hashlib.sha256(png).hexdigest(), view is not None or self.rarity is None)
 
     def _view(self, space: str, kind: str, snapshot: str, index: int) -> View | None:
         """The vector's place among its space's vectors, or None while the rarity index does not hold it."""

@@ -142,3 +142,19 @@ def test_bad_parts_name_the_part(scored, tmp_path: Path):
         assert err.value.field == field
     with pytest.raises(NotFound, match="past the end"):
         pictures.get(PUBLIC_READER, public, "player", 4)
+
+
+def test_a_decoder_that_refuses_a_spaces_frames_gives_way_to_the_chart(tmp_path: Path):
+    meta = open_metadata(f"sqlite:///{tmp_path / 'meta.db'}")
+    store = Store(meta, open_blob_store(str(tmp_path / "blobs")), tmp_path / "spool")
+    odd = SpaceRecord("odd", SPACE.frame_shape, "float16", SPACE.player_dim, decoder="tileworld-v1")
+    store.register_space(ADMIN, odd)  # tileworld's decoder takes (8, 8, 8) frames, not these
+    store.create_world(ADMIN, "o", "odd", owner="alpha", visibility=PUBLIC)
+    frames, players = torch.randn((2, *odd.frame_shape)).half(), torch.zeros((1, odd.player_dim)).half()
+    data = encode_state(frames, players, space="odd", timeline=[],
+                        players=[{"uuid": "00000000-0000-4000-8000-000000000001", "name": "p", "stats": {}}])
+    record, _ = store.save(ALPHA, SaveRequest(world="o", size=len(data)), [data])
+    pictures = Pictures(store, None, tmp_path / "pictures")
+    chart = pictures.get(PUBLIC_READER, record.id, "frame", 0)
+    assert chart.final and _png(chart.png).size == _png(pictures.get(PUBLIC_READER, record.id, "player", 0).png).size
+    meta.close()
