@@ -121,7 +121,7 @@ def play(admin: Client, address: str, cfg: DemoConfig, report: DemoReport, say: 
 
     def serve(i: int, name: str) -> None:
         sim = SimConfig(server=name, ticks=cfg.ticks, seed=cfg.seed + i, players=cfg.players,
-                        save_every=cfg.save_every, tick_seconds=cfg.tick_seconds)
+                        save_every=cfg.save_every, tick_seconds=cfg.tick_seconds, visibility="public")
         try:
             with Client(address, tokens[name], tls=cfg.tls) as client:
                 result = run_sim(client, sim, log=lambda line: _locked(lock, say, line))

@@ -42,6 +42,7 @@ class SimConfig:
     text_every: int = 4  # at most one guidance text per this many ticks
     tick_seconds: float = 0.0  # pause between ticks (0: as fast as it goes)
     world: str = ""
+    visibility: str = ""  # of a world it creates: "" private (the store's default), "public" for the gallery
 
     @property
     def world_name(self) -> str:
@@ -91,14 +92,14 @@ def ensure_space(client) -> str:
     return space.name
 
 
-def ensure_world(client, name: str, owner: str, space: str) -> str:
-    """Create the world (owned by ``owner``, public: the gallery shows it) unless it exists; returns its current
-    head ('' when empty)."""
+def ensure_world(client, name: str, owner: str, space: str, visibility: str = "") -> str:
+    """Create the world (owned by ``owner``, with ``visibility``: "public" lets the gallery show it) unless it
+    exists; returns its current head ('' when empty)."""
     try:
         world = client.get_world(name)
     except errors.NotFound:
         world = client.create_world(name, space, owner=owner, description=f"simulated game server {owner}",
-                                    visibility="public")
+                                    visibility=visibility)
     if world.space != space:
         raise errors.FailedPrecondition(f"world {name!r} lives in space {world.space}, not {space}: pick another --world")
     return client.heads(name).get("main", "")
@@ -126,7 +127,7 @@ def run_sim(client, cfg: SimConfig, log: Log = print) -> SimResult:
     if not 0 <= cfg.strange <= cfg.players:
         raise errors.InvalidArgument("strange", cfg.strange, f"use --strange from 0 to --players ({cfg.players})")
     ensure_space(client)
-    head = ensure_world(client, cfg.world_name, cfg.server, SPACE_NAME)
+    head = ensure_world(client, cfg.world_name, cfg.server, SPACE_NAME, cfg.visibility)
     server = Server(cfg.server, generate_map(cfg.seed), seed=cfg.seed, players=cfg.players, strange=cfg.strange)
     result = SimResult(cfg.world_name, resumed_from=head,
                        strange=[b.name for b in server.bots if b.behaviour != "wanderer"])
