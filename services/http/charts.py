@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-WIDTH, HEIGHT = 640, 220
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 8, 28, 30
+WIDTH, HEIGHT = 800, 250
+LABEL_ROWS, ROW_HEIGHT = 3, 15  # tier labels stack in up to this many rows above the bars
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 8, 8, 12 + LABEL_ROWS * ROW_HEIGHT, 34
+CHAR_WIDTH = 7.2  # of the 12-unit font, roughly: enough to keep labels apart
 MAX_BARS = 400  # a distribution with more bins is drawn with this many (summed neighbours): bounded markup
 TIER_COLORS = {"common": "#8a8f98", "uncommon": "#2f9e44", "rare": "#1c7ed6", "epic": "#9c36b5",
                "legendary": "#e8590c"}
@@ -32,6 +34,10 @@ def _num(value: Any) -> float | None:
 
 def _fmt(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _label_width(text: str) -> float:
+    return len(text) * CHAR_WIDTH
 
 
 def _merge(edges: list[float], counts: list[float]) -> tuple[list[float], list[float]]:
@@ -85,26 +91,43 @@ def histogram(distribution: Mapping[str, Any] | None, *, title: str = "score dis
                      f'width="{_fmt(max(bar_w - 1.0, 0.5))}" height="{_fmt(h)}"/>')
     parts.append("</g>")
     parts.append(f'<line x1="{PAD_LEFT}" y1="{base}" x2="{WIDTH - PAD_RIGHT}" y2="{base}" stroke="#444"/>')
+    rows: list[float] = []  # per label row, where its last label ends: labels never overlap
     for tier in distribution.get("tiers") or ():
         score = _num(tier.get("score")) if isinstance(tier, Mapping) else None
-        if score is None or not lo < score < hi:
-            continue
-        name = str(tier.get("name", ""))
+        if score is None or not lo < score < hi or not _num(tier.get("lower_percentile")):
+            continue  # outside the range, or the lowest tier (its bound is the minimum: nothing to mark)
+        name = str(tier.get("name", ""))[:40]
         color = TIER_COLORS.get(name, "#555")
-        x = _fmt(x_of(score))
-        parts.append(f'<g class="tier"><line x1="{x}" y1="{PAD_TOP - 6}" x2="{x}" y2="{base}" stroke="{color}" '
-                     f'stroke-dasharray="4 3"/><text x="{x}" y="{PAD_TOP - 10}" text-anchor="middle" '
-                     f'fill="{color}">{escape(name)}</text></g>')
+        x = x_of(score)
+        half = _label_width(name) / 2
+        centre = min(max(x, PAD_LEFT + half), WIDTH - PAD_RIGHT - half)
+        row = next((i for i, end in enumerate(rows) if centre - half > end + 4), len(rows))
+        if row == LABEL_ROWS:
+            row = LABEL_ROWS - 1  # more boundaries than rows crowded into one place: the last row takes them
+        if row < len(rows):
+            rows[row] = centre + half
+        else:
+            rows.append(centre + half)
+        y = PAD_TOP - 8 - row * ROW_HEIGHT
+        parts.append(f'<g class="tier"><line x1="{_fmt(x)}" y1="{y + 3}" x2="{_fmt(x)}" y2="{base}" '
+                     f'stroke="{color}" stroke-dasharray="4 3"/><text x="{_fmt(centre)}" y="{y}" '
+                     f'text-anchor="middle" fill="{color}">{escape(name)}</text></g>')
     here = _num(distribution.get("here"))
+    taken = (-1.0, -1.0)  # where "this vector" is written under the axis
     if here is not None:
-        x = _fmt(x_of(here))
-        anchor = "end" if x_of(here) > WIDTH - 50 else "start" if x_of(here) < 50 else "middle"
-        parts.append(f'<g class="here"><line x1="{x}" y1="{PAD_TOP}" x2="{x}" y2="{base}" stroke="#d6336c" '
-                     f'stroke-width="3"/><polygon points="{x},{base + 2} {_fmt(x_of(here) - 6)},{base + 12} '
-                     f'{_fmt(x_of(here) + 6)},{base + 12}" fill="#d6336c"/><text x="{x}" y="{base + 26}" '
-                     f'text-anchor="{anchor}" fill="#d6336c">this vector</text></g>')
-    parts.append(f'<text x="{PAD_LEFT}" y="{HEIGHT - 4}" class="axis">{escape(f"{lo:.3g}")}</text>'
-                 f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 4}" text-anchor="end" class="axis">'
-                 f'{escape(f"{hi:.3g}")}</text></svg>')
+        x = x_of(here)
+        half = _label_width("this vector") / 2
+        centre = min(max(x, PAD_LEFT + half), WIDTH - PAD_RIGHT - half)
+        taken = (centre - half, centre + half)
+        parts.append(f'<g class="here"><line x1="{_fmt(x)}" y1="{PAD_TOP}" x2="{_fmt(x)}" y2="{base}" '
+                     f'stroke="#d6336c" stroke-width="3"/><polygon points="{_fmt(x)},{base + 2} {_fmt(x - 6)},'
+                     f'{base + 12} {_fmt(x + 6)},{base + 12}" fill="#d6336c"/><text x="{_fmt(centre)}" '
+                     f'y="{base + 26}" text-anchor="middle" fill="#d6336c">this vector</text></g>')
+    low, high = escape(f"{lo:.3g}"), escape(f"{hi:.3g}")
+    if PAD_LEFT + _label_width(low) + 4 < taken[0] or taken[0] < 0:
+        parts.append(f'<text x="{PAD_LEFT}" y="{base + 26}" class="axis">{low}</text>')
+    if WIDTH - PAD_RIGHT - _label_width(high) - 4 > taken[1]:
+        parts.append(f'<text x="{WIDTH - PAD_RIGHT}" y="{base + 26}" text-anchor="end" class="axis">{high}</text>')
+    parts.append("</svg>")
     return "".join(parts)
 

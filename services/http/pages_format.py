@@ -82,7 +82,7 @@ def ether(wei: Any) -> str:
 
 def when(value: Any) -> str:
     x = _float(value)
-    return DASH if x is None else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(x))
+    return DASH if x is None else time.strftime("%Y-%m-%d %H:%M", time.gmtime(x)) + "Z"
 
 
 def compact(value: Any, limit: int = 160) -> str:

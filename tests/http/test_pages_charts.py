@@ -27,7 +27,7 @@ def test_histogram_draws_bars_tiers_and_the_marker_where_the_score_sits() -> Non
     heights = [float(b.get("height")) for b in bars]
     assert heights.index(max(heights)) == 3  # the tallest bar is the bin with the most vectors
     tiers = {t.find(f"{SVG}text").text: float(t.find(f"{SVG}line").get("x1")) for t in svg.findall(f"{SVG}g[@class='tier']")}
-    assert set(tiers) == {"rare", "legendary"}  # "common" sits on the range's lower edge: no line
+    assert set(tiers) == {"rare", "legendary"}  # the lowest tier's bound is the minimum: no line
     here = float(svg.find(f"{SVG}g[@class='here']/{SVG}line").get("x1"))
     assert tiers["rare"] < here < tiers["legendary"]  # 6.0 < 7.5 < 9.5, in plot coordinates
     left = charts.PAD_LEFT + 0.75 * (charts.WIDTH - charts.PAD_LEFT - charts.PAD_RIGHT)
@@ -41,6 +41,22 @@ def test_histogram_clamps_a_score_outside_the_range_and_bounds_its_bars() -> Non
     many = {"edges": [i / 10 for i in range(5001)], "counts": [1] * 5000, "tiers": [], "here": None}
     drawn = ET.fromstring(charts.histogram(many)).findall(f"{SVG}g[@class='bars']/{SVG}rect")
     assert 0 < len(drawn) <= charts.MAX_BARS
+
+
+def test_histogram_tier_labels_never_overlap() -> None:
+    crowded = {**_distribution(), "tiers": [{"name": n, "lower_percentile": p, "score": sc} for n, p, sc in
+                                            (("uncommon", 50, 0.30), ("rare", 90, 0.35), ("epic", 99, 9.6),
+                                             ("legendary", 99.9, 9.65))]}
+    svg = ET.fromstring(charts.histogram(crowded))
+    boxes = []
+    for t in svg.findall(f"{SVG}g[@class='tier']/{SVG}text"):
+        half = len(t.text) * charts.CHAR_WIDTH / 2
+        boxes.append((float(t.get("y")), float(t.get("x")) - half, float(t.get("x")) + half))
+        assert charts.PAD_LEFT - 0.01 <= boxes[-1][1] and boxes[-1][2] <= charts.WIDTH - charts.PAD_RIGHT + 0.01
+    assert len(boxes) == 4
+    for i, (y, a, b) in enumerate(boxes):
+        for y2, a2, b2 in boxes[i + 1:]:
+            assert y != y2 or b <= a2 or b2 <= a, "two tier labels overlap"
 
 
 def test_histogram_of_nothing_scored_says_so() -> None:
