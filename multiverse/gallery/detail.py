@@ -14,7 +14,6 @@ from multiverse.errors import NotFound
 from multiverse.gallery.cards import Distribution, _finite
 from multiverse.gallery.records import event_json, listing_json, snapshot_json, token_json
 from multiverse.pictures.paths import picture_path
-from multiverse.rarity import reads
 from multiverse.rarity.calibrate import TIERS, Calibration
 from multiverse.rarity.engine import RarityEngine
 from multiverse.records import SnapshotRecord
@@ -24,11 +23,8 @@ BINS = 32
 
 
 def calibration(engine: RarityEngine, kind: str) -> Calibration | None:
-    """The calibration ``kind``'s scores are placed by now (None before the space holds any vector of it).
-    # TODO(rarity owner): a public RarityEngine.calibration(kind) would spare this reach under its lock."""
-    with engine._lock:
-        pop = engine.population(kind)
-        return reads.ensure_calibrated(pop) if pop.n_alive else None
+    """The calibration ``kind``'s scores are placed by now (None before the space holds any vector of it)."""
+    return engine.calibration(kind)
 
 
 def distribution(c: Calibration | None, here: float, bins: int = BINS) -> Distribution:

@@ -176,6 +176,13 @@ class RarityEngine:
         with self._lock:
             return {pop.kind: reads.calibrate(pop) for pop in self._selected(kind)}
 
+    def calibration(self, kind: str) -> Calibration | None:
+        """The calibration ``kind``'s scores are placed by now (fitted first if due); None before the space holds
+        any vector of that kind."""
+        with self._lock:
+            pop = self.population(kind)
+            return reads.ensure_calibrated(pop) if pop.n_alive else None
+
     @contextlib.contextmanager
     def bulk(self) -> Iterator[RarityEngine]:
         """Add many snapshots and link them once at the end (for rebuilding from the store):
