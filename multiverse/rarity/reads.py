@@ -42,12 +42,15 @@ def ensure_calibrated(pop: Population) -> cal.Calibration:
 
 
 def _densities_all(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lrd, ref, lrd of every row (n_rows + 1,)) of ``rows``, computing each row's lrd once."""
+    """(lrd, ref, lrd of every alive row (n_rows + 1,)) of ``rows``, computing each row's lrd once. Every alive
+    row's, not only those of ``rows``: a neighbour outside ``rows`` (another world's point, when a page is of
+    some worlds only) weighs in the reference density all the same."""
     k_eff, g = pop.k_eff, pop.graph
     dens = np.zeros(pop.n_rows + 1)  # the extra last cell is read by -1 pads, which are masked anyway
     if k_eff == 0 or not len(rows):
         return np.ones(len(rows)), np.ones(len(rows)), dens
-    dens[rows] = lrd(g.dist, g.nbr, rows, k_eff)
+    alive = pop.alive_rows()
+    dens[alive] = lrd(g.dist, g.nbr, alive, k_eff)
     own, ref = densities(g.dist, g.nbr, g.dist[rows], g.nbr[rows], rows, k_eff, lrd_all=dens)
     return own, ref, dens
 

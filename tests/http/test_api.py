@@ -21,6 +21,7 @@ def test_rarest_first_is_an_outlier_of_a_public_world(http, gallery, kind, outli
     items = http.get("/api/rare", params={"kind": kind, "limit": 200}).json()["items"]
     assert set(items[0]) == CARD and items[0]["index"] == outlier and items[0]["world"] == "pub"
     assert items[0]["score"] == max(i["score"] for i in items)
+    assert all(a["score"] >= b["score"] for a, b in zip(items, items[1:]))  # rarest first, the same scores
     assert all(i["snapshot"] in gallery.snapshots for i in items), "a private world's vector showed"
     assert items[0]["picture"] == f"/pictures/{items[0]['snapshot']}/{kind}/{outlier}.png"
     assert items[0]["url"] == f"/v/{items[0]['snapshot']}/{kind}/{outlier}"

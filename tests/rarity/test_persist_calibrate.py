@@ -124,6 +124,10 @@ def test_top_rare_pages_are_rarest_first_without_gaps_or_repeats():
     assert epic and all(s.tier == "epic" for s in epic) and {s.id for s in epic} <= {s.id for s in pages}
     w1 = engine.top_rare("frame", world="w1", limit=1000)[0]
     assert w1 and all(s.world == "w1" for s in w1)
+    # A page of one world ranks by the same scores as everyone sees: its points' neighbours in other worlds count
+    # (they once weighed nothing in the ranking of such a page, which then came out of order).
+    assert all(a.score >= b.score for a, b in itertools.pairwise(w1))
+    assert [s.score for s in w1[:20]] == [engine.rarity_of(s.id).score for s in w1[:20]]
     assert engine.top_rare("frame", world="nowhere") == ([], "")
 
 
