@@ -118,6 +118,8 @@ def event_text(event: Any) -> str:
     parts = [str(fields.get("name") or fields.get("kind") or "event")]
     sender = fields.get("from") or fields.get("seller")
     receiver = fields.get("to") or fields.get("buyer")
+    if parts[0] == "Transfer" and sender and not str(sender).lower().removeprefix("0x").strip("0"):
+        parts, sender = ["Minted"], None  # a transfer from the zero address
     if sender:
         parts.append(f"from {short(sender)}")
     if receiver:

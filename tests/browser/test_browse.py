@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.http.stack import serve_gallery
+from tests.http.stack import _save, serve_gallery, state
 
 SHOTS = "/tmp/multiverse-gallery-{}.png"
 PHONE = {"width": 390, "height": 844}
@@ -19,6 +19,14 @@ PHONE = {"width": 390, "height": 844}
 def g(tmp_path_factory):
     with serve_gallery(tmp_path_factory.mktemp("browse")) as gallery:
         yield gallery
+
+
+def _watch(page) -> list[str]:
+    """Uncaught errors and console errors (a script that fails, a Content-Security-Policy refusal) of ``page``."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    return errors
 
 
 def _decoded(page, selector: str) -> bool:
@@ -32,8 +40,7 @@ def _no_sideways_scroll(page) -> None:
 
 def test_home_filter_to_top_tier_and_open_a_vector(g, context) -> None:
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = _watch(page)
     page.goto(g.url + "/")
     page.wait_for_load_state("networkidle")
     first_card = page.locator(".space .card img").first
@@ -63,12 +70,14 @@ def test_home_filter_to_top_tier_and_open_a_vector(g, context) -> None:
     assert not errors, errors
 
 
-def test_the_live_feed_script_and_me_page_run(g, context) -> None:
+def test_the_live_feed_shows_a_new_find_and_me_asks_to_connect(g, context) -> None:
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = _watch(page)
     page.goto(g.url + "/")
     page.wait_for_function("() => document.getElementById('feed-note').textContent.startsWith('Live')")
+    fresh = _save(g.app, g.public, state(7, [None] * 4), parent=g.snapshots[-1])  # a new outlier frame and player
+    page.wait_for_selector(f"#feed .card[href^='/v/{fresh}/']", timeout=60_000)
+    assert page.eval_on_selector("#feed .card img", "img => img.getAttribute('src')").startswith("/pictures/")
     page.goto(g.url + "/me")
     assert page.locator("#me-signed-out").is_visible()
     assert "Connect your wallet to see your tokens" in page.inner_text("#me-signed-out")

@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from services.http import charts
-from services.http.pages_format import ether, hexid, top_share
+from services.http.pages_format import ether, event_text, hexid, top_share
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -84,3 +84,7 @@ def test_display_filters() -> None:
     assert top_share(None) == "-"
     assert hexid("0x" + "ab" * 32) == "ab" * 32
     assert hexid(str(255)) == "0" * 62 + "ff"
+    minted = {"name": "Transfer", "block_number": 7, "args": {"from": "0x" + "0" * 40, "to": "0x" + "ab" * 20}}
+    assert event_text(minted) == "Minted to 0xababababab… in block 7"
+    sold = {"name": "Sold", "block_number": 9, "args": {"buyer": "0x" + "cd" * 20, "price": str(10**18 // 4)}}
+    assert event_text(sold) == "Sold to 0xcdcdcdcdcd… for 0.25 ETH in block 9"
