@@ -52,7 +52,8 @@ def _merge(edges: list[float], counts: list[float]) -> tuple[list[float], list[f
 def histogram(distribution: Mapping[str, Any] | None, *, title: str = "score distribution") -> str:
     """An SVG of ``distribution`` = {edges: [n+1 scores], counts: [n], tiers: [{name, lower_percentile, score}],
     here: a score or None}: bars (height ~ count), a dashed line and label per tier boundary inside the range, a
-    marker at ``here`` (clamped into the range). Bars are equally wide, each score placed linearly within its bin. With no bins (nothing scored yet), an SVG saying so."""
+    marker at ``here`` (clamped into the range). Bars are equally wide, each score placed linearly within its bin.
+    With no bins (nothing scored yet), an SVG saying so."""
     distribution = distribution or {}
     edges = [_num(e) for e in distribution.get("edges") or ()]
     counts = [max(_num(c) or 0.0, 0.0) for c in distribution.get("counts") or ()]

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.http.stack import _save, serve_gallery, state
+from tests.http.stack import OUTLIER_FRAME, _save, serve_gallery, state
 
 SHOTS = "/tmp/multiverse-gallery-{}.png"
 PHONE = {"width": 390, "height": 844}
@@ -61,7 +61,8 @@ def test_home_filter_to_top_tier_and_open_a_vector(g, context) -> None:
 
     page.click(".grid .card >> nth=0")
     page.wait_for_url(re.compile(r"/v/[0-9a-f]{64}/(frame|player)/\d+$"))
-    page.wait_for_function("() => { const i = document.getElementById('picture'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function("() => { const i = document.getElementById('picture'); "
+                           "return i.complete && i.naturalWidth > 0; }")
     assert page.locator("svg.chart .here").count() == 1
     assert page.locator(".neighbours .card").count() >= 1
     assert page.locator("[data-action=connect]").count() == 1
@@ -89,12 +90,14 @@ def test_pages_fit_a_phone(g, browser) -> None:
     try:
         page = ctx.new_page()
         latest = g.snapshots[-1]
-        for name, path in (("home", "/"), ("browse", "/browse?kind=player"), ("vector", f"/v/{latest}/frame/5"),
+        for name, path in (("home", "/"), ("browse", "/browse?kind=player"), ("vector", f"/v/{latest}/frame/{OUTLIER_FRAME}"),
                            ("world", f"/w/{g.public}"), ("me", "/me"), ("missing", "/no/such/page")):
             page.goto(g.url + path)
             page.wait_for_load_state("networkidle")
             _no_sideways_scroll(page)
             page.screenshot(path=SHOTS.format(f"phone-{name}"), full_page=True)
-        assert _decoded(page.goto(g.url + f"/v/{latest}/frame/5") and page, "#picture")
+        page.goto(g.url + f"/v/{latest}/frame/{OUTLIER_FRAME}")
+        page.wait_for_load_state("networkidle")
+        assert _decoded(page, "#picture")
     finally:
         ctx.close()

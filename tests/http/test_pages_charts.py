@@ -26,7 +26,8 @@ def test_histogram_draws_bars_tiers_and_the_marker_where_the_score_sits() -> Non
     assert len(bars) == 10
     heights = [float(b.get("height")) for b in bars]
     assert heights.index(max(heights)) == 3  # the tallest bar is the bin with the most vectors
-    tiers = {t.find(f"{SVG}text").text: float(t.find(f"{SVG}line").get("x1")) for t in svg.findall(f"{SVG}g[@class='tier']")}
+    tiers = {t.find(f"{SVG}text").text: float(t.find(f"{SVG}line").get("x1"))
+             for t in svg.findall(f"{SVG}g[@class='tier']")}
     assert set(tiers) == {"rare", "legendary"}  # the lowest tier's bound is the minimum: no line
     here = float(svg.find(f"{SVG}g[@class='here']/{SVG}line").get("x1"))
     assert tiers["rare"] < here < tiers["legendary"]  # 6.0 < 7.5 < 9.5, in plot coordinates
