@@ -75,7 +75,7 @@ def me(limit: int = Query(0, ge=0, le=MAX_LIMIT, description="claimables at most
         "address": held.address,
         "tokens": [token_json(t, stack.db.token) for t in held.tokens],
         "listings": [listing_json(x, stack.chain.contracts.exchange) for x in held.listings],
-        "claimable": [claimable_json(c, c.visibility) for c in held.claimable],
+        "claimable": [claimable_json(c) for c in held.claimable],
     }
 
 

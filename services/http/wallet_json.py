@@ -7,7 +7,6 @@ fix below, not pydantic's pattern text)."""
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -16,8 +15,10 @@ from pydantic_core import PydanticCustomError
 
 from multiverse.chain import Listing
 from multiverse.chain.values import address as checked_address
+from multiverse.gallery import records
+from multiverse.gallery.cards import VectorCard, vector_url
 from multiverse.market import ListingRow, TokenRow
-from multiverse.pictures.paths import picture_path
+from multiverse.market.mine import Claimable
 
 UINT_FIX = 'give a whole number in decimal as a string, at most 78 digits, e.g. "250000000000000000"'
 
@@ -108,34 +109,16 @@ class SubmitBody(Body):
     signature: Signature
 
 
-# answers ---------------------------------------------------------------------------------------------------
-def vector_url(snapshot: str, kind: str, index: int) -> str:
-    """The gallery page of a vector."""
-    return f"/v/{snapshot}/{kind}/{int(index)}"
-
-
+# answers: the gallery's JSON of the same records (multiverse.gallery), with what a wallet needs besides ----------
 def token_json(t: TokenRow, contract: str) -> dict[str, Any]:
-    return {
-        "token_id": t.token_id, "chain_id": t.chain_id, "contract": contract, "owner": t.owner,
-        "discoverer": t.discoverer, "space": t.space, "snapshot": t.snapshot, "kind": t.kind,
-        "index": t.vector_index, "tier": t.tier, "percentile": t.percentile, "dtype": t.dtype,
-        "shape": list(t.shape), "mint_tx": t.mint_tx, "created_at": t.created_at,
-        "picture": picture_path(t.snapshot, t.kind, t.vector_index),
-        "url": vector_url(t.snapshot, t.kind, t.vector_index),
-    }
+    """A token as the public API shows it, with its contract and page."""
+    return {**records.token_json(t), "contract": contract, "url": vector_url(t.snapshot, t.kind, t.vector_index)}
 
 
 def listing_json(row: ListingRow, exchange: str) -> dict[str, Any]:
-    """Every field of the signed listing (what the exchange's buy and cancel take, in this order), its signature,
-    digest and status: enough for a browser to send the buy or cancel transaction itself."""
-    x = row.listing
-    return {
-        "listing_hash": row.listing_hash, "digest": row.listing_hash, "chain_id": row.chain_id, "exchange": exchange,
-        "seller": x.seller, "token": x.token, "token_id": f"{x.token_id:064x}", "price": str(x.price),
-        "fee_recipient": x.fee_recipient, "fee": str(x.fee), "counter": str(x.counter), "salt": str(x.salt),
-        "expiry": str(x.expiry), "token_nonce": str(x.token_nonce),
-        "signature": row.signature, "status": row.status, "created_at": row.created_at,
-    }
+    """Every field of the signed listing (what the exchange's buy and cancel take), its signature, digest, status
+    and the exchange's address: enough for a browser to send the buy or cancel transaction itself."""
+    return {**records.listing_json(row), "digest": row.listing_hash, "exchange": exchange}
 
 
 def typed_data_json(typed: dict[str, Any]) -> dict[str, Any]:
@@ -146,18 +129,6 @@ def typed_data_json(typed: dict[str, Any]) -> dict[str, Any]:
     return {**typed, "message": message}
 
 
-def claimable_json(c: Any, visibility: str) -> dict[str, Any]:
-    """A claimable vector as a VectorCard (token_id null: not minted yet)."""
-    s = c.score
-    return {
-        "snapshot": s.id.snapshot, "kind": s.id.kind, "index": s.id.index, "space": c.space, "world": s.world,
-        "score": _finite(s.score), "percentile": _finite(s.percentile), "tier": s.tier,
-        "knn_distance": _finite(s.knn_distance),
-        "index_version": s.index_version, "n": s.n, "picture": picture_path(s.id.snapshot, s.id.kind, s.id.index),
-        "url": vector_url(s.id.snapshot, s.id.kind, s.id.index), "token_id": None, "visibility": visibility,
-    }
-
-
-def _finite(x: float) -> float | None:
-    """JSON has no inf or NaN: such a figure reads null."""
-    return float(x) if math.isfinite(x) else None
+def claimable_json(c: Claimable) -> dict[str, Any]:
+    """A vector the wallet may claim, as a VectorCard (token_id null: not minted yet) with its world's visibility."""
+    return {**VectorCard.of(c.space, c.score).to_json(), "visibility": c.visibility}
