@@ -20,16 +20,17 @@ from multiverse.gallery.cards import VectorCard, vector_url
 from multiverse.market import ListingRow, TokenRow
 from multiverse.market.mine import Claimable
 
-UINT_FIX = 'give a whole number in decimal as a string, at most 78 digits, e.g. "250000000000000000"'
+UINT_FIX = 'give a whole number below 2**256 in decimal as a string, e.g. "250000000000000000"'
 
 
-def _text(pattern: str, max_length: int, fix: str, description: str) -> Any:
-    """A string type checked against ``pattern`` (whole match) and ``max_length`` before pydantic's own checks, so
-    that a bad value's error says ``fix``; the schema still carries the pattern and the bound."""
+def _text(pattern: str, max_length: int, fix: str, description: str, uint: bool = False) -> Any:
+    """A string type checked against ``pattern`` (whole match) and ``max_length`` (``uint``: and below 2**256) before
+    pydantic's own checks, so that a bad value's error says ``fix``; the schema still carries the pattern and bound."""
     rx = re.compile(pattern)
 
     def check(value: Any) -> Any:
-        if not isinstance(value, str) or len(value) > max_length or not rx.fullmatch(value):
+        if not isinstance(value, str) or len(value) > max_length or not rx.fullmatch(value) or (
+                uint and int(value) >= 2**256):
             raise PydanticCustomError("invalid_value", fix)
         return value
 
@@ -38,7 +39,7 @@ def _text(pattern: str, max_length: int, fix: str, description: str) -> Any:
                            json_schema_extra={"pattern": pattern})]  # kept in the schema beside the validator
 
 
-Uint = _text(r"^[0-9]{1,78}$", 78, UINT_FIX, "a uint256 as a decimal string")
+Uint = _text(r"^[0-9]{1,78}$", 78, UINT_FIX, "a uint256 (below 2**256) as a decimal string", uint=True)
 Address = _text(r"^0x[0-9a-fA-F]{40}$", 42, "give a 0x-prefixed 20-byte hex address (0x and 40 hex digits)",
                 "an Ethereum address")
 TokenId = _text(r"^(0x)?[0-9a-fA-F]{64}$", 66, "give the token id: the vector's sha256 as 64 hex digits",

@@ -158,6 +158,7 @@ def test_my_discoveries_are_mine_alone_and_frames_follow_the_payout(g):
     ("/api/listings/prepare", {"token_id": "ab" * 32, "price_wei": 10}, "price_wei"),
     ("/api/listings/prepare", {"token_id": "xyz", "price_wei": "10"}, "token_id"),
     ("/api/listings", {"listing": {"seller": "0x" + "11" * 20}, "signature": "0x" + "22" * 65}, "listing.token"),
+    ("/api/listings/prepare", {"token_id": "ab" * 32, "price_wei": str(2**256)}, "price_wei"),
     ("/api/signin", {"message": "hello", "signature": "0x12"}, "signature"),
 ])
 def test_a_bad_body_is_400_naming_the_field_and_the_fix(g, path, body, field):
@@ -175,6 +176,16 @@ def test_a_bad_listing_amount_names_it_and_a_bad_token_id_too(g):
     assert error["field"] == "listing.price" and "decimal" in error["fix"]
     assert error_of(httpx.get(f"{g.url}/api/tokens/xyz/matrix", headers=dave), 400)["field"] == "token_id"
     assert error_of(httpx.get(f"{g.url}/api/me", params={"limit": 1000}, headers=dave), 400)["field"] == "limit"
+
+
+@pytest.mark.parametrize("signature", ["0x" + "00" * 65, "0x" + "ff" * 65, "0x" + "11" * 64 + "1b"])
+def test_a_signature_no_key_recovers_from_is_400_not_500(g, signature):
+    address = Account.from_key(key_for("bob")).address
+    nonce = httpx.post(f"{g.url}/api/signin/nonce").json()
+    message = siwe_message(address, nonce["nonce"], nonce["chain_id"], domain=nonce["domain"], uri=nonce["uri"])
+    reply = httpx.post(f"{g.url}/api/signin", json={"message": message, "signature": signature})
+    assert reply.status_code in (400, 401), reply.text
+    assert reply.status_code == 401 or reply.json()["error"]["field"] == "signature"
 
 
 def test_unsigned_calls_are_401_and_oversized_bodies_413(g):
