@@ -122,6 +122,7 @@ class SignIn:
 
     def sign_in(self, message: str, signature: str) -> tuple[str, Session]:
         """Check a signed EIP-4361 message; returns (session token, session)."""
+        from eth_keys.exceptions import BadSignature
         from siwe import SiweMessage, VerificationError
 
         if not isinstance(message, str) or not message or len(message) > 4096:
@@ -162,7 +163,7 @@ class SignIn:
             raise Unauthenticated(
                 f"the sign-in message was refused ({type(exc).__name__}): check its expiry and not-before, and sign it again with a new nonce"
             ) from None
-        except ValueError as exc:
+        except (ValueError, BadSignature) as exc:  # BadSignature: 65 bytes from which no key recovers
             raise InvalidArgument(
                 "signature", signature, f"send the wallet's 65-byte personal_sign signature as 0x hex ({exc})"
             ) from None

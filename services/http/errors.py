@@ -59,8 +59,10 @@ def install_errors(api: FastAPI) -> None:
     @api.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body", "header")]
-        name = ".".join(loc) or "request"
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "path", "header")]
+        if loc[:1] == ["body"]:  # a body field by its name; a body that is no JSON object at all as "body"
+            loc = loc[1:] if first.get("type") != "json_invalid" else ["body"]
+        name = ".".join(loc) or "body"
         fix = first.get("msg", "check the request against /api/openapi.json")
         return JSONResponse(error_body("INVALID_ARGUMENT", f"{name}={first.get('input')!r} is not valid: {fix}",
                                        field=name, value=first.get("input"), fix=fix), status_code=400)

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from multiverse.chain.artifacts import load_artifact
-from multiverse.errors import InvalidArgument
 from multiverse.market import VectorRef
 from multiverse.market.mine import MAX_LIMIT, Mine
 from multiverse.store.auth import Principal
@@ -63,13 +62,7 @@ def signin_nonce(request: Request, gw: Gateway = Depends(gateway)) -> dict[str, 
 
 @router.post("/api/signin", summary="Sign in with a signed EIP-4361 message: a session token (Bearer mvw_...)")
 def signin(body: SignInBody, gw: Gateway = Depends(gateway)) -> dict[str, Any]:
-    from eth_keys.exceptions import BadSignature
-
-    try:
-        token, session = _market(gw).signin.sign_in(body.message, body.signature)
-    except BadSignature:  # 65 bytes from which no key recovers (SignIn.sign_in lets eth_keys' error through)
-        raise InvalidArgument("signature", body.signature, "send the 65-byte personal_sign signature your wallet "
-                              "made over this message, as 0x hex") from None
+    token, session = _market(gw).signin.sign_in(body.message, body.signature)
     return {"token": token, "address": session.address, "expires_at": session.expires_at}
 
 

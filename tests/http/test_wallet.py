@@ -214,3 +214,8 @@ def test_the_abi_fragments_hold_what_a_browser_calls(g):
     spec = httpx.get(f"{g.url}/api/openapi.json").json()
     prepare = spec["components"]["schemas"]["PrepareBody"]["properties"]["price_wei"]
     assert prepare["maxLength"] == 78 and prepare["pattern"] == "^[0-9]{1,78}$"
+
+
+def test_a_body_that_is_not_json_names_the_body(http):
+    r = http.post("/api/signin", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "body"

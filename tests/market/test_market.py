@@ -149,6 +149,14 @@ def test_a_sign_in_nonce_is_accepted_once(mkt):
         mkt.signin.authenticate(token[:-2] + "xx")
 
 
+@pytest.mark.parametrize("signature", ["0x" + "00" * 65, "0x" + "11" * 64 + "1b"])
+def test_a_signature_no_key_recovers_from_is_bad_input(mkt, signature):
+    """65 bytes from which no public key recovers (eth_keys' BadSignature) once escaped as an internal error."""
+    message = siwe_message(mkt.net.alice.address, mkt.signin.nonce(), mkt.net.chain.chain_id())
+    with pytest.raises(InvalidArgument, match="signature"):
+        mkt.signin.sign_in(message, signature)
+
+
 @pytest.mark.parametrize(
     "change, match",
     [
