@@ -65,14 +65,17 @@ class WalletError(Exception):
 
 
 class TestWallet:
-    """The wallet of one development key on the chain at ``rpc_url``; ``calls`` lists every method the page asked."""
+    """The wallet of one development key on the chain at ``rpc_url``; ``calls`` lists every method the page asked.
+    ``on_chain``: the chain id the wallet starts on (default: the node's); it moves to the node's chain when the page
+    asks (wallet_switchEthereumChain) and refuses any other chain with 4902, as wallets do for unknown chains."""
 
     __test__ = False  # not a test class, despite its name
 
-    def __init__(self, key: str, rpc_url: str) -> None:
+    def __init__(self, key: str, rpc_url: str, on_chain: int | None = None) -> None:
         self.account = Account.from_key(key)
         self.w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-        self.chain_id = int(self.w3.eth.chain_id)
+        self.node_chain_id = int(self.w3.eth.chain_id)
+        self.chain_id = self.node_chain_id if on_chain is None else on_chain
         self.calls: list[str] = []
         self.sent: list[str] = []  # transaction hashes
 
@@ -80,11 +83,15 @@ class TestWallet:
     def address(self) -> str:
         return self.account.address
 
-    def install(self, context: Any) -> None:
-        """Inject the provider into every page ``context`` (a playwright BrowserContext) opens from now on."""
+    def install(self, context: Any, eip6963: bool = True) -> None:
+        """Inject the provider into every page ``context`` (a playwright BrowserContext) opens from now on;
+        ``eip6963=False``: a legacy wallet, only ``window.ethereum``, no announcement."""
         context.expose_binding(BINDING, lambda _source, method, params: self.answer(method, params))
         uuid = f"00000000-0000-4000-8000-{self.address[-12:].lower()}"
-        context.add_init_script(_INIT % {"binding": BINDING, "uuid": uuid, "rdns": RDNS})
+        script = _INIT % {"binding": BINDING, "uuid": uuid, "rdns": RDNS}
+        if not eip6963:
+            script = script.replace("window.addEventListener('eip6963:requestProvider', announce);\n  announce();", "")
+        context.add_init_script(script)
 
     def answer(self, method: str, params: list[Any]) -> dict[str, Any]:
         """The binding's reply: {"result": ...} or {"error": {code, message}} (the page turns it into a throw)."""
@@ -97,13 +104,17 @@ class TestWallet:
             return {"error": {"code": -32603, "message": f"{type(exc).__name__}: {exc}"}}
 
     def request(self, method: str, params: list[Any]) -> Any:
+        if self.chain_id != self.node_chain_id and method in ("personal_sign", "eth_signTypedData_v4",
+                                                             "eth_sendTransaction"):
+            raise WalletError(4901, f"the wallet is on chain {self.chain_id}, not the node's {self.node_chain_id}")
         if method in ("eth_requestAccounts", "eth_accounts"):
             return [self.address]
         if method == "eth_chainId":
             return hex(self.chain_id)
         if method == "wallet_switchEthereumChain":
-            if int(params[0]["chainId"], 16) != self.chain_id:
+            if int(params[0]["chainId"], 16) != self.node_chain_id:
                 raise WalletError(4902, f"unknown chain {params[0]['chainId']}")
+            self.chain_id = self.node_chain_id
             return None
         if method == "personal_sign":
             message, address = params
