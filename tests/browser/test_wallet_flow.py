@@ -74,6 +74,18 @@ def _wait_owner(gallery, token_id: str, address: str, timeout_s: float = 30) -> 
         time.sleep(0.2)
 
 
+def _wait_status(gallery, token_id: str, status: str, timeout_s: float = 30) -> None:
+    """Wait until one of the token's listings has ``status`` in the market's index."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        gallery.app.market.indexer.sync()
+        items = httpx.get(f"{gallery.url}/api/tokens/{token_id}", timeout=10).json()["listings"]
+        if status in {item["status"] for item in items}:
+            return
+        assert time.monotonic() < deadline, items
+        time.sleep(0.2)
+
+
 def _open_top_tier_vector(page, gallery) -> str:
     """Home -> browse the space -> players of the top tier -> the rarest: returns the vector page's URL."""
     page.goto(gallery.url + "/")
@@ -133,7 +145,10 @@ def test_claim_list_buy_download(browser, gallery, tmp_path) -> None:
         assert before - buyer.w3.eth.get_balance(buyer.address) >= 25 * 10**16
         _wait_owner(gallery, token_id, buyer.address)
 
-        # The new owner downloads the matrix: its sha256 is the token id.
+        # The new owner downloads the matrix: its sha256 is the token id. Its session is made stale first (as after a
+        # service restart): the wallet signs in again by itself.
+        shopper.evaluate("a => sessionStorage.setItem('multiverse.session', JSON.stringify("
+                         "{token: 'mvw_stale_x', address: a, expires_at: Date.now() / 1000 + 3600}))", buyer.address)
         shopper.reload()
         with shopper.expect_download() as download:
             shopper.click("[data-action=download]")
@@ -141,6 +156,17 @@ def test_claim_list_buy_download(browser, gallery, tmp_path) -> None:
         download.value.save_as(saved)
         assert download.value.suggested_filename.removeprefix("0x") == f"{token_id}.bin"
         assert hashlib.sha256(saved.read_bytes()).hexdigest() == token_id
+        assert buyer.calls.count("personal_sign") == 2
+
+        # The new owner lists it again and cancels: the exchange's cancel, sent by the wallet.
+        shopper.fill("form[data-action=list] input[name=price]", "1")
+        shopper.click("form[data-action=list] button[type=submit]")
+        _status(shopper, "ok", "Listed")
+        sent = len(buyer.sent)
+        shopper.click("li.listing:has-text('active') [data-action=cancel]")
+        _status(shopper, "ok", "cancelled")
+        assert len(buyer.sent) == sent + 1
+        _wait_status(gallery, token_id, "cancelled")
 
         # The old owner is refused, in the page and at the API.
         page.reload()

@@ -157,10 +157,29 @@ async function ready() {
   return { info, c: chain.client(state.provider, info, s.address), address: s.address };
 }
 
-async function claim({ snapshot, kind, index }) {
+/**
+ * A call as the signed-in wallet. A session the gateway no longer knows (401: expired, or the service restarted)
+ * is dropped and the wallet signs in again, once.
+ */
+async function authed(path, init = {}) {
   const s = await session();
+  try {
+    return await call(path, init, s.token);
+  } catch (error) {
+    if (error.status !== 401) throw error;
+    clearSession();
+    state.session = null;
+    return call(path, init, (await signIn()).token);
+  }
+}
+
+async function authedJson(path, init = {}) {
+  return parseJson(await (await authed(path, init)).text());
+}
+
+async function claim({ snapshot, kind, index }) {
   status('Claiming…');
-  const token = await callJson('/api/claims', { method: 'POST', body: { snapshot, kind, index: Number(index) } }, s.token);
+  const token = await authedJson('/api/claims', { method: 'POST', body: { snapshot, kind, index: Number(index) } });
   emit('claim');
   return token;
 }
@@ -173,13 +192,12 @@ async function list({ tokenId, priceEther, expiry }) {
   await chain.approveExchange(c, info, address);
   const body = { token_id: tokenId, price_wei: wei.toString() };
   if (expiry) body.expiry = Number(expiry);
-  const prepared = await callJson('/api/listings/prepare', { method: 'POST', body }, state.session.token);
+  const prepared = await authedJson('/api/listings/prepare', { method: 'POST', body });
   status('Sign the listing in your wallet…');
   const signature = await state.provider.request({
     method: 'eth_signTypedData_v4', params: [address, toJson(prepared.typed_data)],
   });
-  const listing = await callJson('/api/listings', { method: 'POST', body: { listing: prepared.listing, signature } },
-    state.session.token);
+  const listing = await authedJson('/api/listings', { method: 'POST', body: { listing: prepared.listing, signature } });
   emit('list');
   return listing;
 }
@@ -202,9 +220,8 @@ async function cancel(listing) {
 
 /** Download a token's matrix (its owner only) and save it as <token id>.bin. */
 async function download(tokenId) {
-  const s = await session();
   status('Downloading…');
-  const response = await call(`/api/tokens/${encodeURIComponent(tokenId)}/matrix`, {}, s.token);
+  const response = await authed(`/api/tokens/${encodeURIComponent(tokenId)}/matrix`);
   const blob = await response.blob();
   const name = `${response.headers.get('X-Token-Id') || tokenId}.bin`;
   const url = URL.createObjectURL(blob);
