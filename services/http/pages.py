@@ -33,6 +33,7 @@ from services.http.pages_format import environment
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 HOME_CARDS = 12  # rarest vectors per space on the home page
+HOME_PLAYERS = 6  # the rarest player vectors per space on the home page
 BROWSE_PAGE = 24
 HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_PARAM = 512  # longest query value a page accepts (a cursor is under 100 characters)
@@ -100,7 +101,9 @@ def _param(name: str, value: str) -> str:
 def home(gw: Gateway = Depends(gateway)) -> HTMLResponse:
     try:
         reads = gallery_of(gw)
-        spaces = [{**space, "cards": reads.rare(PUBLIC, space=space["name"], limit=HOME_CARDS).to_json()["items"]}
+        spaces = [{**space, "cards": reads.rare(PUBLIC, space=space["name"], limit=HOME_CARDS).to_json()["items"],
+                   "players": reads.rare(PUBLIC, space=space["name"], kind="player",
+                                         limit=HOME_PLAYERS).to_json()["items"]}
                   for space in reads.spaces()]
     except errors.MultiverseError as exc:
         return error_page(gw, exc)

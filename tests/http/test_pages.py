@@ -43,6 +43,7 @@ def test_home_shows_the_rarest_public_vectors_and_the_feed(g) -> None:
     latest = g.snapshots[-1]
     assert f'src="/pictures/{latest}/frame/{OUTLIER_FRAME}.png"' in r.text  # the rarest frame, as a picture
     assert f'href="/v/{latest}/frame/{OUTLIER_FRAME}"' in r.text
+    assert f'src="/pictures/{latest}/player/{OUTLIER_PLAYER}.png"' in r.text  # and the rarest player
     assert re.search(r'class="badge tier-(legendary|epic|rare)"', r.text)
     assert 'id="feed"' in r.text and '/static/feed.js' in r.text
     assert g.hidden not in r.text and g.private not in r.text
