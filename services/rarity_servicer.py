@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from multiverse.errors import InvalidArgument
+from multiverse.rarity.explain import Explanation, explain_stored
 from multiverse.rarity.service import RarityService
 from multiverse.rarity.types import KindStats, Neighbor, RarityScore, VectorId
 from multiverse.rarity.visible import VisibleRarity
@@ -49,7 +50,11 @@ class RarityServicer(rarity_pb2_grpc.RarityServicer):
         vid = ref_from_pb(request.id, "id")
         with wire_fields(**_BY_ID_FIELDS):
             space, score = self.visible.rarity_of(who, vid)
-        return score_to_pb(score, space)
+            why = None if request.brief else explain_stored(self.visible, who, vid)
+        reply = score_to_pb(score, space)
+        if why is not None:
+            reply.explanation.CopyFrom(explanation_to_pb(why))
+        return reply
 
     def Neighbors(self, request, context):
         who = caller()
@@ -118,7 +123,21 @@ def score_to_pb(s: RarityScore, space: str) -> rarity_pb2.RarityScore:
         percentile=s.percentile, tier=s.tier, knn_distance=s.knn_distance, local_ratio=s.local_ratio,
         reference_rarity=s.reference_rarity or 0.0, uncharted=s.uncharted, neighbors_used=s.neighbors_used,
         copies=s.copies, index_version=s.index_version, n=s.n, calibration_version=s.calibration_version,
+        percentile_low=s.percentile_low, percentile_high=s.percentile_high, tier_uncertain=s.tier_uncertain,
     )
+
+
+def explanation_to_pb(e: Explanation) -> rarity_pb2.Explanation:
+    out = rarity_pb2.Explanation(
+        neighbors=[neighbor_to_pb(n) for n in e.neighbors], basis=e.basis,
+        dimensions=[rarity_pb2.Deviation(index=d.index, position=list(d.position), value=d.value, mean=d.mean,
+                                         std=d.std, z=d.z) for d in e.dims],
+    )
+    if e.cells is not None:
+        c = e.cells
+        out.cells.CopyFrom(rarity_pb2.CellGrid(rows=c.rows, cols=c.cols, values=list(c.values),
+                                               row_edges=list(c.row_edges), col_edges=list(c.col_edges)))
+    return out
 
 
 def neighbor_to_pb(n: Neighbor) -> rarity_pb2.Neighbor:

@@ -32,8 +32,46 @@ def rare(a: argparse.Namespace, client=None) -> None:
         print(f"no {a.kind} vectors scored yet{where}: games save states (`multiverse sim`), and rarity scores them "
               "within seconds")
     for s in page.items:
-        print(f"{s.tier:<10} {s.percentile:8.3f}%  score {s.score:8.4f}  {s.id.snapshot} {s.id.kind}[{s.id.index}]"
+        print(f"{rank(s)}  score {s.score:8.4f}  {s.id.snapshot} {s.id.kind}[{s.id.index}]"
               f"  world {s.world}{'  uncharted' if s.uncharted else ''}  (N={s.n}, {s.index_version}, {s.calibration_version})")
+
+
+def rank(s) -> str:
+    """A score's tier and percentile with its interval: ``rare? 98.900% [98.1, 99.4]``; the ``?`` when the interval
+    straddles a tier boundary (the tier may change as the population grows or the index is rebuilt)."""
+    tier = s.tier + ("?" if s.tier_uncertain else "")
+    return f"{tier:<10} {s.percentile:8.3f}% [{s.percentile_low:.1f}, {s.percentile_high:.1f}]"
+
+
+def rarity_of(a: argparse.Namespace) -> None:
+    """Print one stored vector's score, its interval and its explanation: the nearest stored vectors, the values
+    that differ most from them and, for a frame, a heat map of its spatial cells."""
+    s = _client(a).rarity_of(a.snapshot, a.kind, a.index)
+    print(f"{rank(s)}  score {s.score:.4f}  {s.id.snapshot} {s.id.kind}[{s.id.index}]  world {s.world}"
+          f"{'  uncharted' if s.uncharted else ''}  (N={s.n}, {s.index_version}, {s.calibration_version})")
+    e = s.explanation
+    if not e.neighbors:
+        print("no neighbours yet: nothing to compare it with")
+        return
+    print(f"nearest {len(e.neighbors)}:")
+    for i, n in enumerate(e.neighbors, 1):
+        copies = f"  ({n.copies} copies)" if n.copies > 1 else ""
+        print(f"  {i:>2}. {n.id.snapshot} {n.id.kind}[{n.id.index}]  distance {n.distance:.4f}{copies}")
+    what = "z against the neighbours" if e.basis == "raw" else "share of neighbours holding another token"
+    print(f"differs most ({what}):")
+    for d in e.dimensions:
+        where = ",".join(str(p) for p in d.position)
+        if e.basis == "raw":
+            print(f"  [{where}]  value {d.value:.4g}  neighbours {d.mean:.4g} +- {d.std:.3g}  z {d.z:+.2f}")
+        else:
+            print(f"  [{where}]  token {d.value:.0f}  neighbours mostly {d.mean:.0f}  share {d.z:.2f}")
+    if e.HasField("cells"):
+        c = e.cells
+        hot = max(range(len(c.values)), key=c.values.__getitem__)
+        print(f"cells ({c.rows}x{c.cols} of the frame, root mean square; hottest row {hot // c.cols}, column "
+              f"{hot % c.cols}):")
+        for r in range(c.rows):
+            print("  " + " ".join(f"{v:5.1f}" for v in c.values[r * c.cols:(r + 1) * c.cols]))
 
 
 def space_register(a: argparse.Namespace) -> None:

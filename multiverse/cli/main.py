@@ -141,6 +141,11 @@ def _parser() -> argparse.ArgumentParser:
     rare.add_argument("--world", default="", help="only vectors with an id in this world")
     rare.add_argument("--limit", type=int, default=20, help="how many (1-1000)")
     rare.set_defaults(run=c.rare)
+    why = sub.add_parser("rarity-of", help="one stored vector's score, interval, neighbours and what makes it rare")
+    why.add_argument("snapshot", help="the snapshot's full id")
+    why.add_argument("--kind", default="frame", choices=["frame", "player"])
+    why.add_argument("--index", type=int, default=0, help="the frame's or player's index in the snapshot")
+    why.set_defaults(run=c.rarity_of)
 
     sim = sub.add_parser("sim", help="run a simulated game server (tileworld bots) against the service")
     sim.add_argument("--server", required=True, help="the server's name (its key's principal, or any with the admin key)")

@@ -174,9 +174,12 @@ class Client(MarketCalls):
                                             page_token=page_token)
         return self._call_on(self._rarity, "TopRare", request)
 
-    def rarity_of(self, snapshot: str, kind: str = "frame", index: int = 0) -> rarity_pb2.RarityScore:
+    def rarity_of(self, snapshot: str, kind: str = "frame", index: int = 0, *,
+                  brief: bool = False) -> rarity_pb2.RarityScore:
+        """The score of a stored vector with its percentile's interval and its explanation (its neighbours and the
+        values and cells where it differs most; ``brief`` leaves that out)."""
         ref = rarity_pb2.VectorRef(snapshot=snapshot, kind=kind, index=index)
-        return self._call_on(self._rarity, "RarityOf", rarity_pb2.RarityOfRequest(id=ref))
+        return self._call_on(self._rarity, "RarityOf", rarity_pb2.RarityOfRequest(id=ref, brief=brief))
 
     def neighbors(self, snapshot: str = "", kind: str = "frame", index: int = 0, *, vector: Any = None,
                   space: str = "", k: int = 0, world: str = "") -> list[rarity_pb2.Neighbor]:

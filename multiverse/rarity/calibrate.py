@@ -8,6 +8,14 @@ calibrated population scoring at or below it (interpolated on the grid); its tie
 
 Ranks must not drift silently: every calibration has a version (a hash of its content: the density floor and
 the quantiles, and score.SCORING, the definition of the score), remembers the index version it was fitted at, and every score names both.
+
+Ranks are honest about what they rest on (``interval``): a percentile is the share of a sample of n scores at or
+below one score, so it carries a binomial confidence interval at ``LEVEL`` (Wilson's score interval with
+continuity correction: closed form, and at least as wide as the exact Clopper-Pearson one in practice), which
+narrows as n grows. An approximate (IVF) index finds a share ``e`` = 1 - recall of the true neighbours too late or
+not at all; a missed neighbour lengthens a k-th distance, so the share of the population above a score is known up
+to a relative error of about e: the interval widens by e times that tail share on each side (an exact index: e=0).
+A tier is uncertain when its interval straddles a tier boundary (``straddles``).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -29,6 +38,7 @@ TIERS: tuple[tuple[str, float], ...] = (
     ("legendary", 99.9),
 )
 TIER_NAMES = tuple(name for name, _ in TIERS)
+LEVEL = 0.95  # the confidence level of a percentile's interval
 GRID = np.unique(
     np.round(
         np.concatenate(
@@ -67,6 +77,20 @@ class Calibration:
         out[s < values[0]] = 0.0
         return np.where(np.isnan(s), 0.0, out)
 
+    def interval(self, percentiles: np.ndarray, *, recall_error: float = 0.0,
+                 level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) percent bounds at ``level`` on each of ``percentiles`` (as ``percentile`` gave them against
+        this calibration): the binomial interval of a share of ``n`` scores, widened by ``recall_error`` (1 -
+        the index's measured recall) times the tail share above (see the module docstring)."""
+        p = np.clip(np.asarray(percentiles, dtype=np.float64) / 100.0, 0.0, 1.0)
+        if self.n == 0:
+            return np.zeros(p.shape), np.full(p.shape, 100.0)
+        low, high = wilson_cc(p * self.n, self.n, level)
+        low, high = np.minimum(low, p), np.maximum(high, p)  # the estimate inside its interval, whatever rounding
+        e = min(max(float(recall_error), 0.0), 1.0)
+        tail = e * (1.0 - p)
+        return 100.0 * np.clip(low - tail, 0.0, 1.0), 100.0 * np.clip(high + tail, 0.0, 1.0)
+
     def threshold(self, tier: str) -> float:
         """The lowest score in ``tier`` (the score at the tier's lower percentile)."""
         lower = dict(TIERS)[check_tier(tier)]
@@ -104,6 +128,27 @@ def fit(scores: np.ndarray, *, index_version: str, floor: float) -> Calibration:
     body = {"n": len(s), "floor": float(floor).hex(), "scoring": SCORING}
     digest = hashlib.sha256(json.dumps([body, [round(v, 9) for v in values]]).encode()).hexdigest()[:16]
     return Calibration(f"cal-{digest}", index_version, len(s), float(floor), values)
+
+
+def wilson_cc(x: np.ndarray, n: int, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson's score interval with continuity correction (Newcombe 1998, method 4) for ``x`` successes of ``n``
+    trials (x may be fractional: an interpolated share), as shares in [0, 1]."""
+    if not 0.0 < level < 1.0:
+        raise InvalidArgument("level", level, "use a confidence level in (0, 1), e.g. 0.95")
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, n)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    p, z2, den = x / n, z * z, 2.0 * (n + z * z)
+    with np.errstate(invalid="ignore"):
+        low = (2 * x + z2 - 1 - z * np.sqrt(np.maximum(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1), 0.0))) / den
+        high = (2 * x + z2 + 1 + z * np.sqrt(np.maximum(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1), 0.0))) / den
+    low = np.where(x <= 0, 0.0, np.clip(low, 0.0, 1.0))
+    high = np.where(x >= n, 1.0, np.clip(high, 0.0, 1.0))
+    return low, high
+
+
+def straddles(low: float, high: float) -> bool:
+    """Whether a percentile interval [low, high] crosses a tier boundary (its ends fall in different tiers)."""
+    return tier_of(low) != tier_of(high)
 
 
 def tier_of(percentile: float) -> str:

@@ -190,6 +190,7 @@ def _records(
 ) -> list[RarityScore]:
     c = ensure_calibrated(pop)
     pct = c.percentile(score)
+    low, high = c.interval(pct, recall_error=recall_error(pop))
     rarity, uncharted = ref
     version, n, used = pop.index_version, pop.n_alive, pop.k_eff
     out = []
@@ -211,9 +212,22 @@ def _records(
                 index_version=version,
                 n=n,
                 calibration_version=c.version,
+                percentile_low=float(low[i]),
+                percentile_high=float(high[i]),
+                tier_uncertain=cal.straddles(float(low[i]), float(high[i])),
             )
         )
     return out
+
+
+def recall_error(pop: Population) -> float:
+    """The share of true neighbours the index may miss: 0 for the exact index; for IVF, 1 - its measured recall
+    (1 - the target recall when nprobe was set by hand and nothing was measured)."""
+    ix = pop.index
+    if ix.kind != "ivf":
+        return 0.0
+    recall = ix.measured_recall if ix.measured_recall is not None else pop.config.index.target_recall
+    return max(0.0, 1.0 - float(recall))
 
 
 def neighbors(

@@ -80,7 +80,11 @@ class RarityScore:
     ``knn_distance`` is the k-th nearest neighbour distance in the embedded space, ``local_ratio`` the LOF-like
     ratio (about 1 inside a uniform region), ``reference_rarity`` Han et al.'s Rarity Score (None when the
     vector lies in no reference ball: ``uncharted``). ``copies`` counts ids holding this exact vector (they
-    share one point, so duplicates cannot fake density)."""
+    share one point, so duplicates cannot fake density).
+
+    ``percentile_low`` and ``percentile_high`` bound the percentile at ``calibrate.LEVEL`` (the calibration
+    sample's size and the index's recall, ``Calibration.interval``); ``tier_uncertain`` when they fall in
+    different tiers, so the tier may change as the population grows or the index is rebuilt."""
 
     id: VectorId | None
     score: float
@@ -96,6 +100,9 @@ class RarityScore:
     index_version: str
     n: int
     calibration_version: str
+    percentile_low: float = 0.0
+    percentile_high: float = 100.0
+    tier_uncertain: bool = False
 
 
 @dataclass(frozen=True)

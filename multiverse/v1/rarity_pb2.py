@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amultiverse/v1/rarity.proto\x12\rmultiverse.v1\":\n\tVectorRef\x12\x10\n\x08snapshot\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\"5\n\x07Vectors\x12\r\n\x05shape\x18\x01 \x03(\r\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\xc1\x02\n\x0bRarityScore\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\x12\r\n\x05space\x18\x02 \x01(\t\x12\r\n\x05world\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x12\n\npercentile\x18\x05 \x01(\x01\x12\x0c\n\x04tier\x18\x06 \x01(\t\x12\x14\n\x0cknn_distance\x18\x07 \x01(\x01\x12\x13\n\x0blocal_ratio\x18\x08 \x01(\x01\x12\x18\n\x10reference_rarity\x18\t \x01(\x01\x12\x11\n\tuncharted\x18\n \x01(\x08\x12\x16\n\x0eneighbors_used\x18\x0b \x01(\r\x12\x0e\n\x06\x63opies\x18\x0c \x01(\r\x12\x15\n\rindex_version\x18\r \x01(\t\x12\t\n\x01n\x18\x0e \x01(\x04\x12\x1b\n\x13\x63\x61libration_version\x18\x0f \x01(\t\"T\n\x0cScoreRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x07vectors\x18\x03 \x01(\x0b\x32\x16.multiverse.v1.Vectors\";\n\rScoreResponse\x12*\n\x06scores\x18\x01 \x03(\x0b\x32\x1a.multiverse.v1.RarityScore\"q\n\x0eTopRareRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\r\n\x05world\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"U\n\x0fTopRareResponse\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.multiverse.v1.RarityScore\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x0fRarityOfRequest\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\"\xa4\x01\n\x10NeighborsRequest\x12&\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRefH\x00\x12(\n\x06vector\x18\x02 \x01(\x0b\x32\x16.multiverse.v1.VectorsH\x00\x12\r\n\x05space\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\t\n\x01k\x18\x05 \x01(\r\x12\r\n\x05world\x18\x06 \x01(\tB\x07\n\x05query\"R\n\x08Neighbor\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\x12\x10\n\x08\x64istance\x18\x02 \x01(\x01\x12\x0e\n\x06\x63opies\x18\x03 \x01(\r\"?\n\x11NeighborsResponse\x12*\n\tneighbors\x18\x01 \x03(\x0b\x32\x17.multiverse.v1.Neighbor\"\x1d\n\x0cStatsRequest\x12\r\n\x05space\x18\x01 \x01(\t\"\x9f\x02\n\tKindStats\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x04\x12\x0b\n\x03ids\x18\x03 \x01(\x04\x12\x11\n\tsnapshots\x18\x04 \x01(\x04\x12\x0e\n\x06worlds\x18\x05 \x01(\x04\x12\x0b\n\x03\x64im\x18\x06 \x01(\r\x12\x10\n\x08\x65mbedder\x18\x07 \x01(\t\x12\x12\n\nindex_kind\x18\x08 \x01(\t\x12\r\n\x05nlist\x18\t \x01(\r\x12\x0e\n\x06nprobe\x18\n \x01(\r\x12\x17\n\x0fmeasured_recall\x18\x0b \x01(\x01\x12\x15\n\rindex_version\x18\x0c \x01(\t\x12\x1b\n\x13\x63\x61libration_version\x18\r \x01(\t\x12\x14\n\x0c\x63\x61librated_n\x18\x0e \x01(\x04\x12\x0f\n\x07\x62\x61\x63kend\x18\x0f \x01(\t\"e\n\rStatsResponse\x12\r\n\x05space\x18\x01 \x01(\t\x12\'\n\x05kinds\x18\x02 \x03(\x0b\x32\x18.multiverse.v1.KindStats\x12\x0f\n\x07pending\x18\x03 \x01(\x04\x12\x0b\n\x03gpu\x18\x04 \x01(\x08\"=\n\x10WatchRareRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t2\xbe\x03\n\x06Rarity\x12\x42\n\x05Score\x12\x1b.multiverse.v1.ScoreRequest\x1a\x1c.multiverse.v1.ScoreResponse\x12H\n\x07TopRare\x12\x1d.multiverse.v1.TopRareRequest\x1a\x1e.multiverse.v1.TopRareResponse\x12\x46\n\x08RarityOf\x12\x1e.multiverse.v1.RarityOfRequest\x1a\x1a.multiverse.v1.RarityScore\x12N\n\tNeighbors\x12\x1f.multiverse.v1.NeighborsRequest\x1a .multiverse.v1.NeighborsResponse\x12\x42\n\x05Stats\x12\x1b.multiverse.v1.StatsRequest\x1a\x1c.multiverse.v1.StatsResponse\x12J\n\tWatchRare\x12\x1f.multiverse.v1.WatchRareRequest\x1a\x1a.multiverse.v1.RarityScore0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amultiverse/v1/rarity.proto\x12\rmultiverse.v1\":\n\tVectorRef\x12\x10\n\x08snapshot\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\r\"5\n\x07Vectors\x12\r\n\x05shape\x18\x01 \x03(\r\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"\xbb\x03\n\x0bRarityScore\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\x12\r\n\x05space\x18\x02 \x01(\t\x12\r\n\x05world\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x12\n\npercentile\x18\x05 \x01(\x01\x12\x0c\n\x04tier\x18\x06 \x01(\t\x12\x14\n\x0cknn_distance\x18\x07 \x01(\x01\x12\x13\n\x0blocal_ratio\x18\x08 \x01(\x01\x12\x18\n\x10reference_rarity\x18\t \x01(\x01\x12\x11\n\tuncharted\x18\n \x01(\x08\x12\x16\n\x0eneighbors_used\x18\x0b \x01(\r\x12\x0e\n\x06\x63opies\x18\x0c \x01(\r\x12\x15\n\rindex_version\x18\r \x01(\t\x12\t\n\x01n\x18\x0e \x01(\x04\x12\x1b\n\x13\x63\x61libration_version\x18\x0f \x01(\t\x12\x16\n\x0epercentile_low\x18\x10 \x01(\x01\x12\x17\n\x0fpercentile_high\x18\x11 \x01(\x01\x12\x16\n\x0etier_uncertain\x18\x12 \x01(\x08\x12/\n\x0b\x65xplanation\x18\x13 \x01(\x0b\x32\x1a.multiverse.v1.Explanation\"\x9e\x01\n\x0b\x45xplanation\x12*\n\tneighbors\x18\x01 \x03(\x0b\x32\x17.multiverse.v1.Neighbor\x12\r\n\x05\x62\x61sis\x18\x02 \x01(\t\x12,\n\ndimensions\x18\x03 \x03(\x0b\x32\x18.multiverse.v1.Deviation\x12&\n\x05\x63\x65lls\x18\x04 \x01(\x0b\x32\x17.multiverse.v1.CellGrid\"a\n\tDeviation\x12\r\n\x05index\x18\x01 \x01(\r\x12\x10\n\x08position\x18\x02 \x03(\r\x12\r\n\x05value\x18\x03 \x01(\x01\x12\x0c\n\x04mean\x18\x04 \x01(\x01\x12\x0b\n\x03std\x18\x05 \x01(\x01\x12\t\n\x01z\x18\x06 \x01(\x01\"\\\n\x08\x43\x65llGrid\x12\x0c\n\x04rows\x18\x01 \x01(\r\x12\x0c\n\x04\x63ols\x18\x02 \x01(\r\x12\x0e\n\x06values\x18\x03 \x03(\x01\x12\x11\n\trow_edges\x18\x04 \x03(\r\x12\x11\n\tcol_edges\x18\x05 \x03(\r\"T\n\x0cScoreRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\'\n\x07vectors\x18\x03 \x01(\x0b\x32\x16.multiverse.v1.Vectors\";\n\rScoreResponse\x12*\n\x06scores\x18\x01 \x03(\x0b\x32\x1a.multiverse.v1.RarityScore\"q\n\x0eTopRareRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\r\n\x05world\x18\x04 \x01(\t\x12\x11\n\tpage_size\x18\x05 \x01(\r\x12\x12\n\npage_token\x18\x06 \x01(\t\"U\n\x0fTopRareResponse\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.multiverse.v1.RarityScore\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"F\n\x0fRarityOfRequest\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\x12\r\n\x05\x62rief\x18\x02 \x01(\x08\"\xa4\x01\n\x10NeighborsRequest\x12&\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRefH\x00\x12(\n\x06vector\x18\x02 \x01(\x0b\x32\x16.multiverse.v1.VectorsH\x00\x12\r\n\x05space\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\t\n\x01k\x18\x05 \x01(\r\x12\r\n\x05world\x18\x06 \x01(\tB\x07\n\x05query\"R\n\x08Neighbor\x12$\n\x02id\x18\x01 \x01(\x0b\x32\x18.multiverse.v1.VectorRef\x12\x10\n\x08\x64istance\x18\x02 \x01(\x01\x12\x0e\n\x06\x63opies\x18\x03 \x01(\r\"?\n\x11NeighborsResponse\x12*\n\tneighbors\x18\x01 \x03(\x0b\x32\x17.multiverse.v1.Neighbor\"\x1d\n\x0cStatsRequest\x12\r\n\x05space\x18\x01 \x01(\t\"\x9f\x02\n\tKindStats\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x04\x12\x0b\n\x03ids\x18\x03 \x01(\x04\x12\x11\n\tsnapshots\x18\x04 \x01(\x04\x12\x0e\n\x06worlds\x18\x05 \x01(\x04\x12\x0b\n\x03\x64im\x18\x06 \x01(\r\x12\x10\n\x08\x65mbedder\x18\x07 \x01(\t\x12\x12\n\nindex_kind\x18\x08 \x01(\t\x12\r\n\x05nlist\x18\t \x01(\r\x12\x0e\n\x06nprobe\x18\n \x01(\r\x12\x17\n\x0fmeasured_recall\x18\x0b \x01(\x01\x12\x15\n\rindex_version\x18\x0c \x01(\t\x12\x1b\n\x13\x63\x61libration_version\x18\r \x01(\t\x12\x14\n\x0c\x63\x61librated_n\x18\x0e \x01(\x04\x12\x0f\n\x07\x62\x61\x63kend\x18\x0f \x01(\t\"e\n\rStatsResponse\x12\r\n\x05space\x18\x01 \x01(\t\x12\'\n\x05kinds\x18\x02 \x03(\x0b\x32\x18.multiverse.v1.KindStats\x12\x0f\n\x07pending\x18\x03 \x01(\x04\x12\x0b\n\x03gpu\x18\x04 \x01(\x08\"=\n\x10WatchRareRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t2\xbe\x03\n\x06Rarity\x12\x42\n\x05Score\x12\x1b.multiverse.v1.ScoreRequest\x1a\x1c.multiverse.v1.ScoreResponse\x12H\n\x07TopRare\x12\x1d.multiverse.v1.TopRareRequest\x1a\x1e.multiverse.v1.TopRareResponse\x12\x46\n\x08RarityOf\x12\x1e.multiverse.v1.RarityOfRequest\x1a\x1a.multiverse.v1.RarityScore\x12N\n\tNeighbors\x12\x1f.multiverse.v1.NeighborsRequest\x1a .multiverse.v1.NeighborsResponse\x12\x42\n\x05Stats\x12\x1b.multiverse.v1.StatsRequest\x1a\x1c.multiverse.v1.StatsResponse\x12J\n\tWatchRare\x12\x1f.multiverse.v1.WatchRareRequest\x1a\x1a.multiverse.v1.RarityScore0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,31 +36,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VECTORS']._serialized_start=105
   _globals['_VECTORS']._serialized_end=158
   _globals['_RARITYSCORE']._serialized_start=161
-  _globals['_RARITYSCORE']._serialized_end=482
-  _globals['_SCOREREQUEST']._serialized_start=484
-  _globals['_SCOREREQUEST']._serialized_end=568
-  _globals['_SCORERESPONSE']._serialized_start=570
-  _globals['_SCORERESPONSE']._serialized_end=629
-  _globals['_TOPRAREREQUEST']._serialized_start=631
-  _globals['_TOPRAREREQUEST']._serialized_end=744
-  _globals['_TOPRARERESPONSE']._serialized_start=746
-  _globals['_TOPRARERESPONSE']._serialized_end=831
-  _globals['_RARITYOFREQUEST']._serialized_start=833
-  _globals['_RARITYOFREQUEST']._serialized_end=888
-  _globals['_NEIGHBORSREQUEST']._serialized_start=891
-  _globals['_NEIGHBORSREQUEST']._serialized_end=1055
-  _globals['_NEIGHBOR']._serialized_start=1057
-  _globals['_NEIGHBOR']._serialized_end=1139
-  _globals['_NEIGHBORSRESPONSE']._serialized_start=1141
-  _globals['_NEIGHBORSRESPONSE']._serialized_end=1204
-  _globals['_STATSREQUEST']._serialized_start=1206
-  _globals['_STATSREQUEST']._serialized_end=1235
-  _globals['_KINDSTATS']._serialized_start=1238
-  _globals['_KINDSTATS']._serialized_end=1525
-  _globals['_STATSRESPONSE']._serialized_start=1527
-  _globals['_STATSRESPONSE']._serialized_end=1628
-  _globals['_WATCHRAREREQUEST']._serialized_start=1630
-  _globals['_WATCHRAREREQUEST']._serialized_end=1691
-  _globals['_RARITY']._serialized_start=1694
-  _globals['_RARITY']._serialized_end=2140
+  _globals['_RARITYSCORE']._serialized_end=604
+  _globals['_EXPLANATION']._serialized_start=607
+  _globals['_EXPLANATION']._serialized_end=765
+  _globals['_DEVIATION']._serialized_start=767
+  _globals['_DEVIATION']._serialized_end=864
+  _globals['_CELLGRID']._serialized_start=866
+  _globals['_CELLGRID']._serialized_end=958
+  _globals['_SCOREREQUEST']._serialized_start=960
+  _globals['_SCOREREQUEST']._serialized_end=1044
+  _globals['_SCORERESPONSE']._serialized_start=1046
+  _globals['_SCORERESPONSE']._serialized_end=1105
+  _globals['_TOPRAREREQUEST']._serialized_start=1107
+  _globals['_TOPRAREREQUEST']._serialized_end=1220
+  _globals['_TOPRARERESPONSE']._serialized_start=1222
+  _globals['_TOPRARERESPONSE']._serialized_end=1307
+  _globals['_RARITYOFREQUEST']._serialized_start=1309
+  _globals['_RARITYOFREQUEST']._serialized_end=1379
+  _globals['_NEIGHBORSREQUEST']._serialized_start=1382
+  _globals['_NEIGHBORSREQUEST']._serialized_end=1546
+  _globals['_NEIGHBOR']._serialized_start=1548
+  _globals['_NEIGHBOR']._serialized_end=1630
+  _globals['_NEIGHBORSRESPONSE']._serialized_start=1632
+  _globals['_NEIGHBORSRESPONSE']._serialized_end=1695
+  _globals['_STATSREQUEST']._serialized_start=1697
+  _globals['_STATSREQUEST']._serialized_end=1726
+  _globals['_KINDSTATS']._serialized_start=1729
+  _globals['_KINDSTATS']._serialized_end=2016
+  _globals['_STATSRESPONSE']._serialized_start=2018
+  _globals['_STATSRESPONSE']._serialized_end=2119
+  _globals['_WATCHRAREREQUEST']._serialized_start=2121
+  _globals['_WATCHRAREREQUEST']._serialized_end=2182
+  _globals['_RARITY']._serialized_start=2185
+  _globals['_RARITY']._serialized_end=2631
 # @@protoc_insertion_point(module_scope)

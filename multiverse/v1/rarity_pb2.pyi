@@ -27,7 +27,7 @@ class Vectors(_message.Message):
     def __init__(self, shape: _Optional[_Iterable[int]] = ..., dtype: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class RarityScore(_message.Message):
-    __slots__ = ("id", "space", "world", "score", "percentile", "tier", "knn_distance", "local_ratio", "reference_rarity", "uncharted", "neighbors_used", "copies", "index_version", "n", "calibration_version")
+    __slots__ = ("id", "space", "world", "score", "percentile", "tier", "knn_distance", "local_ratio", "reference_rarity", "uncharted", "neighbors_used", "copies", "index_version", "n", "calibration_version", "percentile_low", "percentile_high", "tier_uncertain", "explanation")
     ID_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
     WORLD_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,10 @@ class RarityScore(_message.Message):
     INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
     N_FIELD_NUMBER: _ClassVar[int]
     CALIBRATION_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILE_LOW_FIELD_NUMBER: _ClassVar[int]
+    PERCENTILE_HIGH_FIELD_NUMBER: _ClassVar[int]
+    TIER_UNCERTAIN_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     id: VectorRef
     space: str
     world: str
@@ -58,7 +62,53 @@ class RarityScore(_message.Message):
     index_version: str
     n: int
     calibration_version: str
-    def __init__(self, id: _Optional[_Union[VectorRef, _Mapping]] = ..., space: _Optional[str] = ..., world: _Optional[str] = ..., score: _Optional[float] = ..., percentile: _Optional[float] = ..., tier: _Optional[str] = ..., knn_distance: _Optional[float] = ..., local_ratio: _Optional[float] = ..., reference_rarity: _Optional[float] = ..., uncharted: _Optional[bool] = ..., neighbors_used: _Optional[int] = ..., copies: _Optional[int] = ..., index_version: _Optional[str] = ..., n: _Optional[int] = ..., calibration_version: _Optional[str] = ...) -> None: ...
+    percentile_low: float
+    percentile_high: float
+    tier_uncertain: bool
+    explanation: Explanation
+    def __init__(self, id: _Optional[_Union[VectorRef, _Mapping]] = ..., space: _Optional[str] = ..., world: _Optional[str] = ..., score: _Optional[float] = ..., percentile: _Optional[float] = ..., tier: _Optional[str] = ..., knn_distance: _Optional[float] = ..., local_ratio: _Optional[float] = ..., reference_rarity: _Optional[float] = ..., uncharted: _Optional[bool] = ..., neighbors_used: _Optional[int] = ..., copies: _Optional[int] = ..., index_version: _Optional[str] = ..., n: _Optional[int] = ..., calibration_version: _Optional[str] = ..., percentile_low: _Optional[float] = ..., percentile_high: _Optional[float] = ..., tier_uncertain: _Optional[bool] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("neighbors", "basis", "dimensions", "cells")
+    NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    BASIS_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    neighbors: _containers.RepeatedCompositeFieldContainer[Neighbor]
+    basis: str
+    dimensions: _containers.RepeatedCompositeFieldContainer[Deviation]
+    cells: CellGrid
+    def __init__(self, neighbors: _Optional[_Iterable[_Union[Neighbor, _Mapping]]] = ..., basis: _Optional[str] = ..., dimensions: _Optional[_Iterable[_Union[Deviation, _Mapping]]] = ..., cells: _Optional[_Union[CellGrid, _Mapping]] = ...) -> None: ...
+
+class Deviation(_message.Message):
+    __slots__ = ("index", "position", "value", "mean", "std", "z")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    Z_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    position: _containers.RepeatedScalarFieldContainer[int]
+    value: float
+    mean: float
+    std: float
+    z: float
+    def __init__(self, index: _Optional[int] = ..., position: _Optional[_Iterable[int]] = ..., value: _Optional[float] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., z: _Optional[float] = ...) -> None: ...
+
+class CellGrid(_message.Message):
+    __slots__ = ("rows", "cols", "values", "row_edges", "col_edges")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    ROW_EDGES_FIELD_NUMBER: _ClassVar[int]
+    COL_EDGES_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    cols: int
+    values: _containers.RepeatedScalarFieldContainer[float]
+    row_edges: _containers.RepeatedScalarFieldContainer[int]
+    col_edges: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, rows: _Optional[int] = ..., cols: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., row_edges: _Optional[_Iterable[int]] = ..., col_edges: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
     __slots__ = ("space", "kind", "vectors")
@@ -101,10 +151,12 @@ class TopRareResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[RarityScore, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RarityOfRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "brief")
     ID_FIELD_NUMBER: _ClassVar[int]
+    BRIEF_FIELD_NUMBER: _ClassVar[int]
     id: VectorRef
-    def __init__(self, id: _Optional[_Union[VectorRef, _Mapping]] = ...) -> None: ...
+    brief: bool
+    def __init__(self, id: _Optional[_Union[VectorRef, _Mapping]] = ..., brief: _Optional[bool] = ...) -> None: ...
 
 class NeighborsRequest(_message.Message):
     __slots__ = ("id", "vector", "space", "kind", "k", "world")

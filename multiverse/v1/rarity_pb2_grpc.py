@@ -84,7 +84,7 @@ class RarityServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RarityOf(self, request, context):
-        """The current score of one stored vector.
+        """The current score of one stored vector, with its explanation (its neighbours and where it differs most).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
