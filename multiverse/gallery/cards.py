@@ -17,7 +17,8 @@ def vector_url(snapshot: str, kind: str, index: int) -> str:
 
 @dataclass(frozen=True)
 class VectorCard:
-    """One scored vector as the gallery lists it (the route contract's VectorCard)."""
+    """One scored vector as the gallery lists it (the route contract's VectorCard), with its percentile's interval
+    (``percentile_low``, ``percentile_high``) and ``tier_uncertain`` when that interval straddles a tier boundary."""
 
     snapshot: str
     kind: str
@@ -31,12 +32,16 @@ class VectorCard:
     index_version: str
     n: int
     token_id: str | None = None
+    percentile_low: float = 0.0
+    percentile_high: float = 100.0
+    tier_uncertain: bool = False
 
     @classmethod
     def of(cls, space: str, s: RarityScore, world: str = "", token_id: str | None = None) -> VectorCard:
         assert s.id is not None  # stored vectors only
         return cls(s.id.snapshot, s.id.kind, s.id.index, space, world or s.world or "", _finite(s.score),
-                   _finite(s.percentile), s.tier, _finite(s.knn_distance), s.index_version, s.n, token_id)
+                   _finite(s.percentile), s.tier, _finite(s.knn_distance), s.index_version, s.n, token_id,
+                   _finite(s.percentile_low), _finite(s.percentile_high), s.tier_uncertain)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -47,7 +52,9 @@ class VectorCard:
                 "world": self.world, "score": self.score, "percentile": self.percentile, "tier": self.tier,
                 "knn_distance": self.knn_distance, "index_version": self.index_version, "n": self.n,
                 "picture": picture_path(self.snapshot, self.kind, self.index),
-                "url": vector_url(self.snapshot, self.kind, self.index), "token_id": self.token_id}
+                "url": vector_url(self.snapshot, self.kind, self.index), "token_id": self.token_id,
+                "percentile_low": self.percentile_low, "percentile_high": self.percentile_high,
+                "tier_uncertain": self.tier_uncertain}
 
 
 @dataclass(frozen=True)
@@ -90,17 +97,21 @@ class Page:
 
 @dataclass(frozen=True)
 class Detail:
-    """A vector's page: its card, neighbours, the distribution, its snapshot's lineage and its token."""
+    """A vector's page: its card, neighbours, the distribution, its snapshot's lineage, its token and its
+    explanation (``multiverse.rarity.explain.Explanation.to_json()``: where it differs most from its neighbours;
+    None when it could not be read)."""
 
     card: VectorCard
     neighbors: tuple[NeighborCard, ...]
     distribution: Distribution
     lineage: dict[str, Any]
     token: dict[str, Any] | None = field(default=None)
+    explanation: dict[str, Any] | None = field(default=None)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.card.to_json(), "neighbors": [n.to_json() for n in self.neighbors],
-                "distribution": self.distribution.to_json(), "lineage": self.lineage, "token": self.token}
+                "distribution": self.distribution.to_json(), "lineage": self.lineage, "token": self.token,
+                "explanation": self.explanation}
 
 
 def _finite(x: float) -> float:

@@ -1,5 +1,5 @@
 """A vector's page beyond its card: where its score sits on its space's distribution, its snapshot's lineage, its
-token with listings and history.
+token with listings and history, and its explanation (what makes it rare: ``explanation``).
 
 The distribution comes from the calibration (the population's score quantiles at a fine grid of percentiles), so it
 costs the same for 100 vectors as for a million: bin counts are N times the share of percentiles between edges."""
@@ -16,7 +16,10 @@ from multiverse.gallery.records import event_json, listing_json, snapshot_json, 
 from multiverse.pictures.paths import picture_path
 from multiverse.rarity.calibrate import TIERS, Calibration
 from multiverse.rarity.engine import RarityEngine
+from multiverse.rarity.explain import explain_stored
+from multiverse.rarity.types import VectorId
 from multiverse.records import SnapshotRecord
+from multiverse.store.auth import Principal
 from multiverse.store.visibility import Reads
 
 BINS = 32
@@ -45,6 +48,16 @@ def distribution(c: Calibration | None, here: float, bins: int = BINS) -> Distri
     counts = np.maximum(0, np.round(np.diff(pct) / 100.0 * c.n)).astype(int)
     tiers = tuple((name, lower, _finite(c.threshold(name))) for name, lower in TIERS)
     return Distribution(tuple(_finite(e) for e in edges), tuple(int(x) for x in counts), tiers, _finite(here))
+
+
+def explanation(visible: Any, who: Principal, vid: VectorId) -> dict[str, Any] | None:
+    """What makes a vector rare, as JSON for the page's heat map and bar list: its neighbours among the worlds
+    ``who`` may read, the values that differ most (signed z) and, for a frame, a grid of per-cell deviation
+    (``multiverse.rarity.explain``); None when a state it needs is gone (the page shows the rest)."""
+    try:
+        return explain_stored(visible, who, vid).to_json()
+    except NotFound:
+        return None
 
 
 def lineage(reads_: Reads, record: SnapshotRecord) -> dict[str, Any]:
