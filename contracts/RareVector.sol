@@ -41,8 +41,12 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
     /// @notice Where a minted vector came from: latent space (UTF-8 name, right-padded with zeros), snapshot id
     /// (sha256), and `indexRarity` = index << 32 | rarityPpm: the index of the vector in that snapshot (uint32) and
     /// its rarity percentile in ppm at mint (uint32), packed in one word (one log word and one calldata word less per
-    /// mint than two fields: about 400 gas).
-    event Provenance(uint256 indexed tokenId, bytes32 space, bytes32 snapshot, uint64 indexRarity);
+    /// mint than two fields: about 400 gas). `commitment` is the sha256 of the canonical JSON of the rarity the token
+    /// was minted with (space, snapshot, kind, index, score, percentile in ppm, index version, the digest of the index
+    /// pinned in the blob store and the hash of the calibration it was placed against; multiverse/chain/provenance.py):
+    /// anyone holding those can recompute the score and check it against this word. One calldata word and one log
+    /// word (about 800 gas); zero for a mint that commits to nothing.
+    event Provenance(uint256 indexed tokenId, bytes32 space, bytes32 snapshot, uint64 indexRarity, bytes32 commitment);
     /// @notice ERC-7572: contractURI() changed.
     event ContractURIUpdated();
     /// @notice ERC-4906: every token's metadata may have changed (the base URI moved).
@@ -77,20 +81,21 @@ contract RareVector is ERC721, AccessControl, IERC2981 {
     }
 
     /// @notice Mint the vector whose canonical bytes hash to `contentHash` to its discoverer `to`; `indexRarity` is
-    /// index << 32 | rarityPpm (see {Provenance}).
+    /// index << 32 | rarityPpm, `commitment` the hash of the rarity at mint (see {Provenance}).
     /// @return tokenId uint256(contentHash)
     function mint(
         address to,
         bytes32 contentHash,
         bytes32 space,
         bytes32 snapshot,
-        uint64 indexRarity
+        uint64 indexRarity,
+        bytes32 commitment
     ) external onlyRole(MINTER_ROLE) returns (uint256 tokenId) {
         if (uint32(indexRarity) > RARITY_SCALE) revert RarityOutOfRange(uint32(indexRarity));
         tokenId = uint256(contentHash);
         // A vector minted before: _mint reverts with TokenAlreadyExists() (the port reports it as AlreadyExists).
         _mint(to, tokenId);
-        emit Provenance(tokenId, space, snapshot, indexRarity);
+        emit Provenance(tokenId, space, snapshot, indexRarity, commitment);
     }
 
     /// @notice How many times the token moved since its mint (0 for a token that does not exist). A listing on the

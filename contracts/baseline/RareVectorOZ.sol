@@ -36,8 +36,8 @@ contract RareVectorOZ is ERC721, AccessControl, IERC2981 {
     /// @notice Where a minted vector came from: latent space (UTF-8 name, right-padded with zeros), snapshot id
     /// (sha256), and `indexRarity` = index << 32 | rarityPpm: the index of the vector in that snapshot (uint32) and
     /// its rarity percentile in ppm at mint (uint32), packed in one word (one log word and one calldata word less per
-    /// mint than two fields: about 400 gas).
-    event Provenance(uint256 indexed tokenId, bytes32 space, bytes32 snapshot, uint64 indexRarity);
+    /// mint than two fields: about 400 gas); `commitment`: the hash of the rarity at mint, as in RareVector.sol.
+    event Provenance(uint256 indexed tokenId, bytes32 space, bytes32 snapshot, uint64 indexRarity, bytes32 commitment);
     /// @notice ERC-7572: contractURI() changed.
     event ContractURIUpdated();
     /// @notice ERC-4906: every token's metadata may have changed (the base URI moved).
@@ -71,14 +71,15 @@ contract RareVectorOZ is ERC721, AccessControl, IERC2981 {
         bytes32 contentHash,
         bytes32 space,
         bytes32 snapshot,
-        uint64 indexRarity
+        uint64 indexRarity,
+        bytes32 commitment
     ) external onlyRole(MINTER_ROLE) returns (uint256 tokenId) {
         if (uint32(indexRarity) > RARITY_SCALE) revert RarityOutOfRange(uint32(indexRarity));
         tokenId = uint256(contentHash);
         // A vector minted before: _mint reverts with ERC721InvalidSender(address(0)) (the port reports it as
         // AlreadyExists). No check of our own: it would read the owner slot a second time.
         _mint(to, tokenId);
-        emit Provenance(tokenId, space, snapshot, indexRarity);
+        emit Provenance(tokenId, space, snapshot, indexRarity, commitment);
     }
 
     /// @notice How many times the token moved since its mint (0 for a token that does not exist).

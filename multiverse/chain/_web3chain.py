@@ -18,6 +18,7 @@ from multiverse.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from ._boundary import RevertDecoder, translate
 from .artifacts import load_artifact
 from .base import (
+    PROVENANCE_EVENT,
     RARITY_SCALE,
     BlockRef,
     ChainEvent,
@@ -28,6 +29,7 @@ from .base import (
     TokenInfo,
 )
 from .config import Secret
+from .provenance import require_commitment
 from .listing import DOMAIN_NAME, DOMAIN_VERSION, ERC1271_MAGIC, erc1271_accepts, recover_signer
 from .values import _address, _admin, _bytes32, _hex, _id_hex, _plain, _signature, _space, _token_id
 from .values import encode_abi_words
@@ -175,6 +177,8 @@ class Web3Chain:
                 raise FailedPrecondition(
                     f"no contract at {name} address {contract.address} on chain {self._chain_id}: deploy first or fix the address"
                 )
+            if name == "token":
+                require_commitment(bytes(code), contract.address)
         try:  # a contract of another kind answers these with a revert or garbage
             is_token = self._read(
                 "check the token",
@@ -216,9 +220,11 @@ class Web3Chain:
             raise InvalidArgument(
                 "provenance.rarity_ppm", provenance.rarity_ppm, f"give the percentile in parts per million, 0..{RARITY_SCALE}"
             )
+        commitment = _bytes32("provenance.commitment", provenance.commitment) if provenance.commitment else bytes(32)
         token = self._require(self._token)
         try:
-            receipt = self._mint(token, owner, token_id, space, snapshot, provenance)
+            receipt = self._mint(token, owner, token_id, (space, snapshot, provenance.index << 32 | provenance.rarity_ppm,
+                                                          commitment))
         except AlreadyExists as exc:
             raise AlreadyExists(
                 f"mint {_id_hex(token_id)}: this vector was minted before (the token exists; a matrix is minted once)",
@@ -233,13 +239,9 @@ class Web3Chain:
             gas_used=int(receipt["gasUsed"]),
         )
 
-    def _mint(self, token: Contract, owner: str, token_id: int, space: bytes, snapshot: bytes, provenance: Provenance) -> Any:
-        return self._send(
-            f"mint {_id_hex(token_id)}",
-            lambda: token.functions.mint(
-                owner, token_id.to_bytes(32, "big"), space, snapshot, provenance.index << 32 | provenance.rarity_ppm
-            ),
-        )
+    def _mint(self, token: Contract, owner: str, token_id: int, provenance: tuple) -> Any:
+        """``provenance``: (space, snapshot, index << 32 | rarity ppm, commitment) as the contract takes them."""
+        return self._send(f"mint {_id_hex(token_id)}", lambda: token.functions.mint(owner, token_id.to_bytes(32, "big"), *provenance))
 
     def owner_of(self, token_id: str) -> str:
         tid = _token_id(token_id)
@@ -352,7 +354,7 @@ class Web3Chain:
     def _provenance(self, token_id: int) -> Provenance | None:
         token = self._require(self._token)
         event = token.events.Provenance()
-        topic0 = Web3.keccak(text="Provenance(uint256,bytes32,bytes32,uint64)")
+        topic0 = Web3.keccak(text=PROVENANCE_EVENT)
         query = {
             "address": token.address,
             "topics": [_hex(topic0), "0x" + token_id.to_bytes(32, "big").hex()],
@@ -368,6 +370,7 @@ class Web3Chain:
             snapshot=args["snapshot"].hex(),
             index=int(args["indexRarity"]) >> 32,
             rarity_ppm=int(args["indexRarity"]) & 0xFFFFFFFF,
+            commitment="" if not any(args["commitment"]) else bytes(args["commitment"]).hex(),
         )
 
     def _decode(self, log: Any) -> ChainEvent | None:

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 # Rarity at mint is a percentile in parts per million: 999_000 means rarer than 99.9% of the space.
 RARITY_SCALE = 1_000_000
 SPACE_BYTES = 32  # a latent space name is stored on-chain as UTF-8, right-padded to 32 bytes
+# The token's Provenance event; a token deployed before the rarity commitment emits the shorter one (no commitment)
+PROVENANCE_EVENT = "Provenance(uint256,bytes32,bytes32,uint64,bytes32)"
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,16 @@ class Provenance:
     """Where a rare vector came from, as recorded at mint.
 
     ``space``: latent space name (at most 32 UTF-8 bytes); ``snapshot``: the snapshot id (64 hex);
-    ``index``: the vector's index in that snapshot (< 2**32); ``rarity_ppm``: percentile in ppm (0..1_000_000).
+    ``index``: the vector's index in that snapshot (< 2**32); ``rarity_ppm``: percentile in ppm (0..1_000_000);
+    ``commitment``: 64 hex, the sha256 of the rarity at mint (``multiverse.chain.provenance``), so that it can be
+    recomputed and checked later; "" for a mint that commits to nothing (zero on chain, as before the field existed).
     """
 
     space: str
     snapshot: str
     index: int
     rarity_ppm: int
+    commitment: str = ""
 
 
 @dataclass(frozen=True)

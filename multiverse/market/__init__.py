@@ -8,10 +8,11 @@ Indexer(chain, db, confirmations=2).sync()
 
 from __future__ import annotations
 
+from .claims import PinningRarity
 from .db import EventRow, MarketDb
 from .indexer import Indexer, SyncResult
 from .market import TIERS, Market, MarketConfig, Prepared, RarityOf
-from .rows import ListingRow, TokenRow
+from .rows import ListingRow, MintScoring, TokenRow
 from .signin import ROLE_WALLET, Session, SignIn, SignInConfig, is_session_token
 from .vectors import Vector, VectorRef, canonical_bytes, parse_canonical
 
@@ -24,6 +25,8 @@ __all__ = [
     "Market",
     "MarketConfig",
     "MarketDb",
+    "MintScoring",
+    "PinningRarity",
     "Prepared",
     "RarityOf",
     "Session",

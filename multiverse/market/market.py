@@ -1,12 +1,12 @@
 """The market: claims of rare vectors as tokens, token queries, downloads for the owner, signed listings.
 
 Rules (the servicer only translates):
-- ``claim``: a signed-in wallet mints a rare vector to itself, only if it is the vector's discoverer and the vector's
-  tier is at least ``min_tier``. The token id is the sha256 of the vector's canonical bytes (vectors.py), so the
-  same matrix is claimed once, whoever holds it; its discovery is the earliest committed snapshot that holds those
-  bytes (discovery.py), whichever snapshot the claim names, and its discoverer is the wallet in that player's record
-  for a player vector, the payout address of that snapshot's world's owner for a frame. The token's provenance
-  names the discovery.
+- ``claim`` (claims.py): a signed-in wallet mints a rare vector to itself, only if it is the vector's discoverer and
+  the vector's tier is at least ``min_tier``. The token id is the sha256 of the vector's canonical bytes (vectors.py),
+  so the same matrix is claimed once, whoever holds it; its discovery is the earliest committed snapshot that holds
+  those bytes (discovery.py), whichever snapshot the claim names, and its discoverer is the wallet in that player's
+  record for a player vector, the payout address of that snapshot's world's owner for a frame. The token's
+  provenance names the discovery and commits to the rarity it was minted with (``verify.py`` checks it).
 - ``download``: the full matrix, only for the wallet that owns the token on the chain now.
 - ``prepare_listing`` / ``submit_listing``: EIP-712 typed data to sign, then the signed listing is stored after
   checking the signature (as the exchange will), the seller's ownership, the exchange's approval, the counter, the
@@ -20,14 +20,15 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
-from multiverse.chain import RARITY_SCALE, Chain, Listing, Provenance, listing_digest, typed_data
-from multiverse.errors import AlreadyExists, Corrupt, FailedPrecondition, InvalidArgument, PermissionDenied
+from multiverse.chain import Chain, Listing, listing_digest, typed_data
+from multiverse.errors import Corrupt, FailedPrecondition, InvalidArgument, PermissionDenied
 from multiverse.store.auth import Principal
 from multiverse.blobs.base import BlobStore
 from multiverse.metadata.base import Metadata
 
+from .claims import TIERS, Claims, RarityOf, _wallet
 from .db import EventRow, MarketDb
 from .discovery import Discoveries
 from .rows import LISTING_STATUSES, ListingRow, TokenRow
@@ -35,14 +36,7 @@ from .signin import ROLE_WALLET, SignInConfig
 from .vectors import Vector, VectorRef, read_vector
 
 LOW_SALTS = 128  # the exchange keeps the used flags of salts below this in the seller's counter word
-TIERS = ("common", "uncommon", "rare", "epic", "legendary")  # as multiverse.rarity names them, lowest first
 ZERO = "0x" + "00" * 20
-
-
-class RarityOf(Protocol):
-    def __call__(self, space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
-        """(tier, percentile 0-100) of row ``index`` of kind ``kind`` in ``snapshot`` of ``space``."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ class Prepared:
     digest: str  # 0x hex: what the seller signs, and the listing's key
 
 
-class Market:
+class Market(Claims):
     def __init__(
         self,
         meta: Metadata,
@@ -90,89 +84,6 @@ class Market:
         self.meta, self.blobs, self.chain, self.db, self.rarity_of = meta, blobs, chain, db, rarity_of
         self.config, self.clock = config, clock
         self.discoveries = Discoveries(db.meta, blobs)
-
-    # claims ------------------------------------------------------------------------------------------------
-    def discovery_of(self, vector: Vector) -> Vector:
-        """The earliest committed holder of ``vector``'s bytes, read back (``vector`` itself when it is that one)."""
-        ref, first = vector.ref, self.discoveries.first_holder(vector.token_id)
-        if first is None:
-            # a ranged read is not hash-checked: a damaged row hashes to an unrecorded id; tell that apart
-            self.blobs.read(self.meta.get_snapshot(ref.snapshot).state, verify=True)
-            raise FailedPrecondition(
-                f"no committed snapshot is recorded as holding {ref.kind} {ref.index} of snapshot {ref.snapshot} (a "
-                "commit that recorded none of its vectors): its discoverer is unknown, so it cannot be claimed",
-                snapshot=ref.snapshot,
-            )
-        if first == (ref.snapshot, ref.kind, ref.index):
-            return vector
-        holder = self.read(VectorRef("", *first))
-        if holder.token_id != vector.token_id:
-            raise Corrupt(f"{first.kind} {first.index} of snapshot {first.snapshot} is recorded as holding vector "
-                          f"{vector.token_id} but its bytes hash to {holder.token_id}", snapshot=first.snapshot)
-        return holder
-
-    def discoverer_of(self, vector: Vector) -> str | None:
-        """The wallet that may claim the vector ``vector`` holds: that of its discovery (``discovery_of``)."""
-        return self._wallet_of(self.discovery_of(vector))
-
-    def _wallet_of(self, found: Vector) -> str | None:
-        if found.ref.kind == "player":
-            return found.player_wallet
-        return self.db.payout(self.meta.get_world(found.world).owner)
-
-    def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
-        wallet = _wallet(who, "claim a vector")
-        vector = self.read(ref)
-        ref = vector.ref  # with the space filled in when the request left it empty
-        found = self.discovery_of(vector)
-        at = found.ref
-        where = f"{at.kind} {at.index} of snapshot {at.snapshot} (world {found.world!r})"
-        discoverer = self._wallet_of(found)
-        if discoverer is None:
-            what = "the player's record names no wallet" if at.kind == "player" else "its owner has no payout address"
-            raise FailedPrecondition(f"{ref.kind} {ref.index} of snapshot {ref.snapshot} was discovered as {where}, "
-                                     f"which has no discoverer wallet: {what}", discovery_snapshot=at.snapshot)
-        if discoverer.lower() != wallet.lower():
-            raise PermissionDenied(
-                f"only the discoverer {discoverer} may claim {ref.kind} {ref.index} of snapshot {ref.snapshot}, not "
-                f"{wallet}: its bytes were first committed as {where}", discovery_snapshot=at.snapshot,
-                discoverer=discoverer,
-            )
-        tier, percentile = self.rarity_of(ref.space, ref.snapshot, ref.kind, ref.index)
-        if TIERS.index(tier) < TIERS.index(self.config.min_tier):
-            raise FailedPrecondition(
-                f"{ref.kind} {ref.index} of snapshot {ref.snapshot} is {tier} (percentile {percentile:.3f}); "
-                f"only {self.config.min_tier} or rarer vectors can be claimed",
-                tier=tier,
-                percentile=percentile,
-            )
-        token_id = vector.token_id
-        existing = self.db.find_token(token_id)
-        if existing is not None and existing.owner:
-            raise AlreadyExists(
-                f"this matrix was claimed already as token {token_id} (owner {existing.owner})",
-                token_id=token_id,
-            )
-        ppm = min(RARITY_SCALE, max(0, round(percentile * RARITY_SCALE / 100)))
-        minted = self.chain.mint(wallet, token_id, Provenance(at.space, at.snapshot, at.index, ppm))
-        row = TokenRow(
-            token_id,
-            self.chain.chain_id(),
-            minted.owner,
-            minted.owner,
-            at.space,
-            at.snapshot,
-            at.kind,
-            at.index,
-            tier,
-            float(percentile),
-            vector.dtype,
-            vector.shape,
-            minted.tx_hash,
-            self.clock(),
-        )
-        self.db.put_token(row)
-        return self.db.get_token(token_id)
 
     def set_payout(self, who: Principal, principal: str, address: str) -> None:
         """The address that claims frames of ``principal``'s worlds. Admin, or a server for itself."""
@@ -216,6 +127,12 @@ class Market:
         limit = _page(limit)
         rows = self.db.list_tokens(owner=owner, space=space, tiers=[tier] if tier else [], after=after, limit=limit)
         return rows, rows[-1].token_id if len(rows) == limit else ""
+
+    def verify(self, token_id: str):
+        """Recompute and check the rarity the token was minted with (verify.py): a ``Verification``."""
+        from .verify import verify_token
+
+        return verify_token(self, token_id)
 
     def history(self, token_id: str, limit: int = 0) -> list[EventRow]:
         """The chain events of a token, oldest first (``limit`` 0: 100)."""
@@ -372,12 +289,6 @@ class Market:
                 listing.price,
                 f"the royalty ({royalty}) and fee ({listing.fee}) exceed the price: raise it",
             )
-
-
-def _wallet(who: Principal, action: str) -> str:
-    if who.role != ROLE_WALLET:
-        raise PermissionDenied(f"{who.name!r} is not a wallet: sign in with a wallet (EIP-4361) to {action}")
-    return who.name
 
 
 def _token_id(value: str) -> str:

@@ -14,8 +14,22 @@ LISTING_STATUSES = ("active", "sold", "cancelled", "stale")
 
 
 @dataclass(frozen=True)
+class MintScoring:
+    """The rarity a mint committed to beyond tier and percentile (multiverse.chain.provenance.MintRecord):
+    the raw ``score``, the ``index_version`` it was computed at, the pinned index's manifest digest, the calibration
+    blob's hash and the ``commitment`` the chain holds (64 hex each)."""
+
+    score: float
+    index_version: str
+    index_digest: str
+    calibration_hash: str
+    commitment: str
+
+
+@dataclass(frozen=True)
 class TokenRow:
-    """A claimed token. ``owner`` follows the indexed chain ("" when the chain no longer has it)."""
+    """A claimed token. ``owner`` follows the indexed chain ("" when the chain no longer has it). ``scoring``: what
+    the mint committed to; None for a token minted before mints committed to their rarity (migration 0008)."""
 
     token_id: str
     chain_id: int
@@ -31,13 +45,23 @@ class TokenRow:
     shape: tuple[int, ...]
     mint_tx: str
     created_at: float
+    scoring: MintScoring | None = None
 
     def values(self) -> dict[str, Any]:
-        return {**self.__dict__, "shape": json.dumps(list(self.shape), separators=(",", ":"))}
+        plain = {k: v for k, v in self.__dict__.items() if k != "scoring"}
+        scoring = dict.fromkeys(SCORING_COLUMNS) if self.scoring is None else self.scoring.__dict__
+        return {**plain, **scoring, "shape": json.dumps(list(self.shape), separators=(",", ":"))}
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> TokenRow:
-        return cls(**{**row, "shape": tuple(json.loads(row["shape"]))})
+        plain = {k: v for k, v in row.items() if k not in SCORING_COLUMNS}
+        scoring = None
+        if all(row.get(k) is not None for k in SCORING_COLUMNS):
+            scoring = MintScoring(**{k: row[k] for k in SCORING_COLUMNS})
+        return cls(**{**plain, "shape": tuple(json.loads(row["shape"])), "scoring": scoring})
+
+
+SCORING_COLUMNS = tuple(MintScoring.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

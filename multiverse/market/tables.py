@@ -12,6 +12,9 @@ text, since they overflow BIGINT; addresses are checksummed ``0x`` text; timesta
 - ``market_nonces`` / ``market_sessions``: wallet sign-in (EIP-4361); sessions store only the secret's sha256;
   a nonce row lives until it is used or expires, and names the client that asked for it (limits per client).
 - ``market_payouts``: a game server's (world owner's) payout address, which claims frame vectors.
+
+A token row keeps the rarity its mint committed to (score, index version, pinned index digest, calibration hash and
+the commitment itself; migration 0008), so that ``verify`` can recompute it from the blob store.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ tokens = sa.Table(
     sa.Column("shape", sa.Text(), nullable=False),  # canonical JSON list of ints
     sa.Column("mint_tx", HASH, nullable=False),
     sa.Column("created_at", sa.Double(), nullable=False),
+    # the rarity the mint committed to (migration 0008; NULL for tokens minted before): multiverse/chain/provenance.py
+    sa.Column("score", sa.Double(), nullable=True),
+    sa.Column("index_version", sa.String(64), nullable=True),
+    sa.Column("index_digest", ID, nullable=True),
+    sa.Column("calibration_hash", ID, nullable=True),
+    sa.Column("commitment", ID, nullable=True),
 )
 
 listings = sa.Table(

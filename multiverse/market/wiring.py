@@ -61,16 +61,31 @@ class MarketStack:
         self.chain.close()
 
 
-def service_rarity(service: RarityService) -> RarityOf:
-    """The rarity engine (``multiverse.rarity`` RarityService) as the market's ``rarity_of``."""
+class ServiceRarity:
+    """The rarity service (``multiverse.rarity`` RarityService) as the market's ``rarity_of``, which also pins a
+    claimed vector's score (``PinningRarity``: the population and calibration saved to the service's blob store)."""
 
-    def rarity_of(space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
+    def __init__(self, service: RarityService) -> None:
+        from multiverse.rarity.pin import Pinner
+
+        self.service, self.pinner = service, Pinner(service.blobs)
+
+    def __call__(self, space: str, snapshot: str, kind: str, index: int) -> tuple[str, float]:
         from multiverse.rarity.types import VectorId
 
-        score = service.rarity_of(VectorId(snapshot, kind, index))
+        score = self.service.rarity_of(VectorId(snapshot, kind, index))
         return score.tier, float(score.percentile)
 
-    return rarity_of
+    def pin(self, space: str, snapshot: str, kind: str, index: int):
+        from multiverse.rarity.types import VectorId
+
+        engine = self.service.engine(space or self.service.space_of(snapshot))
+        return self.pinner.pin(engine, VectorId(snapshot, kind, index))
+
+
+def service_rarity(service: RarityService) -> RarityOf:
+    """The rarity engine (``multiverse.rarity`` RarityService) as the market's ``rarity_of`` (and pinner)."""
+    return ServiceRarity(service)
 
 
 def open_market(

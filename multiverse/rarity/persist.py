@@ -4,7 +4,7 @@ Per population, two blobs: the FAISS index (``faiss.serialize_index``; it holds 
 lists, content hashes and id arrays (safetensors: a JSON header and raw little-endian arrays). A JSON manifest
 names both by digest, with the config, the embedder's version, the index's parameters, the calibration, the
 snapshot and world names, the scoring (score.SCORING; an index stored under another one is stale), and the snapshots recorded as unscorable (with why). The manifest's digest is the
-handle to keep.
+handle to keep. ``pin`` saves one population for a minted token, in blobs no save shares (see there).
 
 Loading checks that the vectors read back from the index still hash to the stored content hashes, so a
 damaged or mismatched blob is ``Corrupt`` rather than silently wrong scores.
@@ -28,6 +28,7 @@ from multiverse.rarity.score import SCORING
 from multiverse.rarity.types import RarityConfig
 
 FORMAT = "multiverse.rarity.v1"
+PINNED_INDEX = "pinned_faiss_index"  # a pin's FAISS index, inside its arrays blob (uint8)
 
 
 class StaleIndex(FailedPrecondition):
@@ -35,28 +36,46 @@ class StaleIndex(FailedPrecondition):
 
 
 def save(engine, blobs) -> str:
-    kinds = {}
-    for kind, pop in engine._pops.items():
-        n = pop.n_rows
-        arrays = {
-            "hashes": pop.hashes[:n],
-            "alive": pop.alive[:n].astype(np.uint8),
-            "dist": pop.graph.dist[:n],
-            "nbr": pop.graph.nbr[:n],
-            **pop.registry.arrays(),
-        }
-        arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
-        kinds[kind] = {
-            "embedder": pop.embedder.version,
-            "index": pop.index.meta(),
-            "index_blob": blobs.put_bytes(pop.index.to_bytes()),
-            "arrays_blob": blobs.put_bytes(st_save(arrays)),
-            "n_rows": n,
-            "build": pop.build,
-            "revision": pop.revision,
-            "calibration": pop.calibration.to_json() if pop.calibration else None,
-            "names": pop.registry.names(),
-        }
+    kinds = {kind: _entry(pop, blobs) for kind, pop in engine._pops.items()}
+    return _put_manifest(engine, blobs, kinds)
+
+
+def pin(engine, blobs, kind: str) -> str:
+    """Save ``kind``'s population as it is now, for a token minted against it (multiverse/rarity/pin.py); returns
+    the manifest's digest, which ``load`` reads like any other. The caller holds the engine's lock.
+
+    A pin must outlive the service's saves, whose superseded blobs the service deletes (``blobs_of``): a pin keeps the
+    FAISS index inside its arrays blob, whose header also says it is pinned, and its manifest says so too, so that no
+    blob of a pin has the bytes (the digest) of a blob of a save."""
+    return _put_manifest(engine, blobs, {kind: _entry(engine.population(kind), blobs, pinned=True)}, pinned=True)
+
+
+def _entry(pop, blobs, *, pinned: bool = False) -> dict:
+    n = pop.n_rows
+    arrays = {
+        "hashes": pop.hashes[:n],
+        "alive": pop.alive[:n].astype(np.uint8),
+        "dist": pop.graph.dist[:n],
+        "nbr": pop.graph.nbr[:n],
+        **pop.registry.arrays(),
+    }
+    if pinned:
+        arrays[PINNED_INDEX] = np.frombuffer(pop.index.to_bytes(), dtype=np.uint8)
+    arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    return {
+        "embedder": pop.embedder.version,
+        "index": pop.index.meta(),
+        "index_blob": "" if pinned else blobs.put_bytes(pop.index.to_bytes()),
+        "arrays_blob": blobs.put_bytes(st_save(arrays, metadata={"pinned": "1"} if pinned else None)),
+        "n_rows": n,
+        "build": pop.build,
+        "revision": pop.revision,
+        "calibration": pop.calibration.to_json() if pop.calibration else None,
+        "names": pop.registry.names(),
+    }
+
+
+def _put_manifest(engine, blobs, kinds: dict, *, pinned: bool = False) -> str:
     manifest = {
         "format": FORMAT,
         "scoring": SCORING,
@@ -67,6 +86,7 @@ def save(engine, blobs) -> str:
         "config": engine.config.to_json(),
         "kinds": kinds,
         "unscorable": dict(sorted(engine.unscorable.items())),
+        **({"pinned": True} if pinned else {}),
     }
     return blobs.put_bytes(json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode())
 
@@ -76,7 +96,8 @@ def blobs_of(blobs, digest: str) -> set[str]:
     manifest is missing or unreadable)."""
     try:
         manifest = json.loads(blobs.read(digest))
-        return {digest} | {entry[name] for entry in manifest["kinds"].values() for name in ("index_blob", "arrays_blob")}
+        named = {entry[name] for entry in manifest["kinds"].values() for name in ("index_blob", "arrays_blob")}
+        return {digest} | (named - {""})
     except (NotFound, Corrupt, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError):
         return set()
 
@@ -118,7 +139,8 @@ def _load_population(pop, entry: dict, blobs) -> None:
         )
     n = int(entry["n_rows"])
     arrays = st_load(blobs.read(entry["arrays_blob"]))
-    index = VectorIndex.from_bytes(pop.dim, pop.config.index, blobs.read(entry["index_blob"]), entry["index"])
+    raw = arrays.pop(PINNED_INDEX).tobytes() if not entry["index_blob"] else blobs.read(entry["index_blob"])
+    index = VectorIndex.from_bytes(pop.dim, pop.config.index, raw, entry["index"])
     alive = arrays["alive"].astype(bool)
     rows = np.flatnonzero(alive)
     x = np.zeros((n, pop.dim), dtype=np.float32)
