@@ -8,7 +8,7 @@ import pytest
 from tests.http.stack import OUTLIER_FRAME, OUTLIER_PLAYER
 
 CARD = {"snapshot", "kind", "index", "space", "world", "score", "percentile", "tier", "knn_distance",
-        "index_version", "n", "picture", "url", "token_id"}
+        "index_version", "n", "picture", "url", "token_id", "percentile_low", "percentile_high", "tier_uncertain"}
 
 
 def test_spaces_name_their_counts(http):
