@@ -1,8 +1,13 @@
 """The rarity engine of one latent space: the service layer's single entry point.
 
 It holds one population per kind ("frame": flattened frame latents; "player": implicit player vectors), takes
-plain numpy arrays and string/tuple ids, and answers with frozen records (``records.py``). Calls are
-serialised by a lock; reads never see a half-applied add.
+plain numpy arrays and string/tuple ids, and answers with frozen records (``records.py``).
+
+Reads never wait for scoring. Writes are serialised by a writer lock; an add works out everything it changes
+(embedding, searches, new lists, and a calibration that falls due) beside the published state, holding only the
+writer lock (``stage.py``), then publishes it under the read lock in a short commit (no search, no distance).
+Reads take the read lock, so they see the index version before a batch or after it, never half of one, and say
+which (``RarityScore.index_version``); a read waits at most for a commit, not for a scoring.
 
     engine = RarityEngine.for_space(space_record)
     result = engine.add("frame", frames, snapshot=snap_id, world="overworld-1")   # (T, *frame_shape)
@@ -25,6 +30,7 @@ import numpy as np
 
 from multiverse.errors import Corrupt, InvalidArgument, NotFound
 from multiverse.rarity import reads
+from multiverse.rarity import stage as stage_mod
 from multiverse.rarity.calibrate import Calibration
 from multiverse.rarity.embed import make_embedder
 from multiverse.rarity.population import Population
@@ -66,7 +72,8 @@ class RarityEngine:
         if player_dim:
             self._pops["player"] = Population("player", make_embedder(player_dim, max_dim=c.embed_dim,
                                                                       seed=c.embed_seed), c)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # reads and commits
+        self._write = threading.RLock()  # writers, one at a time; held while staging, without ``_lock``
         self.loaded_from: str | None = None  # the manifest ``open`` loaded it from; None when built or rebuilt
         # {snapshot: why} for stored snapshots that cannot be scored (saved with the engine, so never retried)
         self.unscorable: dict[str, str] = {}
@@ -97,20 +104,29 @@ class RarityEngine:
         """Add one snapshot's vectors of ``kind`` ((n, values) or (n, *frame_shape)); ``indices`` name them
         within the snapshot (default 0..n-1). Returns the batch's scores and the earlier vectors re-scored.
         Adding the same snapshot again with the same vectors is a no-op that returns the same scores."""
-        with self._lock:
+        with self._write:
             pop = self.population(kind)
             idx = _indices(indices, len(vectors) if hasattr(vectors, "__len__") else 0)
-            rows, changed, new_points = pop.add(vectors, _name("snapshot", snapshot), _name("world", world), idx)
+            st = pop.stage([(vectors, _name("snapshot", snapshot), _name("world", world), idx)])
+            if isinstance(st.outcomes[0], Exception):
+                raise st.outcomes[0]
+            self._publish(pop, st)
+            rows, new_points = st.outcomes[0]
             if pop.deferred:
                 return AddResult((), (), new_points, pop.index_version)
-            pos = pop.registry.snapshot_keys(snapshot)
-            key_of = dict(zip(pop.registry.key_index[pos].tolist(), pos.tolist()))
-            keys = np.array([key_of[int(i)] for i in idx], dtype=np.int64)
-            reads.ensure_calibrated(pop)
-            scores = reads.member_scores(pop, rows, keys)
-            first = pop.registry.first_keys(pop.n_rows)[changed]
+            scores = reads.member_scores(pop, rows, _keys(pop, snapshot, idx))  # off the read lock: only we write
+            first = pop.registry.first_keys(pop.n_rows)[st.changed]
             rescored = tuple(reads._vid(pop, p) for p in first.tolist())
             return AddResult(tuple(scores), rescored, new_points, pop.index_version)
+
+    def _publish(self, pop: Population, st) -> None:
+        """Commit a staged add under the read lock, with the calibration it makes due fitted beforehand (on a
+        preview of the population it leaves), so that no read after it has to fit one."""
+        if st.linked and len(st.new_rows) and _calibration_due(pop, st.n_after - st.n0 + pop.n_alive):
+            shadow = stage_mod.preview(pop, st)
+            st.calibration = reads.calibrate(shadow)
+        with self._lock:
+            pop.commit(st)
 
     def add_snapshot(
         self, snapshot: str, world: str, *, frames: np.ndarray | None = None, players: np.ndarray | None = None
@@ -125,7 +141,7 @@ class RarityEngine:
     def mark_unscorable(self, snapshot: str, reason: str) -> None:
         """Record that ``snapshot`` cannot be scored (its state does not read, say), so that it is not tried
         again; ``reason`` is kept (cut to 500 characters) for reports."""
-        with self._lock:
+        with self._write, self._lock:
             self.unscorable[_name("snapshot", snapshot)] = reason[:500]
 
     def add_snapshots(
@@ -137,7 +153,7 @@ class RarityEngine:
         is not offered to the next."""
         results: dict[str, dict[str, AddResult]] = {snap: {} for snap, *_ in items}
         failed: dict[str, Exception] = {}
-        with self._lock:
+        with self._write:
             for kind, at in (("frame", 2), ("player", 3)):
                 pop = self._pops.get(kind)
                 batch = [(item[at], _name("snapshot", item[0]), _name("world", item[1]), _indices(None, len(item[at])))
@@ -145,35 +161,40 @@ class RarityEngine:
                          and item[at] is not None and len(item[at])]
                 if not batch:
                     continue
-                outcomes, _ = pop.add_many(batch)
-                reads.ensure_calibrated(pop)
-                for (_, snap, _, idx), outcome in zip(batch, outcomes):
+                st = pop.stage(batch)
+                self._publish(pop, st)
+                done = []
+                for (_, snap, _, idx), outcome in zip(batch, st.outcomes):
                     if isinstance(outcome, Exception):
                         failed[snap] = outcome
-                        continue
-                    rows, n_new = outcome
-                    pos = pop.registry.snapshot_keys(snap)
-                    key_of = dict(zip(pop.registry.key_index[pos].tolist(), pos.tolist()))
-                    keys = np.array([key_of[int(i)] for i in idx], dtype=np.int64)
-                    scores = reads.member_scores(pop, rows, keys)
-                    results[snap][kind] = AddResult(tuple(scores), (), n_new, pop.index_version)
+                    else:
+                        done.append((snap, outcome[0], outcome[1], _keys(pop, snap, idx)))
+                if not done:
+                    continue
+                # one scoring pass for the whole batch, off the read lock (only this writer changes the population)
+                scores = reads.member_scores(pop, np.concatenate([d[1] for d in done]),
+                                             np.concatenate([d[3] for d in done]))
+                at_ = 0
+                for snap, rows, n_new, _ in done:
+                    results[snap][kind] = AddResult(tuple(scores[at_ : at_ + len(rows)]), (), n_new, pop.index_version)
+                    at_ += len(rows)
         return {snap: r for snap, r in results.items() if snap not in failed}, failed
 
     def remove_snapshot(self, snapshot: str) -> int:
         """Forget a snapshot's vectors (garbage collection); returns how many ids were removed."""
-        with self._lock:
+        with self._write, self._lock:
             return sum(pop.remove_snapshot(snapshot)[0] for pop in self._pops.values())
 
     def rebuild(self, kind: str | None = None) -> None:
         """Compact, retrain the index and recompute every k-NN list and the calibration (a new build)."""
-        with self._lock:
+        with self._write, self._lock:
             for pop in self._selected(kind):
                 pop.rebuild()
                 reads.calibrate(pop)
 
     def calibrate(self, kind: str | None = None) -> dict[str, Calibration]:
         """Refit the calibration now (it is refitted automatically as the population grows)."""
-        with self._lock:
+        with self._write, self._lock:
             return {pop.kind: reads.calibrate(pop) for pop in self._selected(kind)}
 
     def calibration(self, kind: str) -> Calibration | None:
@@ -188,7 +209,7 @@ class RarityEngine:
         """Add many snapshots and link them once at the end (for rebuilding from the store):
         ``with engine.bulk(): engine.add(...)``. Scores returned inside the block are placeholders. When the
         block raises, nothing is linked (that could take minutes on a large population): discard the engine."""
-        with self._lock:
+        with self._write, self._lock:
             for pop in self._pops.values():
                 pop.deferred = True
             try:
@@ -299,7 +320,7 @@ class RarityEngine:
         """Write index, lists, ids and calibration to ``blobs``; returns the manifest's digest (keep it)."""
         from multiverse.rarity.persist import save
 
-        with self._lock:
+        with self._write:  # no writer meanwhile; reads go on (a save of a large index takes seconds)
             return save(self, blobs)
 
     @classmethod
@@ -338,6 +359,20 @@ class RarityEngine:
             for kind, vectors, snapshot, world, indices in source():
                 engine.add(kind, vectors, snapshot=snapshot, world=world, indices=indices)
         return engine
+
+
+def _keys(pop: Population, snapshot: str, idx: np.ndarray) -> np.ndarray:
+    """The key positions of ids (snapshot, idx[i]) in ``pop``'s registry."""
+    pos = pop.registry.snapshot_keys(snapshot)
+    key_of = dict(zip(pop.registry.key_index[pos].tolist(), pos.tolist()))
+    return np.array([key_of[int(i)] for i in idx], dtype=np.int64)
+
+
+def _calibration_due(pop: Population, n_after: int) -> bool:
+    """Whether the first read after a commit leaving ``n_after`` points would refit the calibration
+    (``reads.ensure_calibrated``'s rule)."""
+    c = pop.calibration
+    return c is None or abs(n_after - c.n) > pop.config.recalibrate_growth * max(c.n, 1)
 
 
 def _name(field: str, value: str) -> str:

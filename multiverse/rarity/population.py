@@ -1,10 +1,11 @@
 """One population: every distinct vector of one kind ("frame" | "player") of one latent space, its FAISS index
 and k-NN lists, kept exact under adds and removals. Reads (scores, pages) live in ``reads.py``.
 
-Points are rows of ``x``; a row never changes number until a compacting ``rebuild``. Adding a batch Q:
+Points are rows of ``x``; a row never changes number until a compacting ``rebuild``. Adding a batch Q (worked
+out by ``stage`` beside what readers see, then published by a short ``commit``: ``stage.py``):
 
 1. embed, collapse exact duplicates (by content hash, then by comparing the vectors) onto existing or new rows;
-2. index the new rows and search their k nearest (self excluded by row id, not by position);
+2. search the new rows' k nearest (self excluded by row id, not by position) in the index and within the batch;
 3. find the earlier points whose k-NN ball (radius r_k) contains a new point (a "ball query": exhaustive by GEMM
    on a flat index, on the torch device where a torch backend searches it; on IVF a range search over the probed
    lists for the bulk of the points plus an exhaustive pass over the widest 1% of balls) and merge the new
@@ -18,9 +19,10 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from multiverse.errors import AlreadyExists, InvalidArgument
+from multiverse.errors import AlreadyExists
 from multiverse.rarity import calibrate
-from multiverse.rarity.embed import Embedder, content_hash
+from multiverse.rarity import stage as stage_mod
+from multiverse.rarity.embed import Embedder
 from multiverse.rarity.ids import Registry
 from multiverse.rarity.index import VectorIndex
 from multiverse.rarity.knn import BLOCK, Graph, sq_dists
@@ -76,20 +78,12 @@ class Population:
     def add(self, vectors: np.ndarray, snapshot: str, world: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """Add one snapshot's vectors of this kind. Returns (row per input, rows whose lists changed, number of
         new distinct points). Adding a snapshot that is already here with the same vectors changes nothing."""
-        emb = self.embedder.embed(vectors, field=f"{self.kind}s")
-        if len(indices) != len(emb):
-            raise InvalidArgument("indices", f"{len(indices)} indices", f"give one index per vector ({len(emb)})")
-        hashes = content_hash(emb)
-        if self.registry.has_snapshot(snapshot):
-            return self._re_add(snapshot, emb, indices), np.zeros(0, np.int64), 0
-        rows, fresh = self._assign_rows(emb, hashes)
-        new_rows = rows[fresh]
-        self._append(emb[fresh], hashes[fresh], new_rows)
-        self.registry.add(snapshot, world, indices, rows)
-        linked = len(new_rows) and not self.deferred
-        changed = self._connect(new_rows) if linked else np.zeros(0, np.int64)
-        self.revision += 1
-        return rows, changed, len(new_rows)
+        st = self.stage([(vectors, snapshot, world, indices)])
+        if isinstance(st.outcomes[0], Exception):
+            raise st.outcomes[0]
+        self.commit(st)
+        rows, n_new = st.outcomes[0]
+        return rows, st.changed, n_new
 
     def add_many(
         self, batch: list[tuple[np.ndarray, str, str, np.ndarray]]
@@ -99,20 +93,17 @@ class Population:
         backlog of small saves costs a few batches, not one search each). Returns, per snapshot, (row per input,
         new distinct points) or the error that refused it (nothing of it added), and the rows whose lists
         changed."""
-        n0, deferred, out = self.n_rows, self.deferred, []
-        self.deferred = True
-        try:
-            for vectors, snapshot, world, indices in batch:
-                try:
-                    rows, _, n_new = self.add(vectors, snapshot, world, indices)
-                    out.append((rows, n_new))
-                except Exception as exc:  # refused before anything of it was added (embedding, a changed re-add)
-                    out.append(exc)
-        finally:
-            self.deferred = deferred
-        new = np.arange(n0, self.n_rows, dtype=np.int64)
-        changed = self._connect(new) if len(new) and not deferred else np.zeros(0, np.int64)
-        return out, changed
+        st = self.stage(batch)
+        self.commit(st)
+        return st.outcomes, st.changed
+
+    def stage(self, batch: list[tuple[np.ndarray, str, str, np.ndarray]]) -> stage_mod.Staged:
+        """What adding ``batch`` changes, worked out without publishing it (``stage.py``); ``commit`` publishes.
+        Inside ``RarityEngine.bulk()`` (``deferred``) rows are added unlinked."""
+        return stage_mod.stage(self, batch, link=not self.deferred)
+
+    def commit(self, staged: stage_mod.Staged) -> None:
+        stage_mod.commit(self, staged)
 
     def _re_add(self, snapshot: str, emb: np.ndarray, indices: np.ndarray) -> np.ndarray:
         pos = self.registry.snapshot_keys(snapshot)
@@ -126,62 +117,15 @@ class Population:
             )
         return rows
 
-    def _assign_rows(self, emb: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Row of each input (existing point, or a new row for the first copy within the batch) and the mask
-        of inputs that create a new row."""
-        rows = np.full(len(emb), -1, dtype=np.int64)
-        fresh = np.zeros(len(emb), dtype=bool)
-        pending: dict[int, list[int]] = {}
-        nxt = self.n_rows
-        for i, h in enumerate(hashes.tolist()):
-            for r in self.by_hash.get(h, ()):
-                if np.array_equal(self.x[r], emb[i]):
-                    rows[i] = r
-                    break
-            else:
-                for j in pending.get(h, ()):
-                    if np.array_equal(emb[j], emb[i]):
-                        rows[i] = rows[j]
-                        break
-                else:
-                    rows[i], fresh[i] = nxt, True
-                    nxt += 1
-                    pending.setdefault(h, []).append(i)
-        return rows, fresh
-
-    def _append(self, emb: np.ndarray, hashes: np.ndarray, rows: np.ndarray) -> None:
-        need = self.n_rows + len(rows)
+    def reserve(self, need: int) -> None:
+        """Room for ``need`` rows. Arrays grow by copying into new ones, never in place, so a reader holding the
+        old array still sees the same values in every row it can see."""
         if need > len(self.x):
             cap = max(need + need // 4, int(1.5 * len(self.x)), 1024)  # headroom: the next saves do not copy
             self.x = _grow(self.x, cap)
             self.hashes = _grow(self.hashes, cap)
             self.alive = _grow(self.alive, cap)
             self.graph.reserve(cap)
-        self.x[rows], self.hashes[rows], self.alive[rows] = emb, hashes, True
-        self.n_rows = need
-        for r, h in zip(rows.tolist(), hashes.tolist()):
-            self.by_hash.setdefault(h, []).append(r)
-
-    def _connect(self, new: np.ndarray) -> np.ndarray:
-        """Index the new rows, give them lists and merge them into the lists of earlier points whose k-NN balls
-        contain them. Returns the earlier rows whose lists changed."""
-        n_before = self.n_alive - len(new)
-        if n_before == 0 or len(new) >= n_before:  # bulk: cheaper to recompute every list
-            before = self.graph.dist[: self.n_rows].copy(), self.graph.nbr[: self.n_rows].copy()
-            self.relink()
-            old = np.setdiff1d(self.alive_rows(), new)
-            same = (before[1][old] == self.graph.nbr[old]).all(axis=1)
-            return old[~same]
-        if self.index.wants_rebuild(self.n_alive):
-            rows = self.alive_rows()
-            self.index.build(self.x[rows], rows, self.k)
-        else:
-            self.index.add(self.x[new], new)
-        self._search_lists(new)
-        qi, targets = self.ball_candidates(self.x[new], self.radius(), nearest=self.k)
-        sources = new[qi]
-        keep = ~np.isin(targets, new)  # new-to-new pairs came with the search above
-        return self.graph.merge(self.x, targets[keep], sources[keep])
 
     def relink(self) -> None:
         """Rebuild the index over the alive rows and search every list again."""
@@ -191,16 +135,9 @@ class Population:
         self._search_lists(rows, bulk=True)
 
     def _search_lists(self, rows: np.ndarray, *, bulk: bool = False) -> None:
-        step = 16384 if bulk else 4096
-        for s in range(0, len(rows), step):
-            part = rows[s : s + step]
-            _, found = self.index.search(self.x[part], self.k + 1, bulk=bulk)
-            self.graph.set_lists(self.x, part, found)
-        short = rows[(self.graph.nbr[rows, : self.k_eff] < 0).any(axis=1)] if self.k_eff else rows[:0]
-        if len(short):  # IVF probed too few points for these: search them exhaustively
-            alive = self.alive_rows()
-            _, pos = faiss.knn(self.x[short], self.x[alive], min(self.k + 1, len(alive)))
-            self.graph.set_lists(self.x, short, np.where(pos >= 0, alive[pos], -1))
+        rows, dist, nbr = stage_mod.search_lists(self.x, self.index, rows, self.alive_rows(), self.k, self.k_eff,
+                                                 bulk=bulk)
+        self.graph.dist[rows], self.graph.nbr[rows] = dist, nbr
 
     def ball_candidates(
         self, queries: np.ndarray, radius: np.ndarray, *, nearest: int = 0

@@ -132,9 +132,12 @@ class Worker:
     def _score(self, records: list[SnapshotRecord]) -> None:
         """Embed, score and add ``records`` (in commit order), one batch per space; record what cannot be."""
         by_space: dict[str, list[tuple[SnapshotRecord, SpaceRecord]]] = {}
+        spaces: dict[str, SpaceRecord] = {}  # world -> its space, looked up once per batch
         for record in records:
             try:
-                space = self.meta.get_space(self.meta.get_world(record.world).space)
+                space = spaces.get(record.world)
+                if space is None:
+                    space = spaces[record.world] = self.meta.get_space(self.meta.get_world(record.world).space)
             except Exception as exc:
                 self._failed_now(record, exc)
                 continue
