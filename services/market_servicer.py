@@ -47,6 +47,9 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
     def GetToken(self, request, context):
         return self._token(self.market.get_token(request.token_id))
 
+    def VerifyToken(self, request, context):
+        return verification_to_pb(self.market.verify(request.token_id))
+
     def ListTokens(self, request, context):
         tokens, next_token = self.market.token_page(owner=request.owner, space=request.space, tier=request.tier,
                                                      after=request.page_token, limit=request.page_size)
@@ -116,7 +119,24 @@ class MarketServicer(market_pb2_grpc.MarketServicer):
             shape=list(t.shape),
             mint_tx=t.mint_tx,
             created_at=t.created_at,
+            **(t.scoring.__dict__ if t.scoring else {}),
         )
+
+
+def verification_to_pb(v) -> market_pb2.TokenVerification:
+    """A ``multiverse.market.verify.Verification``; recorded and found values travel as JSON."""
+    return market_pb2.TokenVerification(
+        token_id=v.token_id,
+        status=v.status,
+        reason=v.reason,
+        differences=[
+            market_pb2.VerificationDifference(field=d.field, recorded=json.dumps(d.recorded), found=json.dumps(d.found),
+                                              why=d.why)
+            for d in v.differences
+        ],
+        recorded_json=json.dumps(v.recorded, sort_keys=True),
+        recomputed_json=json.dumps(v.recomputed, sort_keys=True),
+    )
 
 
 def listing_to_pb(row: ListingRow) -> market_pb2.MarketListing:

@@ -114,6 +114,13 @@ def add_market_commands(
     with_wallet(token, required=False)
     token.set_defaults(run=lambda a: show(signed_in(a)[0].get_token(a.token_id)))
 
+    verify = sub.add_parser(
+        "verify", help="recompute the rarity a token was minted with and check it against the chain (exit 1 on a "
+        "mismatch, 2 when it cannot be checked)")
+    verify.add_argument("token_id")
+    with_wallet(verify, required=False)
+    verify.set_defaults(run=lambda a: _verify(signed_in(a)[0], a.token_id))
+
     history = sub.add_parser("history", help="a token's chain events (mint, transfers, sales)")
     history.add_argument("token_id")
     with_wallet(history, required=False)
@@ -199,6 +206,21 @@ def add_market_commands(
             print(f"payout address {a.address}"),
         )[-1]
     )
+
+
+def _verify(client: Any, token_id: str) -> int:
+    """Print the verification as JSON; the exit status: 0 verified, 1 mismatch, 2 unverifiable."""
+    from multiverse.v1 import market_pb2
+
+    request = market_pb2.VerifyTokenRequest(token_id=token_id)
+    reply = client.verify_token(token_id) if hasattr(client, "verify_token") else client._m("VerifyToken", request)
+    print(json.dumps({
+        "token_id": reply.token_id, "status": reply.status, "reason": reply.reason,
+        "differences": [{"field": d.field, "recorded": json.loads(d.recorded or "null"),
+                         "found": json.loads(d.found or "null"), "why": d.why} for d in reply.differences],
+        "recorded": json.loads(reply.recorded_json or "{}"), "recomputed": json.loads(reply.recomputed_json or "{}"),
+    }, indent=2))
+    return {"verified": 0, "mismatch": 1}.get(reply.status, 2)
 
 
 def _wallet_key(a: argparse.Namespace) -> str | None:

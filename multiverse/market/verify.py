@@ -59,10 +59,8 @@ class Verification:
 
 def verify_token(market, token_id: str) -> Verification:
     """Recompute and check the rarity token ``token_id`` was minted with (``market``: a ``Market``)."""
-    from .market import _token_id
-
-    tid = _token_id(token_id)
-    row = market.db.get_token(tid)
+    row = market.get_token(token_id)  # InvalidArgument for a malformed id, NotFound for one never claimed here
+    tid = row.token_id
     diffs: list[Difference] = []
     try:
         chain = market.chain.token_info(tid).provenance

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amultiverse/v1/market.proto\x12\rmultiverse.v1\"\x14\n\x12SignInNonceRequest\"S\n\x13SignInNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x04 \x01(\x04\"3\n\rSignInRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\t\"D\n\x0eSignInResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"=\n\x17SetPayoutAddressRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x1a\n\x18SetPayoutAddressResponse\"\x83\x02\n\x05Token\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x10\n\x08\x63ontract\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x12\n\ndiscoverer\x18\x05 \x01(\t\x12\r\n\x05space\x18\x06 \x01(\t\x12\x10\n\x08snapshot\x18\x07 \x01(\t\x12\x0c\n\x04kind\x18\x08 \x01(\t\x12\r\n\x05index\x18\t \x01(\r\x12\x0c\n\x04tier\x18\n \x01(\t\x12\x12\n\npercentile\x18\x0b \x01(\x01\x12\r\n\x05\x64type\x18\x0c \x01(\t\x12\r\n\x05shape\x18\r \x03(\x03\x12\x0f\n\x07mint_tx\x18\x0e \x01(\t\x12\x12\n\ncreated_at\x18\x0f \x01(\x01\"L\n\x0c\x43laimRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08snapshot\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\r\"#\n\x0fGetTokenRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"f\n\x11ListTokensRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\r\n\x05space\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"S\n\x12ListTokensResponse\x12$\n\x06tokens\x18\x01 \x03(\x0b\x32\x14.multiverse.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf0\x01\n\rMarketListing\x12\x14\n\x0clisting_hash\x18\x01 \x01(\t\x12\x0e\n\x06seller\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x10\n\x08token_id\x18\x04 \x01(\t\x12\r\n\x05price\x18\x05 \x01(\t\x12\x15\n\rfee_recipient\x18\x06 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\t\x12\x0f\n\x07\x63ounter\x18\x08 \x01(\t\x12\x0c\n\x04salt\x18\t \x01(\t\x12\x0e\n\x06\x65xpiry\x18\n \x01(\t\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\x13\n\x0btoken_nonce\x18\r \x01(\t\"V\n\x0fListingsRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x0e\n\x06seller\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\"B\n\x10ListingsResponse\x12.\n\x08listings\x18\x01 \x03(\x0b\x32\x1c.multiverse.v1.MarketListing\"\x91\x01\n\x0e\x43hainEventInfo\x12\x10\n\x08\x63ontract\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\x12\n\nblock_hash\x18\x04 \x01(\t\x12\x0f\n\x07tx_hash\x18\x05 \x01(\t\x12\x11\n\tlog_index\x18\x06 \x01(\r\x12\x11\n\targs_json\x18\x07 \x01(\t\"5\n\x0eHistoryRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"@\n\x0fHistoryResponse\x12-\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.multiverse.v1.ChainEventInfo\")\n\x15\x44ownloadVectorRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"[\n\x16\x44ownloadVectorResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.multiverse.v1.Token\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"H\n\x15PrepareListingRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x0e\n\x06\x65xpiry\x18\x03 \x01(\x04\"p\n\x16PrepareListingResponse\x12-\n\x07listing\x18\x01 \x01(\x0b\x32\x1c.multiverse.v1.MarketListing\x12\x17\n\x0ftyped_data_json\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"X\n\x14SubmitListingRequest\x12-\n\x07listing\x18\x01 \x01(\x0b\x32\x1c.multiverse.v1.MarketListing\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\x15\n\x13GetChainInfoRequest\"d\n\tChainInfo\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0f\n\x07rpc_url\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65ployed_at\x18\x05 \x01(\x04\x32\xd2\x07\n\x06Market\x12T\n\x0bSignInNonce\x12!.multiverse.v1.SignInNonceRequest\x1a\".multiverse.v1.SignInNonceResponse\x12\x45\n\x06SignIn\x12\x1c.multiverse.v1.SignInRequest\x1a\x1d.multiverse.v1.SignInResponse\x12\x63\n\x10SetPayoutAddress\x12&.multiverse.v1.SetPayoutAddressRequest\x1a\'.multiverse.v1.SetPayoutAddressResponse\x12:\n\x05\x43laim\x12\x1b.multiverse.v1.ClaimRequest\x1a\x14.multiverse.v1.Token\x12@\n\x08GetToken\x12\x1e.multiverse.v1.GetTokenRequest\x1a\x14.multiverse.v1.Token\x12Q\n\nListTokens\x12 .multiverse.v1.ListTokensRequest\x1a!.multiverse.v1.ListTokensResponse\x12K\n\x08Listings\x12\x1e.multiverse.v1.ListingsRequest\x1a\x1f.multiverse.v1.ListingsResponse\x12H\n\x07History\x12\x1d.multiverse.v1.HistoryRequest\x1a\x1e.multiverse.v1.HistoryResponse\x12]\n\x0e\x44ownloadVector\x12$.multiverse.v1.DownloadVectorRequest\x1a%.multiverse.v1.DownloadVectorResponse\x12]\n\x0ePrepareListing\x12$.multiverse.v1.PrepareListingRequest\x1a%.multiverse.v1.PrepareListingResponse\x12R\n\rSubmitListing\x12#.multiverse.v1.SubmitListingRequest\x1a\x1c.multiverse.v1.MarketListing\x12L\n\x0cGetChainInfo\x12\".multiverse.v1.GetChainInfoRequest\x1a\x18.multiverse.v1.ChainInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1amultiverse/v1/market.proto\x12\rmultiverse.v1\"\x14\n\x12SignInNonceRequest\"S\n\x13SignInNonceResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x04 \x01(\x04\"3\n\rSignInRequest\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x11\n\tsignature\x18\x02 \x01(\t\"D\n\x0eSignInResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x01\"=\n\x17SetPayoutAddressRequest\x12\x11\n\tprincipal\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"\x1a\n\x18SetPayoutAddressResponse\"\xed\x02\n\x05Token\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x10\n\x08\x63hain_id\x18\x02 \x01(\x04\x12\x10\n\x08\x63ontract\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x12\n\ndiscoverer\x18\x05 \x01(\t\x12\r\n\x05space\x18\x06 \x01(\t\x12\x10\n\x08snapshot\x18\x07 \x01(\t\x12\x0c\n\x04kind\x18\x08 \x01(\t\x12\r\n\x05index\x18\t \x01(\r\x12\x0c\n\x04tier\x18\n \x01(\t\x12\x12\n\npercentile\x18\x0b \x01(\x01\x12\r\n\x05\x64type\x18\x0c \x01(\t\x12\r\n\x05shape\x18\r \x03(\x03\x12\x0f\n\x07mint_tx\x18\x0e \x01(\t\x12\x12\n\ncreated_at\x18\x0f \x01(\x01\x12\r\n\x05score\x18\x10 \x01(\x01\x12\x15\n\rindex_version\x18\x11 \x01(\t\x12\x14\n\x0cindex_digest\x18\x12 \x01(\t\x12\x18\n\x10\x63\x61libration_hash\x18\x13 \x01(\t\x12\x12\n\ncommitment\x18\x14 \x01(\t\"&\n\x12VerifyTokenRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"U\n\x16VerificationDifference\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x10\n\x08recorded\x18\x02 \x01(\t\x12\r\n\x05\x66ound\x18\x03 \x01(\t\x12\x0b\n\x03why\x18\x04 \x01(\t\"\xb1\x01\n\x11TokenVerification\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12:\n\x0b\x64ifferences\x18\x04 \x03(\x0b\x32%.multiverse.v1.VerificationDifference\x12\x15\n\rrecorded_json\x18\x05 \x01(\t\x12\x17\n\x0frecomputed_json\x18\x06 \x01(\t\"L\n\x0c\x43laimRequest\x12\r\n\x05space\x18\x01 \x01(\t\x12\x10\n\x08snapshot\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05index\x18\x04 \x01(\r\"#\n\x0fGetTokenRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"f\n\x11ListTokensRequest\x12\r\n\x05owner\x18\x01 \x01(\t\x12\r\n\x05space\x18\x02 \x01(\t\x12\x0c\n\x04tier\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"S\n\x12ListTokensResponse\x12$\n\x06tokens\x18\x01 \x03(\x0b\x32\x14.multiverse.v1.Token\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf0\x01\n\rMarketListing\x12\x14\n\x0clisting_hash\x18\x01 \x01(\t\x12\x0e\n\x06seller\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x10\n\x08token_id\x18\x04 \x01(\t\x12\r\n\x05price\x18\x05 \x01(\t\x12\x15\n\rfee_recipient\x18\x06 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\t\x12\x0f\n\x07\x63ounter\x18\x08 \x01(\t\x12\x0c\n\x04salt\x18\t \x01(\t\x12\x0e\n\x06\x65xpiry\x18\n \x01(\t\x12\x11\n\tsignature\x18\x0b \x01(\x0c\x12\x0e\n\x06status\x18\x0c \x01(\t\x12\x13\n\x0btoken_nonce\x18\r \x01(\t\"V\n\x0fListingsRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x0e\n\x06seller\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\"B\n\x10ListingsResponse\x12.\n\x08listings\x18\x01 \x03(\x0b\x32\x1c.multiverse.v1.MarketListing\"\x91\x01\n\x0e\x43hainEventInfo\x12\x10\n\x08\x63ontract\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\x12\n\nblock_hash\x18\x04 \x01(\t\x12\x0f\n\x07tx_hash\x18\x05 \x01(\t\x12\x11\n\tlog_index\x18\x06 \x01(\r\x12\x11\n\targs_json\x18\x07 \x01(\t\"5\n\x0eHistoryRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"@\n\x0fHistoryResponse\x12-\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.multiverse.v1.ChainEventInfo\")\n\x15\x44ownloadVectorRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\"[\n\x16\x44ownloadVectorResponse\x12#\n\x05token\x18\x01 \x01(\x0b\x32\x14.multiverse.v1.Token\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"H\n\x15PrepareListingRequest\x12\x10\n\x08token_id\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x0e\n\x06\x65xpiry\x18\x03 \x01(\x04\"p\n\x16PrepareListingResponse\x12-\n\x07listing\x18\x01 \x01(\x0b\x32\x1c.multiverse.v1.MarketListing\x12\x17\n\x0ftyped_data_json\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"X\n\x14SubmitListingRequest\x12-\n\x07listing\x18\x01 \x01(\x0b\x32\x1c.multiverse.v1.MarketListing\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"\x15\n\x13GetChainInfoRequest\"d\n\tChainInfo\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\x04\x12\r\n\x05token\x18\x02 \x01(\t\x12\x10\n\x08\x65xchange\x18\x03 \x01(\t\x12\x0f\n\x07rpc_url\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65ployed_at\x18\x05 \x01(\x04\x32\xa6\x08\n\x06Market\x12T\n\x0bSignInNonce\x12!.multiverse.v1.SignInNonceRequest\x1a\".multiverse.v1.SignInNonceResponse\x12\x45\n\x06SignIn\x12\x1c.multiverse.v1.SignInRequest\x1a\x1d.multiverse.v1.SignInResponse\x12\x63\n\x10SetPayoutAddress\x12&.multiverse.v1.SetPayoutAddressRequest\x1a\'.multiverse.v1.SetPayoutAddressResponse\x12:\n\x05\x43laim\x12\x1b.multiverse.v1.ClaimRequest\x1a\x14.multiverse.v1.Token\x12@\n\x08GetToken\x12\x1e.multiverse.v1.GetTokenRequest\x1a\x14.multiverse.v1.Token\x12R\n\x0bVerifyToken\x12!.multiverse.v1.VerifyTokenRequest\x1a .multiverse.v1.TokenVerification\x12Q\n\nListTokens\x12 .multiverse.v1.ListTokensRequest\x1a!.multiverse.v1.ListTokensResponse\x12K\n\x08Listings\x12\x1e.multiverse.v1.ListingsRequest\x1a\x1f.multiverse.v1.ListingsResponse\x12H\n\x07History\x12\x1d.multiverse.v1.HistoryRequest\x1a\x1e.multiverse.v1.HistoryResponse\x12]\n\x0e\x44ownloadVector\x12$.multiverse.v1.DownloadVectorRequest\x1a%.multiverse.v1.DownloadVectorResponse\x12]\n\x0ePrepareListing\x12$.multiverse.v1.PrepareListingRequest\x1a%.multiverse.v1.PrepareListingResponse\x12R\n\rSubmitListing\x12#.multiverse.v1.SubmitListingRequest\x1a\x1c.multiverse.v1.MarketListing\x12L\n\x0cGetChainInfo\x12\".multiverse.v1.GetChainInfoRequest\x1a\x18.multiverse.v1.ChainInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,41 +44,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETPAYOUTADDRESSRESPONSE']._serialized_start=338
   _globals['_SETPAYOUTADDRESSRESPONSE']._serialized_end=364
   _globals['_TOKEN']._serialized_start=367
-  _globals['_TOKEN']._serialized_end=626
-  _globals['_CLAIMREQUEST']._serialized_start=628
-  _globals['_CLAIMREQUEST']._serialized_end=704
-  _globals['_GETTOKENREQUEST']._serialized_start=706
-  _globals['_GETTOKENREQUEST']._serialized_end=741
-  _globals['_LISTTOKENSREQUEST']._serialized_start=743
-  _globals['_LISTTOKENSREQUEST']._serialized_end=845
-  _globals['_LISTTOKENSRESPONSE']._serialized_start=847
-  _globals['_LISTTOKENSRESPONSE']._serialized_end=930
-  _globals['_MARKETLISTING']._serialized_start=933
-  _globals['_MARKETLISTING']._serialized_end=1173
-  _globals['_LISTINGSREQUEST']._serialized_start=1175
-  _globals['_LISTINGSREQUEST']._serialized_end=1261
-  _globals['_LISTINGSRESPONSE']._serialized_start=1263
-  _globals['_LISTINGSRESPONSE']._serialized_end=1329
-  _globals['_CHAINEVENTINFO']._serialized_start=1332
-  _globals['_CHAINEVENTINFO']._serialized_end=1477
-  _globals['_HISTORYREQUEST']._serialized_start=1479
-  _globals['_HISTORYREQUEST']._serialized_end=1532
-  _globals['_HISTORYRESPONSE']._serialized_start=1534
-  _globals['_HISTORYRESPONSE']._serialized_end=1598
-  _globals['_DOWNLOADVECTORREQUEST']._serialized_start=1600
-  _globals['_DOWNLOADVECTORREQUEST']._serialized_end=1641
-  _globals['_DOWNLOADVECTORRESPONSE']._serialized_start=1643
-  _globals['_DOWNLOADVECTORRESPONSE']._serialized_end=1734
-  _globals['_PREPARELISTINGREQUEST']._serialized_start=1736
-  _globals['_PREPARELISTINGREQUEST']._serialized_end=1808
-  _globals['_PREPARELISTINGRESPONSE']._serialized_start=1810
-  _globals['_PREPARELISTINGRESPONSE']._serialized_end=1922
-  _globals['_SUBMITLISTINGREQUEST']._serialized_start=1924
-  _globals['_SUBMITLISTINGREQUEST']._serialized_end=2012
-  _globals['_GETCHAININFOREQUEST']._serialized_start=2014
-  _globals['_GETCHAININFOREQUEST']._serialized_end=2035
-  _globals['_CHAININFO']._serialized_start=2037
-  _globals['_CHAININFO']._serialized_end=2137
-  _globals['_MARKET']._serialized_start=2140
-  _globals['_MARKET']._serialized_end=3118
+  _globals['_TOKEN']._serialized_end=732
+  _globals['_VERIFYTOKENREQUEST']._serialized_start=734
+  _globals['_VERIFYTOKENREQUEST']._serialized_end=772
+  _globals['_VERIFICATIONDIFFERENCE']._serialized_start=774
+  _globals['_VERIFICATIONDIFFERENCE']._serialized_end=859
+  _globals['_TOKENVERIFICATION']._serialized_start=862
+  _globals['_TOKENVERIFICATION']._serialized_end=1039
+  _globals['_CLAIMREQUEST']._serialized_start=1041
+  _globals['_CLAIMREQUEST']._serialized_end=1117
+  _globals['_GETTOKENREQUEST']._serialized_start=1119
+  _globals['_GETTOKENREQUEST']._serialized_end=1154
+  _globals['_LISTTOKENSREQUEST']._serialized_start=1156
+  _globals['_LISTTOKENSREQUEST']._serialized_end=1258
+  _globals['_LISTTOKENSRESPONSE']._serialized_start=1260
+  _globals['_LISTTOKENSRESPONSE']._serialized_end=1343
+  _globals['_MARKETLISTING']._serialized_start=1346
+  _globals['_MARKETLISTING']._serialized_end=1586
+  _globals['_LISTINGSREQUEST']._serialized_start=1588
+  _globals['_LISTINGSREQUEST']._serialized_end=1674
+  _globals['_LISTINGSRESPONSE']._serialized_start=1676
+  _globals['_LISTINGSRESPONSE']._serialized_end=1742
+  _globals['_CHAINEVENTINFO']._serialized_start=1745
+  _globals['_CHAINEVENTINFO']._serialized_end=1890
+  _globals['_HISTORYREQUEST']._serialized_start=1892
+  _globals['_HISTORYREQUEST']._serialized_end=1945
+  _globals['_HISTORYRESPONSE']._serialized_start=1947
+  _globals['_HISTORYRESPONSE']._serialized_end=2011
+  _globals['_DOWNLOADVECTORREQUEST']._serialized_start=2013
+  _globals['_DOWNLOADVECTORREQUEST']._serialized_end=2054
+  _globals['_DOWNLOADVECTORRESPONSE']._serialized_start=2056
+  _globals['_DOWNLOADVECTORRESPONSE']._serialized_end=2147
+  _globals['_PREPARELISTINGREQUEST']._serialized_start=2149
+  _globals['_PREPARELISTINGREQUEST']._serialized_end=2221
+  _globals['_PREPARELISTINGRESPONSE']._serialized_start=2223
+  _globals['_PREPARELISTINGRESPONSE']._serialized_end=2335
+  _globals['_SUBMITLISTINGREQUEST']._serialized_start=2337
+  _globals['_SUBMITLISTINGREQUEST']._serialized_end=2425
+  _globals['_GETCHAININFOREQUEST']._serialized_start=2427
+  _globals['_GETCHAININFOREQUEST']._serialized_end=2448
+  _globals['_CHAININFO']._serialized_start=2450
+  _globals['_CHAININFO']._serialized_end=2550
+  _globals['_MARKET']._serialized_start=2553
+  _globals['_MARKET']._serialized_end=3615
 # @@protoc_insertion_point(module_scope)

@@ -53,7 +53,7 @@ class SetPayoutAddressResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Token(_message.Message):
-    __slots__ = ("token_id", "chain_id", "contract", "owner", "discoverer", "space", "snapshot", "kind", "index", "tier", "percentile", "dtype", "shape", "mint_tx", "created_at")
+    __slots__ = ("token_id", "chain_id", "contract", "owner", "discoverer", "space", "snapshot", "kind", "index", "tier", "percentile", "dtype", "shape", "mint_tx", "created_at", "score", "index_version", "index_digest", "calibration_hash", "commitment")
     TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     CONTRACT_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,11 @@ class Token(_message.Message):
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     MINT_TX_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_VERSION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_HASH_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     token_id: str
     chain_id: int
     contract: str
@@ -84,7 +89,46 @@ class Token(_message.Message):
     shape: _containers.RepeatedScalarFieldContainer[int]
     mint_tx: str
     created_at: float
-    def __init__(self, token_id: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., owner: _Optional[str] = ..., discoverer: _Optional[str] = ..., space: _Optional[str] = ..., snapshot: _Optional[str] = ..., kind: _Optional[str] = ..., index: _Optional[int] = ..., tier: _Optional[str] = ..., percentile: _Optional[float] = ..., dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., mint_tx: _Optional[str] = ..., created_at: _Optional[float] = ...) -> None: ...
+    score: float
+    index_version: str
+    index_digest: str
+    calibration_hash: str
+    commitment: str
+    def __init__(self, token_id: _Optional[str] = ..., chain_id: _Optional[int] = ..., contract: _Optional[str] = ..., owner: _Optional[str] = ..., discoverer: _Optional[str] = ..., space: _Optional[str] = ..., snapshot: _Optional[str] = ..., kind: _Optional[str] = ..., index: _Optional[int] = ..., tier: _Optional[str] = ..., percentile: _Optional[float] = ..., dtype: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ..., mint_tx: _Optional[str] = ..., created_at: _Optional[float] = ..., score: _Optional[float] = ..., index_version: _Optional[str] = ..., index_digest: _Optional[str] = ..., calibration_hash: _Optional[str] = ..., commitment: _Optional[str] = ...) -> None: ...
+
+class VerifyTokenRequest(_message.Message):
+    __slots__ = ("token_id",)
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    def __init__(self, token_id: _Optional[str] = ...) -> None: ...
+
+class VerificationDifference(_message.Message):
+    __slots__ = ("field", "recorded", "found", "why")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    WHY_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    recorded: str
+    found: str
+    why: str
+    def __init__(self, field: _Optional[str] = ..., recorded: _Optional[str] = ..., found: _Optional[str] = ..., why: _Optional[str] = ...) -> None: ...
+
+class TokenVerification(_message.Message):
+    __slots__ = ("token_id", "status", "reason", "differences", "recorded_json", "recomputed_json")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_JSON_FIELD_NUMBER: _ClassVar[int]
+    RECOMPUTED_JSON_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    status: str
+    reason: str
+    differences: _containers.RepeatedCompositeFieldContainer[VerificationDifference]
+    recorded_json: str
+    recomputed_json: str
+    def __init__(self, token_id: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., differences: _Optional[_Iterable[_Union[VerificationDifference, _Mapping]]] = ..., recorded_json: _Optional[str] = ..., recomputed_json: _Optional[str] = ...) -> None: ...
 
 class ClaimRequest(_message.Message):
     __slots__ = ("space", "snapshot", "kind", "index")

@@ -59,6 +59,11 @@ class MarketStub:
                 request_serializer=multiverse_dot_v1_dot_market__pb2.GetTokenRequest.SerializeToString,
                 response_deserializer=multiverse_dot_v1_dot_market__pb2.Token.FromString,
                 _registered_method=True)
+        self.VerifyToken = channel.unary_unary(
+                '/multiverse.v1.Market/VerifyToken',
+                request_serializer=multiverse_dot_v1_dot_market__pb2.VerifyTokenRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_market__pb2.TokenVerification.FromString,
+                _registered_method=True)
         self.ListTokens = channel.unary_unary(
                 '/multiverse.v1.Market/ListTokens',
                 request_serializer=multiverse_dot_v1_dot_market__pb2.ListTokensRequest.SerializeToString,
@@ -129,6 +134,15 @@ class MarketServicer:
 
     def GetToken(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyToken(self, request, context):
+        """Recompute the rarity a token was minted with from the index and calibration pinned in the blob store, and check
+        it, the vector's bytes and the token row against the chain's Provenance commitment: verified, mismatch (naming
+        each field that differs) or unverifiable (minted before mints committed to their rarity).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -208,6 +222,11 @@ def add_MarketServicer_to_server(servicer, server):
                     servicer.GetToken,
                     request_deserializer=multiverse_dot_v1_dot_market__pb2.GetTokenRequest.FromString,
                     response_serializer=multiverse_dot_v1_dot_market__pb2.Token.SerializeToString,
+            ),
+            'VerifyToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyToken,
+                    request_deserializer=multiverse_dot_v1_dot_market__pb2.VerifyTokenRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_market__pb2.TokenVerification.SerializeToString,
             ),
             'ListTokens': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTokens,
@@ -380,6 +399,33 @@ class Market:
             '/multiverse.v1.Market/GetToken',
             multiverse_dot_v1_dot_market__pb2.GetTokenRequest.SerializeToString,
             multiverse_dot_v1_dot_market__pb2.Token.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/multiverse.v1.Market/VerifyToken',
+            multiverse_dot_v1_dot_market__pb2.VerifyTokenRequest.SerializeToString,
+            multiverse_dot_v1_dot_market__pb2.TokenVerification.FromString,
             options,
             channel_credentials,
             insecure,

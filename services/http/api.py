@@ -95,6 +95,15 @@ def token(g: Reads, token_id: TokenId) -> dict[str, Any]:
     return g.token(token_id)
 
 
+@router.get("/tokens/{token_id}/verify",
+            summary="Recompute the rarity a token was minted with and check it against the chain's commitment")
+def verify(g: Reads, token_id: TokenId) -> dict[str, Any]:
+    """{token_id, status: verified | mismatch | unverifiable, reason, differences: [{field, recorded, found, why}],
+    recorded, recomputed} (multiverse/market/verify.py)."""
+    g.token(token_id)  # 404 for a token not claimed here (or no market), as GET /api/tokens/{token_id}
+    return g.market.market.verify(token_id).to_json()
+
+
 @router.get("/listings", summary="Signed listings, oldest first")
 def listings(g: Reads, token_id: Annotated[str, Query(max_length=66, pattern=f"{TOKEN}|^$")] = "",
              seller: Address = "", status: Literal["", "active", "sold", "cancelled", "stale"] = "active",
