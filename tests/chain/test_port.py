@@ -80,7 +80,7 @@ def test_minter_key_never_shows(memory_chain, caplog):
     net = memory_chain
     wallet = LocalWallet(net.chain, SECRET_KEY)
     net.fund(wallet.address)
-    call = net.token.functions.mint(wallet.address, b"\1" * 32, b"s".ljust(32, b"\0"), b"\2" * 32, 0)
+    call = net.token.functions.mint(wallet.address, b"\1" * 32, b"s".ljust(32, b"\0"), b"\2" * 32, 0, bytes(32))
     with pytest.raises(PermissionDenied) as caught:
         wallet.transact("mint", call)
     _assert_hidden(str(caught.value) + repr(caught.value) + repr(caught.value.details) + repr(wallet))

@@ -100,7 +100,7 @@ def test_metadata_interfaces_and_admin_only_uris(net):
 def test_contract_checks_rarity_range(net):
     token = net.token.functions
     net.admin.transact("grant", token.grantRole(MINTER_ROLE, net.bob.address))
-    call = token.mint(net.bob.address, b"\7" * 32, b"s".ljust(32, b"\0"), b"\1" * 32, 5 << 32 | 1_000_001)
+    call = token.mint(net.bob.address, b"\7" * 32, b"s".ljust(32, b"\0"), b"\1" * 32, 5 << 32 | 1_000_001, bytes(32))
     with pytest.raises(FailedPrecondition, match=r"RarityOutOfRange\(rarityPpm=1000001\)"):
         net.bob.transact("mint", call)
 
@@ -116,6 +116,7 @@ def test_contract_checks_rarity_range(net):
         (None, token_id_for(b"a"), Provenance("s", "5e" * 32, -1, 0), "provenance.index"),
         (None, token_id_for(b"a"), Provenance("s", "5e" * 32, 2**32, 0), "provenance.index"),
         (None, token_id_for(b"a"), Provenance("s", "5e" * 32, 0, 1_000_001), "provenance.rarity_ppm"),
+        (None, token_id_for(b"a"), Provenance("s", "5e" * 32, 0, 0, "5e" * 31), "provenance.commitment"),
     ],
 )
 def test_mint_validates_input_before_sending(memory_chain, to, content, provenance, field):
