@@ -106,7 +106,7 @@ class Gallery:
         dist = detail.distribution(detail.calibration(engine, kind), card.score)
         reads = Reads(self.store, who)
         return Detail(card, tuple(neighbors), dist, detail.lineage(reads, reads.snapshot(card.snapshot)),
-                      detail.token(self.market, card.token_id))
+                      detail.token(self.market, card.token_id), detail.explanation(self.visible, who, vid))
 
     # -- worlds and snapshots ------------------------------------------------------------------------------
     def worlds(self, who: Principal, *, space: str = "", cursor: str = "", limit: int = 50) -> Page:
