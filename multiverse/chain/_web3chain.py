@@ -171,14 +171,14 @@ class Web3Chain:
             )
         token = self._w3.eth.contract(address=_address("token", contracts.token), abi=self._artifacts["RareVector"].abi)
         exchange = self._w3.eth.contract(address=_address("exchange", contracts.exchange), abi=self._artifacts["Exchange"].abi)
+        codes: dict[str, bytes] = {}
         for name, contract in (("token", token), ("exchange", exchange)):
             code = self._read(f"read the code of the {name}", lambda c=contract: self._w3.eth.get_code(c.address))
             if not code:
                 raise FailedPrecondition(
                     f"no contract at {name} address {contract.address} on chain {self._chain_id}: deploy first or fix the address"
                 )
-            if name == "token":
-                require_commitment(bytes(code), contract.address)
+            codes[name] = bytes(code)
         try:  # a contract of another kind answers these with a revert or garbage
             is_token = self._read(
                 "check the token",
@@ -199,6 +199,7 @@ class Web3Chain:
                 f"{DOMAIN_VERSION!r} (listings now carry the token's nonce): deploy new contracts (for the embedded "
                 "chain: move its data directory's chain folder aside; its tokens stay there)"
             )
+        require_commitment(codes["token"], token.address)
         with self._lock:
             self._token, self._exchange, self._contracts = token, exchange, contracts
             self._royalty_bps = None

@@ -48,7 +48,7 @@ def test_the_same_vector_cannot_be_minted_twice(net):
 
 def test_only_minters_mint_and_the_admin_manages_minters(net):
     token = net.token.functions
-    call = token.mint(net.bob.address, bytes.fromhex(token_id_for(b"x")), b"s".ljust(32, b"\0"), b"\1" * 32, 0)
+    call = token.mint(net.bob.address, bytes.fromhex(token_id_for(b"x")), b"s".ljust(32, b"\0"), b"\1" * 32, 0, bytes(32))
     with pytest.raises(PermissionDenied, match="AccessControlUnauthorizedAccount"):
         net.bob.transact("mint as bob", call)
 
@@ -57,7 +57,7 @@ def test_only_minters_mint_and_the_admin_manages_minters(net):
     assert net.chain.owner_of(token_id_for(b"x")) == net.bob.address
 
     net.admin.transact("revoke", token.revokeRole(MINTER_ROLE, net.bob.address))
-    again = token.mint(net.bob.address, bytes.fromhex(token_id_for(b"y")), b"s".ljust(32, b"\0"), b"\1" * 32, 0)
+    again = token.mint(net.bob.address, bytes.fromhex(token_id_for(b"y")), b"s".ljust(32, b"\0"), b"\1" * 32, 0, bytes(32))
     with pytest.raises(PermissionDenied):
         net.bob.transact("mint as bob", again)
     with pytest.raises(PermissionDenied):  # only the admin grants
