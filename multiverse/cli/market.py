@@ -210,10 +210,7 @@ def add_market_commands(
 
 def _verify(client: Any, token_id: str) -> int:
     """Print the verification as JSON; the exit status: 0 verified, 1 mismatch, 2 unverifiable."""
-    from multiverse.v1 import market_pb2
-
-    request = market_pb2.VerifyTokenRequest(token_id=token_id)
-    reply = client.verify_token(token_id) if hasattr(client, "verify_token") else client._m("VerifyToken", request)
+    reply = client.verify_token(token_id)
     print(json.dumps({
         "token_id": reply.token_id, "status": reply.status, "reason": reply.reason,
         "differences": [{"field": d.field, "recorded": json.loads(d.recorded or "null"),

@@ -134,6 +134,10 @@ class MarketCalls:
             if not page_token:
                 return
 
+    def verify_token(self, token_id: str) -> market_pb2.TokenVerification:
+        """Recompute the token's rarity at mint from what the store keeps and check it against its commitment."""
+        return self._m("VerifyToken", market_pb2.VerifyTokenRequest(token_id=token_id))
+
     def history(self, token_id: str, page_size: int = 100) -> list[market_pb2.ChainEventInfo]:
         return list(
             self._m("History", market_pb2.HistoryRequest(token_id=token_id, page_size=page_size)).events
