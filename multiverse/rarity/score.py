@@ -9,22 +9,34 @@ Views of how sparse the neighbourhood of a point x is (r_k(x): distance to its k
   neighbourhood (the neighbours of its neighbours, x left out), leaving out near-duplicate clumps (below).
   LOF uses the one-hop arithmetic mean; the two-hop mean keeps a tiny tight cluster (fewer than k points) from
   serving as its own reference, and averaging in log space keeps a few very dense entries from dominating it.
-- near-duplicate clumps: a neighbour o whose whole k-NN ball is DUP_RATIO times smaller than its distance from
-  the point looking at it (r_k(o) * DUP_RATIO < d(x, o)) is a clump of near-copies seen from afar, one point
-  at that scale. Its density (about 1 / clump width, unbounded) says nothing about x's surroundings, so it
-  is left out of ref: of x's two-hop entries, those reached through such a one-hop neighbour, and those that
-  are such a clump seen from the one-hop neighbour that lists them. Without this, 20 copies of a frame within
-  1e-4 made the ordinary points beside them epic (their ref was the clump's lrd ~ 1e4). Genuinely dense
-  clusters sit a few of their r_k from their local outliers (ratio 2-5), far below DUP_RATIO, and still count.
+- what an entry z listed by o (x's neighbour, or x itself) is to x's reference, by how far o sees z against z's
+  own k-NN radius (``_kinds``):
+  * r_k(z) * NEAR_RATIO >= d(o, z): it COUNTS (its lrd enters the mean). LOF's local outliers see the dense
+    cluster beside them at 1-4 of its r_k (the planted ones of tests/rarity/data.py at up to 3-4: a ratio of 3
+    drops multiscale's AUC to 0.958), so they keep their contrast.
+  * NEAR_RATIO to DUP_RATIO: a denser group seen from afar is LEFT OUT. A cluster of 11 copies of a frame
+    within 0.03 (unit-variance data in 8-d) is seen at ratios 5-10 by the ordinary points around it; counted,
+    it made them legendary.
+  * beyond DUP_RATIO: a CLUMP of near-copies (density ~1 / clump width, unbounded), which says nothing about
+    x's surroundings; its slot counts at x's own density (pulls the reference towards "even"), rather than
+    being dropped: with 18 of 20 copies' slots dropped, a common point's ref rested on its 2 other neighbours'
+    lists and it rose to rare by chance.
+  A one-hop neighbour that is left out or a clump decides for its whole list. Without any of this, 20 copies of
+  a frame within 1e-4 made 6 of the ordinary points beside them epic (their ref was the clump's lrd ~1e4).
 - ``local``: ref(x) / lrd(x), LOF-like: about 1 inside a region of even density, large for a point sparser
   than its surroundings.
 - ``score`` (what tiers rank): ln(max(ref(x), floor) / lrd(x)), ``floor`` being the lrd of the population's
   sparsest 20% (RarityConfig.floor_quantile, fixed at calibration; 20% rather than 10% lifts
-  top-1% precision on the uneven manifold of tests/rarity/data.py from 0.88 to 0.96). Within the common density range it is ln local; a neighbourhood sparser
+  top-1% precision on the uneven manifold of tests/rarity/data.py from 0.88 to 0.96), points far denser
+  than typical weighing less (``floor_of``: no clump lifts the floor). Within the common density range it is ln local; a neighbourhood sparser
   than the floor is itself rare, so a group of isolated points that are each other's neighbours (which LOF
   calls normal) still ranks by how sparse it is against the whole space. On every planted set of
   tests/rarity/data.py its ROC-AUC and top-1% precision are at least those of exact kNN distance, LOF (k=10,
-  20), IsolationForest and Han et al.'s Rarity Score (tests/rarity/test_robust.py).
+  20), IsolationForest and Han et al.'s Rarity Score (tests/rarity/test_peers.py), and near-copies of existing
+  points (spreads up to 3% of the data's spread, any number) move no other point up more than one tier
+  (tests/rarity/test_robust.py). Wider clumps are dense clusters in their own right: at 10% of the spread an
+  11-point clump is seen at ratios 2-3.5, like the clusters beside planted local outliers, and no rule on
+  k-NN lists tells the two apart (any that leaves it out loses multiscale's local outliers).
 
 ``SCORING`` names this definition: calibrations and stored indexes carry it, and an index stored under another
 scoring is rebuilt on load.
@@ -36,8 +48,10 @@ import numpy as np
 
 TINY = np.float32(1e-30)
 CHUNK_ROWS = 65536
+NEAR_RATIO = np.float32(4.0)  # see "denser groups seen from afar" above
 DUP_RATIO = np.float32(16.0)  # see "near-duplicate clumps" above
-SCORING = "lrd2-geo-dedup16"  # bump with any change to the ranked score
+COUNTS, LEFT_OUT, CLUMP = 0, 1, 2  # what a list entry is to its lister's reference (_kinds)
+SCORING = "lrd2-geo-near4-dup16-vfloor"  # bump with any change to the ranked score
 
 
 def effective_k(k: int, n_alive: int) -> int:
@@ -62,6 +76,12 @@ def lrd(dist: np.ndarray, nbr: np.ndarray, rows: np.ndarray, k_eff: int) -> np.n
     return 1.0 / np.maximum(reach.mean(axis=1, dtype=np.float64), TINY)
 
 
+def _kinds(radius: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """What a list entry z at distance ``d`` from its lister, with k-NN radius ``radius``, is to the lister's
+    reference (module docstring): COUNTS, LEFT_OUT (a denser group seen from afar) or CLUMP (near-copies)."""
+    return np.where(radius * NEAR_RATIO >= d, COUNTS, np.where(radius * DUP_RATIO >= d, LEFT_OUT, CLUMP)).astype(np.int8)
+
+
 def densities(
     dist: np.ndarray, nbr: np.ndarray, own_dist: np.ndarray, own_nbr: np.ndarray, exclude: np.ndarray, k_eff: int,
     lrd_all: np.ndarray | None = None,
@@ -69,49 +89,64 @@ def densities(
     """(lrd(x), ref(x)) of the module docstring for n points x given their own lists ``own_dist``/``own_nbr``
     ((n, >= k_eff), rows of the population) and ``exclude`` (n,): each x's own row, or -1 for a vector that is
     not in the population. ``lrd_all`` (n_rows + 1,), when given, is the lrd of every row (faster for many
-    points). ref(x) is lrd(x) where x has no two-hop neighbour."""
+    points). ref(x) is lrd(x) where x has no two-hop entry that counts."""
     n = len(own_nbr)
     own_out, ref_out = np.ones(n), np.ones(n)
     if k_eff == 0 or n == 0:
         return own_out, ref_out
     step = max(1, CHUNK_ROWS // k_eff)
-    # with every lrd given (most of the population asked): log lrd per row once, and the lists with each entry
-    # z that is a clump seen from its lister o (r_k(z) * DUP_RATIO < d(o, z)) blanked (-1), once
-    log_all = nbr_all = None
+    # with every lrd given (most of the population asked): log lrd per row, and what each list entry z is to its
+    # lister o (_kinds of r_k(z) against d(o, z)), once
+    log_all = kinds_all = None
     if lrd_all is not None:
         m = len(lrd_all) - 1
         log_all = np.log(np.maximum(lrd_all, TINY)).astype(np.float32)
         rk = np.append(dist[:m, k_eff - 1], np.float32(np.inf))  # the last cell: the -1 pads
-        nbr_all = np.full((m + 1, k_eff), -1, dtype=nbr.dtype)
-        nbr_all[:m] = np.where(rk[nbr[:m, :k_eff]] * DUP_RATIO < dist[:m, :k_eff], -1, nbr[:m, :k_eff])
+        kinds_all = _kinds(rk[nbr[:m, :k_eff]], dist[:m, :k_eff])
     for s in range(0, n, step):
         near, mine, skip = own_nbr[s : s + step, :k_eff], own_dist[s : s + step, :k_eff], exclude[s : s + step]
         radius = dist[near, k_eff - 1]  # (n, k_eff): the neighbours' r_k
         reach = np.maximum(radius, mine)
         own = 1.0 / np.maximum(reach.mean(axis=1, dtype=np.float64), TINY)
-        seen = (radius * DUP_RATIO >= mine)[:, :, None]  # one-hop neighbours that are no clump seen from x
+        one = _kinds(radius, mine)[:, :, None]  # (n, k_eff, 1): what each one-hop neighbour is to x
+        two = nbr[near, :k_eff]  # (n, k_eff, k_eff): the neighbours' neighbours
         if log_all is not None:
-            two = nbr_all[near].reshape(len(near), -1)  # (n, k_eff^2): the neighbours' neighbours
-            valid = (two >= 0) & (two != skip[:, None]) & np.broadcast_to(seen, near.shape + (k_eff,)).reshape(two.shape)
-            logs = log_all[two]
-        else:  # each distinct two-hop row once: its log lrd, and its r_k against d(o, z) for the z reached via o
-            two = nbr[near, :k_eff].reshape(len(near), -1)
-            base = (two >= 0) & (two != skip[:, None])
-            needed, inverse = np.unique(np.where(base, two, near[:, :1]), return_inverse=True)
+            logs, second = log_all[two], kinds_all[near]
+        else:  # each distinct two-hop row once: its log lrd, and its r_k against d(o, z) for the z listed by o
+            flat = two.reshape(len(near), -1)
+            needed, inverse = np.unique(np.where(flat >= 0, flat, near[:, :1]), return_inverse=True)
             inverse = inverse.reshape(two.shape)
             logs = np.log(np.maximum(lrd(dist, nbr, needed, k_eff), TINY)).astype(np.float32)[inverse]
-            two_r = dist[needed, k_eff - 1][inverse].reshape(near.shape + (k_eff,))
-            valid = base & ((two_r * DUP_RATIO >= dist[near, :k_eff]) & seen).reshape(two.shape)
-        count = valid.sum(axis=1)
-        ref = np.exp(np.where(valid, logs, 0.0).sum(axis=1, dtype=np.float64) / np.maximum(count, 1))
+            second = _kinds(dist[needed, k_eff - 1][inverse], dist[near, :k_eff])
+        kind = np.where(one == COUNTS, second, one)  # a neighbour left out or a clump decides for its whole list
+        slot = (two >= 0) & (two != skip[:, None, None])
+        counts, clump = slot & (kind == COUNTS), slot & (kind == CLUMP)
+        n_counts = counts.sum(axis=(1, 2))
+        n_slots = n_counts + clump.sum(axis=(1, 2))
+        total = np.where(counts, logs, 0.0).sum(axis=(1, 2), dtype=np.float64) + (n_slots - n_counts) * np.log(own)
         own_out[s : s + step] = own
-        ref_out[s : s + step] = np.where(count > 0, ref, own)
+        ref_out[s : s + step] = np.where(n_slots > 0, np.exp(total / np.maximum(n_slots, 1)), own)
     return own_out, ref_out
 
 
 def floor_of(lrd_all: np.ndarray, quantile: float) -> float:
-    """The density floor: the lrd at ``quantile`` of the population (its sparsest share), 0 when empty."""
-    return float(np.quantile(lrd_all, quantile)) if len(lrd_all) else 0.0
+    """The density floor: the lrd at ``quantile`` of the population (its sparsest share), each point weighted by
+    min(1, NEAR_RATIO * its scale / the typical scale) (scale: 1 / lrd, its mean reach distance; typical: the
+    scale-weighted median), 0 when empty. Points of ordinary density weigh 1 each; points NEAR_RATIO times
+    denser than typical weigh in proportion to their scale, so 500 near-copies of one frame (lrd ~1e4) weigh
+    as much as a fraction of one point and cannot lift the floor (unweighted, they lifted it 2.6x in a
+    population of 300 and moved the sparse half of it up two tiers)."""
+    own = np.asarray(lrd_all, dtype=np.float64)
+    if not len(own):
+        return 0.0
+    scale = 1.0 / np.maximum(own, TINY)
+    by_scale = np.argsort(scale, kind="stable")
+    cum = np.cumsum(scale[by_scale])
+    typical = scale[by_scale][min(len(own) - 1, int(np.searchsorted(cum, 0.5 * cum[-1])))]
+    weight = np.minimum(1.0, float(NEAR_RATIO) * scale / max(typical, float(TINY)))
+    by_lrd = np.argsort(own, kind="stable")
+    cum = np.cumsum(weight[by_lrd])
+    return float(own[by_lrd][min(len(own) - 1, int(np.searchsorted(cum, quantile * cum[-1])))])
 
 
 def rarity(own: np.ndarray, ref: np.ndarray, floor: float) -> np.ndarray:
