@@ -22,6 +22,10 @@ covering N and M, so every search is exact on the torch device (IVF stays FAISS)
 
     python3 bench/rarity_bench.py --quick --device cuda     # on the GPU machine: torch CUDA exact search
 
+3. Quality on one planted set of tests/rarity/data.py (``--planted``, default "manifold"): ROC-AUC and precision
+   among the top 1% of the main score and of every peer (bench/rarity_peers.py: scikit-learn's k-th neighbour
+   distance, LOF k=10 and k=20, IsolationForest, Han et al.'s Rarity Score), under "quality".
+
 Last line: one JSON object (with "backend": what served the index's searches, and "gpu").
 """
 
@@ -39,8 +43,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.rarity_peers import PEERS, table
 from multiverse.rarity import IndexSettings, RarityConfig, RarityEngine
 from multiverse.rarity.index import DEVICES, backends, uses_gpu
+from multiverse.rarity.score import SCORING
+from tests.rarity.data import DATASETS
 
 DIM, K, SNAPSHOT = 128, 10, 1_000
 
@@ -89,6 +96,8 @@ def main() -> None:
     ap.add_argument("--device", choices=DEVICES, default="auto", help="where searches run (IndexSettings.device)")
     ap.add_argument("--exact-limit", type=int, default=0,
                     help="exact index up to this many points (default: N/2 on FAISS, N and M on a torch device)")
+    ap.add_argument("--planted", choices=sorted(DATASETS), default="manifold",
+                    help="the planted set of tests/rarity/data.py for the quality table")
     args = ap.parse_args()
     n = args.n or (20_000 if args.quick else 200_000)
     m = args.m or (100_000 if args.quick else 1_000_000)
@@ -138,6 +147,12 @@ def main() -> None:
     incremental_s = float(np.median(latencies))
     print(f"incremental: {SNAPSHOT} vectors into {m} in {incremental_s:.3f} s (median of {latencies})", flush=True)
 
+    quality = table(*DATASETS[args.planted]())
+    best_auc = max(quality[p]["auc"] for p in PEERS)
+    best_top1 = max(quality[p]["top1"] for p in PEERS)
+    print(f"quality on {args.planted}: " + ", ".join(f"{name} auc {q['auc']} top1 {q['top1']}" for name, q in quality.items()),
+          flush=True)
+
     report = {
         "bench": "rarity", "n": n, "dim": DIM, "k": K, "gpu": gpu, "device": args.device,
         "backend": scored_backend, "incremental_backend": stats.backend, "exact_limit": exact_limit,
@@ -145,9 +160,12 @@ def main() -> None:
         "recall_vs_exact": round(rec, 4), "index": stats.index_kind,
         "incremental_index_size": m, "incremental_snapshot": SNAPSHOT,
         "incremental_seconds": round(incremental_s, 4), "incremental_seconds_each": [round(t, 4) for t in latencies],
-        "build_seconds": round(build_s, 2),
+        "build_seconds": round(build_s, 2), "scoring": SCORING, "load_1min": round(os.getloadavg()[0], 2),
+        "quality": {"set": args.planted, **quality},
         "targets_met": {"speedup>=10": sk_s / ours_s >= 10, "recall>=0.95": rec >= 0.95,
-                        "incremental<1s": max(latencies) < 1.0},
+                        "incremental<1s": max(latencies) < 1.0,
+                        "auc>=best_peer": quality["main"]["auc"] >= best_auc,
+                        "top1>=best_peer": quality["main"]["top1"] >= best_top1},
     }
     print(json.dumps(report, separators=(",", ":")))
 

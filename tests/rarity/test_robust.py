@@ -1,6 +1,8 @@
-"""The main score cannot be moved by near-duplicate clumps, and ranks planted outliers at least as well as every
-peer (scikit-learn's k-th neighbour distance, LOF at k=10 and k=20, IsolationForest, Han et al.'s Rarity Score)
-on every planted set of tests/rarity/data.py, by ROC-AUC and by precision among the top 1%."""
+"""The main score cannot be moved by near-duplicate clumps (issue 16): adding any number of near-copies of an
+existing point moves no other point up by more than one tier. Near: spreads up to 3% of the data's spread
+(1e-4 .. 3e-2 on unit-variance data, up to 1e-2 beside a cluster of std 0.4), 1 to 500 copies. Wider clumps are
+dense clusters in their own right (multiverse/rarity/score.py says why no k-NN rule can leave them out).
+Quality against the peers: tests/rarity/test_peers.py."""
 
 from __future__ import annotations
 
@@ -11,98 +13,96 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sklearn import ensemble as sklearn_ensemble
-from sklearn import metrics as sklearn_metrics
 from sklearn import neighbors as sklearn_neighbors
 
 from multiverse.blobs import open_blob_store
-from multiverse.rarity import TIER_NAMES, RarityEngine, StaleIndex, VectorId, calibrate
+from multiverse.rarity import TIER_NAMES, RarityEngine, StaleIndex, VectorId, calibrate, reads
+from multiverse.rarity.calibrate import TIERS
 from multiverse.rarity.score import SCORING
 from multiverse.records import SpaceRecord
 from tests.rarity.data import DATASETS, _mixture
 
 K = 10
+EDGES = np.array([lower for _, lower in TIERS[1:]])
 
 
-def tiers(engine: RarityEngine, n: int, snapshot: str = "s") -> np.ndarray:
-    """Tier numbers (0 common .. 4 legendary) of the first n vectors of ``snapshot``, freshly calibrated."""
+def tiers(engine: RarityEngine, n: int) -> np.ndarray:
+    """Tier numbers (0 common .. 4 legendary) of rows 0..n-1 (the first snapshot's distinct vectors, in order),
+    freshly calibrated; the same tiers rarity_of reports, computed for all rows at once."""
     engine.calibrate()
-    return np.array([TIER_NAMES.index(engine.rarity_of(VectorId(snapshot, "frame", i)).tier) for i in range(n)])
+    pop = engine.population("frame")
+    score = reads.member_arrays(pop, np.arange(n), everyone=True)[2]
+    return np.searchsorted(EDGES, pop.calibration.percentile(score), side="right")
+
+
+def test_tiers_are_those_rarity_of_reports():
+    x, _ = DATASETS["combined"]()
+    engine = RarityEngine("t", frame_dim=x.shape[1])
+    engine.add("frame", x, snapshot="s", world="w")
+    fast = tiers(engine, len(x))
+    assert [TIER_NAMES[t] for t in fast[::53]] == [engine.rarity_of(VectorId("s", "frame", i)).tier for i in range(0, len(x), 53)]
 
 
 def test_a_clump_of_near_copies_leaves_its_neighbours_common():
-    """The issue's reproduction: 20 copies of point 0 within 1e-4 made 6 of its 10 neighbours epic, 2 rare."""
+    """The issue's reproduction: 20 copies of point 0 within 1e-4 made 6 of its 10 neighbours epic, 2 rare; and
+    the same at wider spreads."""
     x = np.random.default_rng(0).standard_normal((2000, 8)).astype("f4")
-    c = x[:1] + 1e-4 * np.random.default_rng(1).standard_normal((20, 8)).astype("f4")
     _, nbr = sklearn_neighbors.NearestNeighbors(n_neighbors=K + 1).fit(x).kneighbors(x[:1])
     engine = RarityEngine("t", frame_dim=8)
     engine.add("frame", x, snapshot="s", world="w")
     before = tiers(engine, len(x))[nbr[0, 1:]]
-    engine.add("frame", c, snapshot="clump", world="farm")
-    after = tiers(engine, len(x))[nbr[0, 1:]]
-    assert before.max() <= 1 and after.max() <= 1, (before, after)  # common or uncommon
+    assert before.max() <= 1
+    for spread in (1e-4, 1e-3, 1e-2, 3e-2):
+        c = x[:1] + spread * np.random.default_rng(1).standard_normal((20, 8)).astype("f4")
+        engine = RarityEngine("t", frame_dim=8)
+        engine.add("frame", x, snapshot="s", world="w")
+        engine.add("frame", c, snapshot="clump", world="farm")
+        after = tiers(engine, len(x))[nbr[0, 1:]]
+        assert after.max() <= 1, (spread, before, after)  # common or uncommon
 
 
 @functools.cache
-def _small() -> tuple[np.ndarray, np.ndarray]:
-    """A small population (three Gaussians of uneven spread) and its tiers."""
-    x = _mixture(np.random.default_rng(5), 6, [150, 100, 50], [0.4, 1.0, 1.6], spread=5.0).astype(np.float32)
-    engine = RarityEngine("t", frame_dim=6)
+def _population(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A population and its tiers: "issue" (the issue's 2,000 unit normals in 8-d) or "uneven" (300 points in
+    three Gaussians of std 0.4, 1.0 and 1.6 in 6-d)."""
+    if name == "issue":
+        x = np.random.default_rng(0).standard_normal((2000, 8)).astype(np.float32)
+    else:
+        x = _mixture(np.random.default_rng(5), 6, [150, 100, 50], [0.4, 1.0, 1.6], spread=5.0).astype(np.float32)
+    engine = RarityEngine("t", frame_dim=x.shape[1])
     engine.add("frame", x, snapshot="s", world="w")
     return x, tiers(engine, len(x))
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    point=st.integers(0, 299),
-    copies=st.integers(1, 200),
-    scale=st.sampled_from([0.0, 1e-6, 1e-4, 1e-3]),
-    seed=st.integers(0, 2**16),
-)
-def test_near_duplicates_move_no_other_point_up_more_than_one_tier(point, copies, scale, seed):
-    x, before = _small()
-    clump = x[point] + scale * np.random.default_rng(seed).standard_normal((copies, x.shape[1])).astype(np.float32)
-    engine = RarityEngine("t", frame_dim=6)
+def _moved(name: str, point: int, copies: int, spread: float, seed: int) -> None:
+    x, before = _population(name)
+    point %= len(x)
+    clump = x[point] + spread * np.random.default_rng(seed).standard_normal((copies, x.shape[1])).astype(np.float32)
+    engine = RarityEngine("t", frame_dim=x.shape[1])
     engine.add("frame", x, snapshot="s", world="w")
     engine.add("frame", clump, snapshot="clump", world="farm")
     after = tiers(engine, len(x))
-    others = np.arange(len(x)) != point
-    worst = int(np.argmax(np.where(others, after - before, -9)))
-    assert (after - before)[others].max() <= 1, (worst, TIER_NAMES[before[worst]], TIER_NAMES[after[worst]])
+    up = np.where(np.arange(len(x)) != point, after - before, -9)
+    worst = int(np.argmax(up))
+    assert up[worst] <= 1, (worst, TIER_NAMES[before[worst]], TIER_NAMES[after[worst]])
 
 
-def han_rarity(x: np.ndarray, k: int = K) -> np.ndarray:
-    """Han et al.'s Rarity Score: the smallest k-NN radius among the balls of other points that hold x. Points
-    no ball holds (which the paper leaves out) rank above every other, by their own k-NN radius."""
-    d = sklearn_metrics.pairwise_distances(x)
-    np.fill_diagonal(d, np.inf)
-    r = np.sort(d, axis=1)[:, k - 1]
-    best = np.where(d <= r[None, :], r[None, :], np.inf).min(axis=1)
-    top = best[np.isfinite(best)].max()
-    return np.where(np.isfinite(best), best, top + r)
+COPIES = st.one_of(st.integers(1, 30), st.sampled_from([50, 100, 200, 500]))
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
-def precision_top1(y: np.ndarray, score: np.ndarray) -> float:
-    """The share of planted outliers among the 1% highest scores."""
-    n = max(1, round(0.01 * len(y)))
-    return float(y[np.argsort(-score, kind="stable")[:n]].mean())
+@SETTINGS
+@given(point=st.integers(0, 1999), copies=COPIES, spread=st.sampled_from([0.0, 1e-6, 1e-4, 1e-3, 1e-2, 2e-2, 3e-2]),
+       seed=st.integers(0, 2**16))
+def test_near_copies_move_no_other_point_up_more_than_one_tier(point, copies, spread, seed):
+    _moved("issue", point, copies, spread, seed)
 
 
-@pytest.mark.parametrize("name", sorted(DATASETS))
-def test_main_score_ranks_at_least_as_well_as_every_peer(name):
-    x, y = DATASETS[name]()
-    engine = RarityEngine("t", frame_dim=x.shape[1])
-    ours = np.array([s.score for s in engine.add("frame", x, snapshot="s", world="w").scores])
-    dist, _ = sklearn_neighbors.NearestNeighbors(n_neighbors=K + 1).fit(x).kneighbors(x)
-    peers = {"knn": dist[:, -1], "rarity_score": han_rarity(x)}
-    for k in (10, 20):
-        peers[f"lof{k}"] = -sklearn_neighbors.LocalOutlierFactor(n_neighbors=k).fit(x).negative_outlier_factor_
-    peers["iforest"] = -sklearn_ensemble.IsolationForest(random_state=0).fit(x).score_samples(x)
-    auc = {p: sklearn_metrics.roc_auc_score(y, s) for p, s in peers.items()}
-    top = {p: precision_top1(y, s) for p, s in peers.items()}
-    ours_auc, ours_top = sklearn_metrics.roc_auc_score(y, ours), precision_top1(y, ours)
-    assert ours_auc >= max(auc.values()) - 1e-9, (name, ours_auc, auc)
-    assert ours_top >= max(top.values()), (name, ours_top, top)
+@SETTINGS
+@given(point=st.integers(0, 299), copies=COPIES, spread=st.sampled_from([0.0, 1e-6, 1e-4, 1e-3, 3e-3, 1e-2]),
+       seed=st.integers(0, 2**16))
+def test_near_copies_beside_uneven_clusters_move_no_other_point_up_more_than_one_tier(point, copies, spread, seed):
+    _moved("uneven", point, copies, spread, seed)
 
 
 def test_an_index_stored_under_an_earlier_scoring_is_rebuilt(tmp_path, monkeypatch):
