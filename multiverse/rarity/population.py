@@ -52,7 +52,8 @@ class Population:
         self.revision = 0
         self.calibration: calibrate.Calibration | None = None
         self.deferred = False  # inside RarityEngine.bulk(): rows are added unlinked, relinked at the end
-        self.cache: dict = {}  # reads.py's ranked pages, keyed by index and calibration version
+        self.cache: dict = {}  # reads.py's memos (rarity/memo.py), keyed by index and calibration version
+        self._alive_count: tuple[tuple, int] = ((), 0)
 
     # -- state -----------------------------------------------------------------------------------------
     @property
@@ -61,7 +62,16 @@ class Population:
 
     @property
     def n_alive(self) -> int:
-        return int(self.alive[: self.n_rows].sum())
+        """Rows alive now: counted once per index version (a page of reads asks often; a count is a pass over
+        every row)."""
+        key = (self.build, self.revision, self.n_rows, id(self.alive))
+        if self._alive_count[0] != key:
+            self._alive_count = (key, int(self.alive[: self.n_rows].sum()))
+        return self._alive_count[1]
+
+    def alive_changed(self) -> None:
+        """Forget the alive count (whoever flips ``alive`` in place calls this)."""
+        self._alive_count = ((), 0)
 
     @property
     def k_eff(self) -> int:
@@ -173,6 +183,7 @@ class Population:
         gone = rows[self.registry.copies(self.n_rows)[rows] == 0]
         if len(gone):
             self.alive[gone] = False
+            self.alive_changed()
             self.index.remove(gone)
             for r in gone.tolist():
                 self.by_hash[int(self.hashes[r])].remove(r)
@@ -192,6 +203,7 @@ class Population:
         self.x, self.hashes = self.x[keep].copy(), self.hashes[keep].copy()
         self.alive = np.ones(len(keep), dtype=bool)
         self.n_rows = len(keep)
+        self.alive_changed()
         self.graph = Graph(self.k, len(keep))
         self.registry.remap(new_row)
         self.by_hash = {}

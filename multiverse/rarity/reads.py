@@ -16,6 +16,7 @@ from multiverse.errors import InvalidArgument
 from multiverse.rarity import calibrate as cal
 from multiverse.rarity.embed import content_hash
 from multiverse.rarity.knn import pair_distances, sort_lists
+from multiverse.rarity.memo import cached
 from multiverse.rarity.population import Population
 from multiverse.rarity.score import densities, floor_of, kth_distance, lrd, rarity, reference_rarity
 from multiverse.rarity.types import Neighbor, RarityScore, VectorId
@@ -138,13 +139,21 @@ def _search(pop: Population, q: np.ndarray, k: int, exclude: np.ndarray | None) 
 
 
 def _member_reference(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Han et al.'s rarity of population rows: every row's computed once per index version (one pass over all the
+    lists costs what a pass for one row does), then looked up."""
+    best, uncharted = cached(pop.cache, ("reference", pop.index_version), lambda: _reference_of(pop, pop.alive_rows()))
+    return best[rows], uncharted[rows]
+
+
+def _reference_of(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Han et al.'s rarity of population rows, from the k-NN lists: a point's k-NN ball holds exactly the points
     of its list (ties at the radius aside), so the balls holding x are those of the rows that list x. One
-    vectorised pass over the lists (no distance computations); the same answer for one row or all of them."""
+    vectorised pass over the lists (no distance computations); the same answer for one row or all of them.
+    Indexed by row (``n_rows`` entries; rows not asked for are NaN)."""
     k_eff = pop.k_eff
-    if k_eff == 0:
-        return np.full(len(rows), np.nan), np.ones(len(rows), dtype=bool)
     n = pop.n_rows
+    if k_eff == 0:
+        return np.full(n, np.nan), np.ones(n, dtype=bool)
     slot = np.full(n + 1, -1, dtype=np.int32 if len(rows) < 2**31 else np.int64)  # last cell: the -1 pads
     slot[rows] = np.arange(len(rows))
     radius = pop.graph.dist[:n, k_eff - 1].astype(np.float64)
@@ -156,7 +165,9 @@ def _member_reference(pop: Population, rows: np.ndarray) -> tuple[np.ndarray, np
         np.minimum.at(best, pos[src, col], radius[s + src])
     uncharted = ~np.isfinite(best)
     best[uncharted] = np.nan
-    return best, uncharted
+    by_row, flag = np.full(n, np.nan), np.ones(n, dtype=bool)
+    by_row[rows], flag[rows] = best, uncharted
+    return by_row, flag
 
 
 def _reference(pop: Population, q: np.ndarray, own: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -253,36 +264,62 @@ def top_rare(
     pop: Population, *, tier: str | None, world: int | None, limit: int, cursor: str
 ) -> tuple[list[RarityScore], str]:
     """A page of points, rarest first (ties by snapshot and index of their first id), optionally of one tier and
-    one world; returns (page, next_cursor), next_cursor "" on the last page."""
+    one world; returns (page, next_cursor), next_cursor "" on the last page. Every row's score is computed once
+    per (index version, calibration version) and each world filter's ranking once from those; a page is then a
+    binary search for the cursor and a slice (a tier filter scans from there)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidArgument("limit", limit, f"ask for 1 to {MAX_PAGE} vectors a page")
     c = ensure_calibrated(pop)
-    key = ("ranked", pop.index_version, c.version, world)
-    if pop.cache.get("key") != key:
-        rows = pop.alive_rows()
-        first = pop.registry.first_keys(pop.n_rows, world)[rows]
-        rows, first = rows[first >= 0], first[first >= 0]
-        _, _, score = member_arrays(pop, rows, everyone=True) if len(rows) else (None, None, np.zeros(0))
-        tiers = np.searchsorted(_TIER_EDGES, c.percentile(score), side="right")
-        sid, idx = pop.registry.key_snap[first], pop.registry.key_index[first]
-        order = np.lexsort((idx, sid, -score))
-        pop.cache = {"key": key, "rows": rows[order], "first": first[order], "score": score[order],
-                     "tier": tiers[order], "sid": sid[order], "idx": idx[order]}
-    r = pop.cache
-    sel = np.ones(len(r["rows"]), dtype=bool)
+    version = (pop.index_version, c.version)
+    score, tiers = cached(pop.cache, ("scores", *version), lambda: _all_scores(pop, c))
+    r = cached(pop.cache, ("ranked", *version, world), lambda: _ranking(pop, world, score, tiers))
+    start = _after(r, _decode(cursor)) if cursor else 0
     if tier is not None:
-        sel &= r["tier"] == cal.TIER_NAMES.index(cal.check_tier(tier))
-    if cursor:
-        s0, sid0, idx0 = _decode(cursor)
-        after = (r["score"] < s0) | ((r["score"] == s0) & ((r["sid"] > sid0) | ((r["sid"] == sid0) & (r["idx"] > idx0))))
-        sel &= after
-    picked = np.flatnonzero(sel)[: limit + 1]
+        picked = start + np.flatnonzero(r["tier"][start:] == cal.TIER_NAMES.index(cal.check_tier(tier)))[: limit + 1]
+    else:
+        picked = np.arange(start, min(start + limit + 1, len(r["rows"])))
     page = picked[:limit]
     items = member_scores(pop, r["rows"][page], r["first"][page]) if len(page) else []
     more = len(picked) > limit
     last = page[-1] if len(page) else 0
     token = _encode(float(r["score"][last]), int(r["sid"][last]), int(r["idx"][last])) if more else ""
     return items, token
+
+
+def _all_scores(pop: Population, c: cal.Calibration) -> tuple[np.ndarray, np.ndarray]:
+    """(score, tier index) of every row (n_rows entries; rows no longer alive score -inf)."""
+    rows = pop.alive_rows()
+    score = np.full(pop.n_rows, -np.inf)
+    if len(rows):
+        score[rows] = member_arrays(pop, rows, everyone=True)[2]
+    tiers = np.searchsorted(_TIER_EDGES, c.percentile(np.where(np.isfinite(score), score, 0.0)), side="right")
+    return score, tiers.astype(np.int8)
+
+
+def _ranking(pop: Population, world: int | None, score: np.ndarray, tiers: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows with an id (in ``world``, when given), rarest first, ties by their first id's snapshot and index."""
+    rows = pop.alive_rows()
+    first = pop.registry.first_keys(pop.n_rows, world)[rows]
+    rows, first = rows[first >= 0], first[first >= 0]
+    sid, idx = pop.registry.key_snap[first], pop.registry.key_index[first]
+    order = np.lexsort((idx, sid, -score[rows]))
+    return {"rows": rows[order], "first": first[order], "score": score[rows][order], "tier": tiers[rows][order],
+            "sid": sid[order], "idx": idx[order]}
+
+
+def _after(r: dict[str, np.ndarray], at: tuple[float, int, int]) -> int:
+    """The position of the first ranked entry after the cursor's (score, snapshot, index), by binary search over
+    the ranking's order (score descending, then snapshot and index ascending)."""
+    s0, sid0, idx0 = at
+    score, sid, idx = r["score"], r["sid"], r["idx"]
+    lo, hi = 0, len(score)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (-score[mid], sid[mid], idx[mid]) <= (-s0, sid0, idx0):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _encode(score: float, sid: int, idx: int) -> str:

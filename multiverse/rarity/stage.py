@@ -274,6 +274,7 @@ def preview(pop: Population, st: Staged) -> Population:
     shadow = copy.copy(pop)
     shadow.alive = pop.alive.copy()
     shadow.alive[st.new_rows] = True
+    shadow.alive_changed()
     shadow.n_rows = st.n_after
     shadow.revision = pop.revision + st.fresh
     shadow.calibration, shadow.cache = None, {}
@@ -295,6 +296,7 @@ def commit(pop: Population, st: Staged) -> None:
     new = st.new_rows
     pop.alive[new] = True
     pop.n_rows = st.n_after
+    pop.alive_changed()
     for r, h in zip(new.tolist(), pop.hashes[new].tolist()):
         pop.by_hash.setdefault(h, []).append(r)
     for snapshot, world, indices, rows in st.register:
