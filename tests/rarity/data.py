@@ -3,7 +3,8 @@
 Each generator returns (x float32 (n, d), y (n,) 1 for a planted rare point, 0 for an inlier) from its own
 seeded generator. ``combined`` plants all three kinds in one mixture. ``manifold``, ``multiscale`` and ``clumped``
 are harder: an unevenly sampled curved sheet, clusters at scales 0.05 to 3, and near-duplicate clumps of 2 to 200
-copies (inliers), each rotated into 32-64 dimensions with noise and planted with outliers of several kinds.
+copies (inliers), each rotated into 32-64 dimensions with noise and planted with outliers of several kinds;
+``wide_clumps`` has clumps of 2 to 500 copies at spreads 1e-4 to 3e-2.
 """
 
 from __future__ import annotations
@@ -137,6 +138,23 @@ def clumped(seed: int = 0, d: int = 32) -> tuple[np.ndarray, np.ndarray]:
     return _pack([x[: len(inliers)]], [x[len(inliers) :]])
 
 
+def wide_clumps(seed: int = 0, d: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Three 8-d Gaussians of std 0.6 to 1.4 with clumps of copies of ordinary points (inliers) at every scale
+    the clump tests hold (spreads 1e-4 to 3e-2 of unit data: 2 to 500 copies each), rotated into ``d``
+    dimensions with noise. Rare: global points, and local points beside the tightest Gaussian."""
+    rng = np.random.default_rng(seed)
+    inl = _mixture(rng, 8, [700, 500, 400], [0.6, 1.0, 1.4], spread=8.0)
+    picks = rng.choice(len(inl), 12, replace=False)
+    sizes = [2, 5, 10, 11, 20, 40, 80, 150, 300, 500, 12, 30]
+    spreads = [1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 3e-2, 1e-4, 1e-3, 1e-2, 3e-2, 3e-2, 2e-2]
+    clumps = [inl[i] + s * rng.standard_normal((m, 8)) for i, m, s in zip(picks, sizes, spreads)]
+    inliers = np.vstack([inl, *clumps])
+    far = rng.uniform(inl.min(0) - 1, inl.max(0) + 1, (20, 8))
+    local = _off_by(rng, np.repeat(inl[:700].mean(0, keepdims=True), 15, 0), 2.5 * 0.6 * np.sqrt(8), 3.5 * 0.6 * np.sqrt(8))
+    x = _rotate(rng, np.vstack([inliers, far, local]), d, 1e-3)
+    return _pack([x[: len(inliers)]], [x[len(inliers) :]])
+
+
 DATASETS = {
     "global": global_outliers,
     "local": local_outliers,
@@ -145,4 +163,5 @@ DATASETS = {
     "manifold": uneven_manifold,
     "multiscale": multiscale_clusters,
     "clumped": clumped,
+    "wide_clumps": wide_clumps,
 }
