@@ -82,6 +82,28 @@ def _kinds(radius: np.ndarray, d: np.ndarray) -> np.ndarray:
     return np.where(radius * NEAR_RATIO >= d, COUNTS, np.where(radius * DUP_RATIO >= d, LEFT_OUT, CLUMP)).astype(np.int8)
 
 
+def _list_sums(dist: np.ndarray, nbr: np.ndarray, rows: np.ndarray, k_eff: int, logs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row o of ``rows``, what its list gives the reference of a point that lists o: (sum of log lrd over the
+    entries that COUNT (float64), how many COUNT, how many are a CLUMP, how many entries (int32)), each
+    (len(rows),). ``logs`` (len(rows), k_eff) float32 is the log lrd of each entry (anything at a -1 pad)."""
+    z, d = nbr[rows, :k_eff], dist[rows, :k_eff]
+    there = z >= 0
+    kinds = _kinds(dist[z, k_eff - 1], d)  # a -1 pad reads the last row: masked by ``there``
+    counts = there & (kinds == COUNTS)
+    total = np.where(counts, logs, np.float32(0)).sum(axis=1, dtype=np.float64)
+    number = lambda mask: mask.sum(axis=1, dtype=np.int32)  # noqa: E731
+    return total, number(counts), number(there & (kinds == CLUMP)), number(there)
+
+
+def _lists_back(nbr: np.ndarray, near: np.ndarray, skip: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """(n, k_eff): whether neighbour near[i, j] lists row skip[i] (never for skip -1). Only pairs ``within`` its
+    k-NN radius are looked up: a list holds nothing beyond its k-th distance."""
+    i, j = np.nonzero(within & (skip >= 0)[:, None])
+    out = np.zeros(near.shape, dtype=bool)
+    out[i, j] = (nbr[near[i, j], : near.shape[1]] == skip[i][:, None]).any(axis=1)
+    return out
+
+
 def densities(
     dist: np.ndarray, nbr: np.ndarray, own_dist: np.ndarray, own_nbr: np.ndarray, exclude: np.ndarray, k_eff: int,
     lrd_all: np.ndarray | None = None,
@@ -89,41 +111,46 @@ def densities(
     """(lrd(x), ref(x)) of the module docstring for n points x given their own lists ``own_dist``/``own_nbr``
     ((n, >= k_eff), rows of the population) and ``exclude`` (n,): each x's own row, or -1 for a vector that is
     not in the population. ``lrd_all`` (n_rows + 1,), when given, is the lrd of every row (faster for many
-    points). ref(x) is lrd(x) where x has no two-hop entry that counts."""
+    points). ref(x) is lrd(x) where x has no two-hop entry that counts.
+
+    Each neighbour o's list is summed once (``_list_sums``); x's own entry in o's list (x is left out of its
+    reference) is then taken back out: what x is to o follows from r_k(x) and d(o, x), both on x's side."""
     n = len(own_nbr)
     own_out, ref_out = np.ones(n), np.ones(n)
     if k_eff == 0 or n == 0:
         return own_out, ref_out
     step = max(1, CHUNK_ROWS // k_eff)
-    # with every lrd given (most of the population asked): log lrd per row, and what each list entry z is to its
-    # lister o (_kinds of r_k(z) against d(o, z)), once
-    log_all = kinds_all = None
-    if lrd_all is not None:
+    sums_all = None
+    if lrd_all is not None:  # most of the population asked: every row's list summed once
         m = len(lrd_all) - 1
         log_all = np.log(np.maximum(lrd_all, TINY)).astype(np.float32)
-        rk = np.append(dist[:m, k_eff - 1], np.float32(np.inf))  # the last cell: the -1 pads
-        kinds_all = _kinds(rk[nbr[:m, :k_eff]], dist[:m, :k_eff])
+        sums_all = _list_sums(dist, nbr, np.arange(m), k_eff, log_all[nbr[:m, :k_eff]])
     for s in range(0, n, step):
         near, mine, skip = own_nbr[s : s + step, :k_eff], own_dist[s : s + step, :k_eff], exclude[s : s + step]
         radius = dist[near, k_eff - 1]  # (n, k_eff): the neighbours' r_k
         reach = np.maximum(radius, mine)
         own = 1.0 / np.maximum(reach.mean(axis=1, dtype=np.float64), TINY)
-        one = _kinds(radius, mine)[:, :, None]  # (n, k_eff, 1): what each one-hop neighbour is to x
-        two = nbr[near, :k_eff]  # (n, k_eff, k_eff): the neighbours' neighbours
-        if log_all is not None:
-            logs, second = log_all[two], kinds_all[near]
-        else:  # each distinct two-hop row once: its log lrd, and its r_k against d(o, z) for the z listed by o
-            flat = two.reshape(len(near), -1)
-            needed, inverse = np.unique(np.where(flat >= 0, flat, near[:, :1]), return_inverse=True)
-            inverse = inverse.reshape(two.shape)
-            logs = np.log(np.maximum(lrd(dist, nbr, needed, k_eff), TINY)).astype(np.float32)[inverse]
-            second = _kinds(dist[needed, k_eff - 1][inverse], dist[near, :k_eff])
-        kind = np.where(one == COUNTS, second, one)  # a neighbour left out or a clump decides for its whole list
-        slot = (two >= 0) & (two != skip[:, None, None])
-        counts, clump = slot & (kind == COUNTS), slot & (kind == CLUMP)
-        n_counts = counts.sum(axis=(1, 2))
-        n_slots = n_counts + clump.sum(axis=(1, 2))
-        total = np.where(counts, logs, 0.0).sum(axis=(1, 2), dtype=np.float64) + (n_slots - n_counts) * np.log(own)
+        log_own = np.log(own).astype(np.float32).astype(np.float64)  # x's log lrd as o's list holds it
+        if sums_all is not None:
+            sums = [part[near] for part in sums_all]  # 4 x (n, k_eff)
+        else:  # each distinct one-hop row once, with the lrd of each distinct row its list holds
+            once, inverse = np.unique(near, return_inverse=True)
+            listed = nbr[once, :k_eff]
+            needed, where = np.unique(np.where(listed >= 0, listed, once[:, None]), return_inverse=True)
+            logs = np.log(np.maximum(lrd(dist, nbr, needed, k_eff), TINY)).astype(np.float32)[where.reshape(listed.shape)]
+            at = inverse.reshape(near.shape)
+            sums = [part[at] for part in _list_sums(dist, nbr, once, k_eff, logs)]
+        one = _kinds(radius, mine)  # (n, k_eff): what each neighbour o is to x
+        back = _lists_back(nbr, near, skip, radius >= mine)  # o lists x
+        mirror = _kinds(own_dist[s : s + step, k_eff - 1][:, None], mine)  # what x is to o
+        back_counts, back_clump = back & (mirror == COUNTS), back & (mirror == CLUMP)
+        via = one == COUNTS
+        total = np.where(via, sums[0] - back_counts * log_own[:, None], 0.0).sum(axis=1)
+        n_counts = np.where(via, sums[1] - back_counts, 0).sum(axis=1)
+        n_clump = np.where(via, sums[2] - back_clump, 0).sum(axis=1)
+        n_clump += np.where(one == CLUMP, sums[3] - back, 0).sum(axis=1)  # a clump's whole list
+        n_slots = n_counts + n_clump
+        total += n_clump * np.log(own)
         own_out[s : s + step] = own
         ref_out[s : s + step] = np.where(n_slots > 0, np.exp(total / np.maximum(n_slots, 1)), own)
     return own_out, ref_out
