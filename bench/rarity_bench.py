@@ -150,8 +150,8 @@ def main() -> None:
     quality = table(*DATASETS[args.planted]())
     best_auc = max(quality[p]["auc"] for p in PEERS)
     best_top1 = max(quality[p]["top1"] for p in PEERS)
-    print(f"quality on {args.planted}: " + ", ".join(f"{name} auc {q['auc']} top1 {q['top1']}" for name, q in quality.items()),
-          flush=True)
+    cells = ", ".join(f"{name} auc {q['auc']} top1 {q['top1']}" for name, q in quality.items())
+    print(f"quality on {args.planted}: {cells}", flush=True)
 
     report = {
         "bench": "rarity", "n": n, "dim": DIM, "k": K, "gpu": gpu, "device": args.device,

@@ -15,7 +15,7 @@ Views of how sparse the neighbourhood of a point x is (r_k(x): distance to its k
     cluster beside them at 1-4 of its r_k (the planted ones of tests/rarity/data.py at up to 3-4: a ratio of 3
     drops multiscale's AUC to 0.958), so they keep their contrast.
   * NEAR_RATIO to DUP_RATIO: a denser group seen from afar is LEFT OUT. A cluster of 11 copies of a frame
-    within 0.03 (unit-variance data in 8-d) is seen at ratios 5-10 by the ordinary points around it; counted,
+    within 0.03 (unit-variance data in 8-d) is seen at ratios 9-15 by the ordinary points around it; counted,
     it made them legendary.
   * beyond DUP_RATIO: a CLUMP of near-copies (density ~1 / clump width, unbounded), which says nothing about
     x's surroundings; its slot counts at x's own density (pulls the reference towards "even"), rather than
@@ -28,11 +28,12 @@ Views of how sparse the neighbourhood of a point x is (r_k(x): distance to its k
 - ``score`` (what tiers rank): ln(max(ref(x), floor) / lrd(x)), ``floor`` being the lrd of the population's
   sparsest 20% (RarityConfig.floor_quantile, fixed at calibration; 20% rather than 10% lifts
   top-1% precision on the uneven manifold of tests/rarity/data.py from 0.88 to 0.96), points far denser
-  than typical weighing less (``floor_of``: no clump lifts the floor). Within the common density range it is ln local; a neighbourhood sparser
-  than the floor is itself rare, so a group of isolated points that are each other's neighbours (which LOF
-  calls normal) still ranks by how sparse it is against the whole space. On every planted set of
-  tests/rarity/data.py its ROC-AUC and top-1% precision are at least those of exact kNN distance, LOF (k=10,
-  20), IsolationForest and Han et al.'s Rarity Score (tests/rarity/test_peers.py), and near-copies of existing
+  than typical weighing less (``floor_of``: no clump lifts the floor). Within the common density range it is
+  ln local; a neighbourhood sparser than the floor is itself rare, so a group of isolated points that are
+  each other's neighbours (which LOF calls normal) still ranks by how sparse it is against the whole space.
+  On every planted set of tests/rarity/data.py its ROC-AUC and top-1% precision are at least those of exact
+  kNN distance, LOF (k=10, 20), IsolationForest and Han et al.'s Rarity Score (tests/rarity/test_peers.py),
+  and near-copies of existing
   points (spreads up to 3% of the data's spread, any number) move no other point up more than one tier
   (tests/rarity/test_robust.py). Wider clumps are dense clusters in their own right: at 10% of the spread an
   11-point clump is seen at ratios 2-3.5, like the clusters beside planted local outliers, and no rule on
@@ -48,8 +49,8 @@ import numpy as np
 
 TINY = np.float32(1e-30)
 CHUNK_ROWS = 65536
-NEAR_RATIO = np.float32(4.0)  # see "denser groups seen from afar" above
-DUP_RATIO = np.float32(16.0)  # see "near-duplicate clumps" above
+NEAR_RATIO = np.float32(4.0)  # beyond it, a denser group seen from afar (module docstring)
+DUP_RATIO = np.float32(16.0)  # beyond it, a clump of near-copies (module docstring)
 COUNTS, LEFT_OUT, CLUMP = 0, 1, 2  # what a list entry is to its lister's reference (_kinds)
 SCORING = "lrd2-geo-near4-dup16-vfloor"  # bump with any change to the ranked score
 
@@ -79,10 +80,13 @@ def lrd(dist: np.ndarray, nbr: np.ndarray, rows: np.ndarray, k_eff: int) -> np.n
 def _kinds(radius: np.ndarray, d: np.ndarray) -> np.ndarray:
     """What a list entry z at distance ``d`` from its lister, with k-NN radius ``radius``, is to the lister's
     reference (module docstring): COUNTS, LEFT_OUT (a denser group seen from afar) or CLUMP (near-copies)."""
-    return np.where(radius * NEAR_RATIO >= d, COUNTS, np.where(radius * DUP_RATIO >= d, LEFT_OUT, CLUMP)).astype(np.int8)
+    far = np.where(radius * DUP_RATIO >= d, LEFT_OUT, CLUMP)
+    return np.where(radius * NEAR_RATIO >= d, COUNTS, far).astype(np.int8)
 
 
-def _list_sums(dist: np.ndarray, nbr: np.ndarray, rows: np.ndarray, k_eff: int, logs: np.ndarray) -> tuple[np.ndarray, ...]:
+def _list_sums(
+    dist: np.ndarray, nbr: np.ndarray, rows: np.ndarray, k_eff: int, logs: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Per row o of ``rows``, what its list gives the reference of a point that lists o: (sum of log lrd over the
     entries that COUNT (float64), how many COUNT, how many are a CLUMP, how many entries (int32)), each
     (len(rows),). ``logs`` (len(rows), k_eff) float32 is the log lrd of each entry (anything at a -1 pad)."""
@@ -137,7 +141,8 @@ def densities(
             once, inverse = np.unique(near, return_inverse=True)
             listed = nbr[once, :k_eff]
             needed, where = np.unique(np.where(listed >= 0, listed, once[:, None]), return_inverse=True)
-            logs = np.log(np.maximum(lrd(dist, nbr, needed, k_eff), TINY)).astype(np.float32)[where.reshape(listed.shape)]
+            logs = np.log(np.maximum(lrd(dist, nbr, needed, k_eff), TINY)).astype(np.float32)
+            logs = logs[where.reshape(listed.shape)]
             at = inverse.reshape(near.shape)
             sums = [part[at] for part in _list_sums(dist, nbr, once, k_eff, logs)]
         one = _kinds(radius, mine)  # (n, k_eff): what each neighbour o is to x

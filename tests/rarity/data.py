@@ -150,7 +150,8 @@ def wide_clumps(seed: int = 0, d: int = 24) -> tuple[np.ndarray, np.ndarray]:
     clumps = [inl[i] + s * rng.standard_normal((m, 8)) for i, m, s in zip(picks, sizes, spreads)]
     inliers = np.vstack([inl, *clumps])
     far = rng.uniform(inl.min(0) - 1, inl.max(0) + 1, (20, 8))
-    local = _off_by(rng, np.repeat(inl[:700].mean(0, keepdims=True), 15, 0), 2.5 * 0.6 * np.sqrt(8), 3.5 * 0.6 * np.sqrt(8))
+    radius = 0.6 * np.sqrt(8)
+    local = _off_by(rng, np.repeat(inl[:700].mean(0, keepdims=True), 15, 0), 2.5 * radius, 3.5 * radius)
     x = _rotate(rng, np.vstack([inliers, far, local]), d, 1e-3)
     return _pack([x[: len(inliers)]], [x[len(inliers) :]])
 
