@@ -33,9 +33,8 @@ Views of how sparse the neighbourhood of a point x is (r_k(x): distance to its k
   each other's neighbours (which LOF calls normal) still ranks by how sparse it is against the whole space.
   On every planted set of tests/rarity/data.py its ROC-AUC and top-1% precision are at least those of exact
   kNN distance, LOF (k=10, 20), IsolationForest and Han et al.'s Rarity Score (tests/rarity/test_peers.py),
-  and near-copies of existing
-  points (spreads up to 3% of the data's spread, any number) move no other point up more than one tier
-  (tests/rarity/test_robust.py). Wider clumps are dense clusters in their own right: at 10% of the spread an
+  and near-copies of existing points (spreads up to 3% of the data's spread, any number) move no other point
+  up more than one tier (tests/rarity/test_robust.py). Wider clumps are dense clusters in their own right: at 10% of the spread an
   11-point clump is seen at ratios 2-3.5, like the clusters beside planted local outliers, and no rule on
   k-NN lists tells the two apart (any that leaves it out loses multiscale's local outliers).
 
