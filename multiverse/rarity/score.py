@@ -51,7 +51,8 @@ CHUNK_ROWS = 65536
 NEAR_RATIO = np.float32(4.0)  # beyond it, a denser group seen from afar (module docstring)
 DUP_RATIO = np.float32(16.0)  # beyond it, a clump of near-copies (module docstring)
 COUNTS, LEFT_OUT, CLUMP = 0, 1, 2  # what a list entry is to its lister's reference (_kinds)
-SCORING = "lrd2-geo-near4-dup16-vfloor"  # bump with any change to the ranked score
+SCALE_CAP = 0.9  # floor_of: a point's weight in the typical scale is capped at this quantile of scale
+SCORING = "lrd2-geo-near4-dup16-vfloor90"  # bump with any change to the ranked score
 
 
 def effective_k(k: int, n_alive: int) -> int:
@@ -163,7 +164,7 @@ def densities(
 def floor_of(lrd_all: np.ndarray, quantile: float) -> float:
     """The density floor: the lrd at ``quantile`` of the population (its sparsest share), each point weighted by
     min(1, NEAR_RATIO * its scale / the typical scale) (scale: 1 / lrd, its mean reach distance; typical: the
-    scale-weighted median), 0 when empty. Points of ordinary density weigh 1 each; points NEAR_RATIO times
+    median weighted by scale, each weight capped at the SCALE_CAP quantile of scale), 0 when empty. Points of ordinary density weigh 1 each; points NEAR_RATIO times
     denser than typical weigh in proportion to their scale, so 500 near-copies of one frame (lrd ~1e4) weigh
     as much as a fraction of one point and cannot lift the floor (unweighted, they lifted it 2.6x in a
     population of 300 and moved the sparse half of it up two tiers)."""
@@ -172,7 +173,12 @@ def floor_of(lrd_all: np.ndarray, quantile: float) -> float:
         return 0.0
     scale = 1.0 / np.maximum(own, TINY)
     by_scale = np.argsort(scale, kind="stable")
-    cum = np.cumsum(scale[by_scale])
+    # Each point's share in "typical" is its scale, capped at the population's SCALE_CAP quantile of scale: a few
+    # far outliers (each far sparser than the rest) then cannot hold most of the total and make the outliers'
+    # own scale typical (uncapped, 3 far points among 72 did, the floor fell to their density and they scored
+    # common), while near-copies still weigh next to nothing.
+    cap = float(np.quantile(scale, SCALE_CAP))
+    cum = np.cumsum(np.minimum(scale, cap)[by_scale])
     typical = scale[by_scale][min(len(own) - 1, int(np.searchsorted(cum, 0.5 * cum[-1])))]
     weight = np.minimum(1.0, float(NEAR_RATIO) * scale / max(typical, float(TINY)))
     by_lrd = np.argsort(own, kind="stable")

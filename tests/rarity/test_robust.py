@@ -129,3 +129,19 @@ def test_an_index_stored_under_an_earlier_scoring_is_rebuilt(tmp_path, monkeypat
     now = calibrate.fit(np.arange(10.0), index_version="v", floor=1.0).version
     monkeypatch.setattr(calibrate, "SCORING", "lrd2-mean")  # a calibration's version names the scoring too
     assert calibrate.fit(np.arange(10.0), index_version="v", floor=1.0).version != now
+
+
+@pytest.mark.parametrize("far", [1, 3, 6])
+def test_a_few_far_points_stay_the_rarest_whatever_their_number(far):
+    """A frame far from everything, seen again in a few later saves (a small group, fewer than k points and a few
+    percent of the population): its density floor must not fall to theirs. Weighting the floor's typical scale by
+    scale alone let 3 such points among 72 hold most of it; the floor became their density and they scored common."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((72, 24)).astype(np.float32)
+    x[:far] += 40.0 + np.arange(far, dtype=np.float32)[:, None]  # a far group, each save a little further on
+    engine = RarityEngine("t", frame_dim=24)
+    engine.add("frame", x, snapshot="s", world="w")
+    t = tiers(engine, len(x))
+    scores = [engine.rarity_of(VectorId("s", "frame", i)).score for i in range(len(x))]
+    assert set(np.argsort(scores)[::-1][:far].tolist()) == set(range(far))
+    assert (t[:far] >= TIER_NAMES.index("rare")).all(), t[:far]
