@@ -74,28 +74,31 @@ class Graph:
     def set_lists(self, x: np.ndarray, rows: np.ndarray, found: np.ndarray) -> None:
         """Make ``found`` (n, >= k) candidate rows (-1 pads; may include the row itself and repeats of -1)
         the lists of ``rows``: the row itself is dropped by id, distances recomputed, k nearest kept."""
-        found = np.where(found == rows[:, None], -1, found)
-        if found.shape[1] < self.k:  # a population of fewer than k + 1 points: pad the lists
-            found = np.hstack([found, np.full((len(found), self.k - found.shape[1]), -1, dtype=found.dtype)])
-        dist = pair_distances(x, np.repeat(rows, found.shape[1]), found.ravel()).reshape(found.shape)
-        dist, found = sort_lists(dist, found)
-        self.dist[rows] = dist[:, : self.k]
-        self.nbr[rows] = found[:, : self.k]
+        self.dist[rows], self.nbr[rows] = lists_of(x, rows, found, self.k)
 
     def merge(self, x: np.ndarray, targets: np.ndarray, sources: np.ndarray) -> np.ndarray:
         """Offer ``sources[i]`` as a neighbour of ``targets[i]`` (pairs; sources not yet in the lists).
         Each target keeps its k nearest of old list + offers. Returns the rows whose list changed."""
+        rows, dist, nbr = self.merged(x, targets, sources)
+        self.dist[rows], self.nbr[rows] = dist, nbr
+        return rows
+
+    def merged(self, x: np.ndarray, targets: np.ndarray, sources: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``merge`` without writing (for an add staged beside readers): (rows whose lists change, their new
+        dist, their new nbr)."""
+        k = self.k
+        empty = (np.zeros(0, np.int64), np.zeros((0, k), np.float32), np.zeros((0, k), np.int64))
         if not len(targets):
-            return np.zeros(0, dtype=np.int64)
+            return empty
         d = pair_distances(x, targets, sources)
         useful = d < self.dist[targets, -1]
         targets, sources, d = targets[useful], sources[useful], d[useful]
         if not len(targets):
-            return np.zeros(0, dtype=np.int64)
+            return empty
         _, once = np.unique(targets * np.int64(len(self.dist) + 1) + sources, return_index=True)
         targets, sources, d = targets[once], sources[once], d[once]  # a pair offered twice counts once
         rows = np.unique(targets)
-        k = self.k
         who = np.concatenate([np.repeat(rows, k), targets])
         nb = np.concatenate([self.nbr[rows].ravel(), sources])
         dd = np.concatenate([self.dist[rows].ravel(), d])
@@ -103,9 +106,7 @@ class Graph:
         who, nb, dd = who[order], nb[order], dd[order]
         first = np.searchsorted(who, who, side="left")
         keep = (np.arange(len(who)) - first) < k  # every row has >= k entries: its old (padded) list
-        self.dist[rows] = dd[keep].reshape(len(rows), k)
-        self.nbr[rows] = nb[keep].reshape(len(rows), k)
-        return rows
+        return rows, dd[keep].reshape(len(rows), k), nb[keep].reshape(len(rows), k)
 
     def drop(self, rows: np.ndarray) -> None:
         self.dist[rows] = np.inf
@@ -117,3 +118,14 @@ class Graph:
         mark[rows] = True
         hit = mark[self.nbr].any(axis=1) & alive[: len(self.nbr)]
         return np.flatnonzero(hit)
+
+
+def lists_of(x: np.ndarray, rows: np.ndarray, found: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Graph.set_lists`` without writing: the k nearest of ``found`` (n, m) candidate rows (-1 pads; the row
+    itself dropped by id), distances recomputed, as (dist, nbr) (n, k)."""
+    found = np.where(found == rows[:, None], -1, found)
+    if found.shape[1] < k:  # a population of fewer than k + 1 points: pad the lists
+        found = np.hstack([found, np.full((len(found), k - found.shape[1]), -1, dtype=found.dtype)])
+    dist = pair_distances(x, np.repeat(rows, found.shape[1]), found.ravel()).reshape(found.shape)
+    dist, found = sort_lists(dist, found)
+    return dist[:, :k], found[:, :k]

@@ -30,7 +30,7 @@ import numpy as np
 from multiverse.errors import AlreadyExists, InvalidArgument
 from multiverse.rarity.embed import content_hash
 from multiverse.rarity.index import VectorIndex
-from multiverse.rarity.knn import Graph, pair_distances, sort_lists
+from multiverse.rarity.knn import Graph, lists_of, pair_distances, sort_lists
 from multiverse.rarity.score import effective_k
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def _link(pop: Population, st: Staged) -> None:
                                    within=None if st.index is not None else new)
     qi, targets = pop.ball_candidates(pop.x[new], pop.radius(), nearest=k)
     keep = targets < st.n0
-    t_rows, t_dist, t_nbr = merged(pop.graph, pop.x, targets[keep], new[qi[keep]])
+    t_rows, t_dist, t_nbr = pop.graph.merged(pop.x, targets[keep], new[qi[keep]])
     st.lists = (np.concatenate([rows, t_rows]), np.concatenate([dist, t_dist]), np.concatenate([nbr, t_nbr]))
     st.changed = t_rows
 
@@ -229,42 +229,6 @@ def search_lists(x: np.ndarray, index: VectorIndex, rows: np.ndarray, alive: np.
         _, pos = faiss.knn(x[rows[short]], x[alive], min(k + 1, len(alive)))
         dist[short], nbr[short] = lists_of(x, rows[short], np.where(pos >= 0, alive[np.maximum(pos, 0)], -1), k)
     return rows, dist, nbr
-
-
-def lists_of(x: np.ndarray, rows: np.ndarray, found: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``Graph.set_lists`` without writing: the k nearest of ``found`` (n, m) candidate rows (-1 pads; the row
-    itself dropped by id), distances recomputed, as (dist, nbr) (n, k)."""
-    found = np.where(found == rows[:, None], -1, found)
-    if found.shape[1] < k:
-        found = np.hstack([found, np.full((len(found), k - found.shape[1]), -1, dtype=found.dtype)])
-    dist = pair_distances(x, np.repeat(rows, found.shape[1]), found.ravel()).reshape(found.shape)
-    dist, found = sort_lists(dist, found)
-    return dist[:, :k], found[:, :k]
-
-
-def merged(graph: Graph, x: np.ndarray, targets: np.ndarray, sources: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``Graph.merge`` without writing: (rows whose lists change, their new dist, their new nbr)."""
-    k = graph.k
-    empty = (np.zeros(0, np.int64), np.zeros((0, k), np.float32), np.zeros((0, k), np.int64))
-    if not len(targets):
-        return empty
-    d = pair_distances(x, targets, sources)
-    useful = d < graph.dist[targets, -1]
-    targets, sources, d = targets[useful], sources[useful], d[useful]
-    if not len(targets):
-        return empty
-    _, once = np.unique(targets * np.int64(len(graph.dist) + 1) + sources, return_index=True)
-    targets, sources, d = targets[once], sources[once], d[once]  # a pair offered twice counts once
-    rows = np.unique(targets)
-    who = np.concatenate([np.repeat(rows, k), targets])
-    nb = np.concatenate([graph.nbr[rows].ravel(), sources])
-    dd = np.concatenate([graph.dist[rows].ravel(), d])
-    order = np.lexsort((np.where(nb < 0, np.iinfo(np.int64).max, nb), dd, who))
-    who, nb, dd = who[order], nb[order], dd[order]
-    first = np.searchsorted(who, who, side="left")
-    keep = (np.arange(len(who)) - first) < k  # every row has >= k entries: its old (padded) list
-    return rows, dd[keep].reshape(len(rows), k), nb[keep].reshape(len(rows), k)
 
 
 def preview(pop: Population, st: Staged) -> Population:
