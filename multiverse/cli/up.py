@@ -61,7 +61,7 @@ def up(a: argparse.Namespace) -> None:
 
             start_demo(f"{host}:{port}", admin, settings.data_dir,
                        min_tier=settings.market.market.min_tier if settings.market is not None else None,
-                       tls=_demo_tls(a, settings))
+                       tls=_demo_tls(a, settings), gallery=http.url if http else "")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:

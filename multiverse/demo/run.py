@@ -54,6 +54,7 @@ class DemoConfig:
     tick_seconds: float = 0.0
     min_tier: str = "rare"  # the market's (MarketConfig.min_tier): the lowest tier the demo tries to claim
     tls: ClientTls | None = None  # how the demo's clients reach a TLS port (None: plaintext)
+    gallery: str = ""  # the gallery's URL (multiverse up's HTTP gateway), named in the closing lines when served
 
 
 @dataclass
@@ -98,6 +99,10 @@ def run_demo(address: str, admin_key: str, data_dir: Path, cfg: DemoConfig = Dem
     data = "" if Path(data_dir) == Path("data") else f" --data {data_dir}"  # where the CLI finds admin.key
     say(f"demo done; the stack keeps serving. Try next, from another terminal: "
         f"mv='.venv/bin/multiverse --grpc {address}{data}'")
+    if cfg.gallery:
+        token = report.token.get("token_id") if report.token else None
+        say(f"open the gallery in a browser: {cfg.gallery}/  (the rarest vectors as pictures"
+            + (f"; the token sold: {cfg.gallery}/api/tokens/{token}" if token else "") + ")")
     for line in (f"$mv log {a}                                  # the saves of a simulated game server",
                  f"$mv cross {a} {b} --op slerp --param t=0.3 --name my-world   # spawn a new world",
                  "$mv sim --server carol --ticks 32            # a third game server",
@@ -239,7 +244,7 @@ def _skip(report: DemoReport, say: Log, part: str, why: str = "not landed yet") 
 
 def start_demo(address: str, admin_key: str | None, data_dir: Path, cfg: DemoConfig = DemoConfig(tick_seconds=0.2),
                log: Log | None = None, *, min_tier: str | None = None,
-               tls: ClientTls | None = None) -> threading.Thread:
+               tls: ClientTls | None = None, gallery: str = "") -> threading.Thread:
     """Run the demo in a daemon thread beside a serving stack (``multiverse up``); returns the thread.
 
     ``admin_key`` None reads ``<data dir>/admin.key``; a wildcard listen address is reached on 127.0.0.1;
@@ -248,6 +253,8 @@ def start_demo(address: str, admin_key: str | None, data_dir: Path, cfg: DemoCon
         cfg = replace(cfg, min_tier=min_tier)
     if tls is not None:
         cfg = replace(cfg, tls=tls)
+    if gallery:
+        cfg = replace(cfg, gallery=gallery)
     host, _, port = address.rpartition(":")
     if host in ("", "0.0.0.0", "[::]", "::"):
         address = f"127.0.0.1:{port}"

@@ -102,10 +102,12 @@ def test_demo_runs_again_on_the_same_data(stack):
 def test_up_starts_the_demo_beside_the_stack_with_the_key_file(stack):
     lines = []
     port = stack.address.rsplit(":", 1)[1]
-    thread = start_demo(f"0.0.0.0:{port}", None, stack.data, DemoConfig(seed=3, ticks=8, save_every=8), log=lines.append)
+    thread = start_demo(f"0.0.0.0:{port}", None, stack.data, DemoConfig(seed=3, ticks=8, save_every=8), log=lines.append,
+                        gallery="http://127.0.0.1:8080")
     thread.join(timeout=120)
     assert not thread.is_alive()
     assert lines[0].startswith("two simulated game servers (aurora, bramble) play tileworld-v1")
     assert not any(line.startswith("failed") for line in lines), lines
     assert "skipped: claim and buy (market off)" in lines  # this stack runs without a market
     assert any(line.startswith("demo done") for line in lines)
+    assert "open the gallery in a browser: http://127.0.0.1:8080/  (the rarest vectors as pictures)" in lines
