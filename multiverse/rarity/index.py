@@ -206,7 +206,7 @@ class VectorIndex:
         k = max(1, min(k, self.ntotal)) if self.ntotal else 1
         if self.ntotal == 0:
             return np.full((len(q), 1), np.inf, np.float32), np.full((len(q), 1), -1, np.int64)
-        if self.kind == "flat" and self.torch_backed:
+        if self.kind == "flat" and self._torch_backed():
             return self._torch_index().search(q, k)
         index = self._on_gpu() if bulk else self._index
         return index.search(q, k)
@@ -217,15 +217,13 @@ class VectorIndex:
         """On a flat index searched by torch that holds exactly ``rows``: every (query i, row) with GEMM squared
         distance <= radius[row]^2 (1 + rel) + tol (|q|^2 + |x|^2), computed on the torch device; else None (the
         caller tests on the CPU)."""
-        if self.kind != "flat" or not self.torch_backed or self.ntotal != len(rows):
+        if self.kind != "flat" or not self._torch_backed() or self.ntotal != len(rows):
             return None
         mirror = self._torch_index()
         r2 = radius[mirror.ids].astype(np.float32) ** 2
         return mirror.within(queries, r2, rel, tol)
 
-    @property
-    def torch_backed(self) -> bool:
-        """Whether the flat index is searched on a torch mirror (its own device path for searches and balls)."""
+    def _torch_backed(self) -> bool:
         return self.flat_backend.startswith("torch")
 
     def _new_torch(self, x: np.ndarray, rows: np.ndarray) -> TorchFlat:

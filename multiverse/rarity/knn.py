@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 BLOCK = 1 << 22  # values per temporary block (16 MiB of float32)
-SLACK = 1e-3  # relative slack on GEMM distance filters; exact checks follow on recomputed distances
 
 
 def sq_dists(queries: np.ndarray, points: np.ndarray) -> np.ndarray:

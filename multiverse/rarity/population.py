@@ -25,11 +25,12 @@ from multiverse.rarity import stage as stage_mod
 from multiverse.rarity.embed import Embedder
 from multiverse.rarity.ids import Registry
 from multiverse.rarity.index import VectorIndex
-from multiverse.rarity.knn import BLOCK, SLACK, Graph, sq_dists
+from multiverse.rarity.knn import BLOCK, Graph, sq_dists
 from multiverse.rarity.score import effective_k
 from multiverse.rarity.types import RarityConfig
 
 WIDE_QUANTILE = 0.99  # on IVF, balls wider than this quantile of radii are checked exhaustively
+SLACK = 1e-3  # relative slack on GEMM distance filters; exact checks follow on recomputed distances
 
 
 class Population:

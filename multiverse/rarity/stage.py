@@ -30,10 +30,8 @@ import numpy as np
 from multiverse.errors import AlreadyExists, InvalidArgument
 from multiverse.rarity.embed import content_hash
 from multiverse.rarity.index import VectorIndex
-from multiverse.rarity.knn import BLOCK, SLACK, Graph, lists_of, pair_distances, sort_lists, sq_dists
+from multiverse.rarity.knn import Graph, lists_of, pair_distances, sort_lists
 from multiverse.rarity.score import effective_k
-
-FLAT_MARGIN = 4  # flat_pass keeps this many candidates past k + 1: GEMM distances may misorder near-ties
 
 if TYPE_CHECKING:
     from multiverse.rarity.calibrate import Calibration
@@ -201,57 +199,13 @@ def _link(pop: Population, st: Staged) -> None:
     if pop.index.wants_rebuild(len(after)):  # flat -> IVF, or an IVF retrain: built beside the current one
         st.index = VectorIndex(pop.dim, pop.config.index)
         st.index.build(pop.x[after], after, k)
-    if st.index is None and pop.index.kind == "flat" and not pop.index.torch_backed:
-        # One GEMM pass over the earlier rows gives both what a flat search and the ball test would each compute
-        # again: the new rows' nearest earlier rows and the earlier balls they fall in (the worker's two costliest
-        # steps, about 7 and 6 s of 30 under 16 saving servers).
-        found, qi, targets = flat_pass(pop.x, new, old, pop.radius(), k + 1 + FLAT_MARGIN)
-        rows, dist, nbr = new, *lists_of(pop.x, new, np.hstack([found, _nearest_within(pop.x, new, k)]), k)
-    else:
-        rows, dist, nbr = search_lists(pop.x, st.index or pop.index, new, after, k, k_eff,
-                                       within=None if st.index is not None else new)
-        qi, targets = pop.ball_candidates(pop.x[new], pop.radius(), nearest=k)
+    rows, dist, nbr = search_lists(pop.x, st.index or pop.index, new, after, k, k_eff,
+                                   within=None if st.index is not None else new)
+    qi, targets = pop.ball_candidates(pop.x[new], pop.radius(), nearest=k)
     keep = targets < st.n0
     t_rows, t_dist, t_nbr = pop.graph.merged(pop.x, targets[keep], new[qi[keep]])
     st.lists = (np.concatenate([rows, t_rows]), np.concatenate([dist, t_dist]), np.concatenate([nbr, t_nbr]))
     st.changed = t_rows
-
-
-def _nearest_within(x: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Each of ``rows``' k + 1 nearest among ``rows`` themselves (itself included; -1 pads)."""
-    _, pos = faiss.knn(x[rows], x[rows], min(k + 1, len(rows)))
-    return np.where(pos >= 0, rows[np.maximum(pos, 0)], -1)
-
-
-def flat_pass(x: np.ndarray, new: np.ndarray, old: np.ndarray, radius: np.ndarray, m: int
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One exhaustive GEMM pass of the ``new`` rows against the ``old`` ones: (each new row's ``m`` nearest old
-    rows by GEMM distance (candidates: its list is then taken from exact distances, so m keeps a margin over
-    k + 1 for float rounding), the pairs (new position i, old row) within slack of the old row's ball, as
-    ``Population.ball_candidates`` gives them)."""
-    q = x[new]
-    best_d = np.full((len(new), m), np.inf, dtype=np.float32)
-    best_r = np.full((len(new), m), -1, dtype=np.int64)
-    out_q, out_r = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    if not len(old) or not len(new):
-        return best_r, out_q[0], out_r[0]
-    qn = np.einsum("ij,ij->i", q, q)[:, None]
-    step = max(1, BLOCK // len(new))
-    for s in range(0, len(old), step):
-        part = old[s : s + step]
-        pts = x[part]
-        d2 = sq_dists(q, pts)
-        r2 = radius[part].astype(np.float32) ** 2
-        tol = SLACK * (qn + np.einsum("ij,ij->i", pts, pts)[None, :]) * 1e-2
-        qi, j = np.nonzero(d2 <= r2[None, :] * (1 + SLACK) + tol)
-        out_q.append(qi.astype(np.int64))
-        out_r.append(part[j])
-        cand_d = np.hstack([best_d, d2])
-        cand_r = np.hstack([best_r, np.broadcast_to(part, d2.shape)])
-        top = np.argpartition(cand_d, m - 1, axis=1)[:, :m] if cand_d.shape[1] > m else slice(None)
-        best_d = np.take_along_axis(cand_d, top, axis=1) if cand_d.shape[1] > m else cand_d
-        best_r = np.take_along_axis(cand_r, top, axis=1) if cand_r.shape[1] > m else cand_r
-    return best_r, np.concatenate(out_q), np.concatenate(out_r)
 
 
 def search_lists(x: np.ndarray, index: VectorIndex, rows: np.ndarray, alive: np.ndarray, k: int, k_eff: int, *,
