@@ -159,7 +159,11 @@ class Population:
         rows = self.alive_rows()
         if self.index.kind == "flat":
             on_device = self.index.ball_pairs(queries, rows, radius, SLACK, SLACK * 1e-2)  # a torch backend
-            return on_device if on_device is not None else _gemm_within(queries, self.x, rows, radius)
+            if on_device is not None:
+                return on_device
+            if nearest and len(queries) > nearest:  # each row's nearest queries, by FAISS's fused top-k
+                return _nearest_within(queries, self.x, rows, radius, nearest)
+            return _gemm_within(queries, self.x, rows, radius)
         r = radius[rows]
         finite = r[np.isfinite(r)]
         cap = float(np.quantile(finite, WIDE_QUANTILE)) if len(finite) else 0.0
@@ -167,9 +171,7 @@ class Population:
         wide = rows[~(r <= cap)]  # searched exhaustively below, so left out of the probed hits here
         near = (d2 <= radius[hit].astype(np.float64) ** 2 * (1 + SLACK)) & (radius[hit] <= cap)
         if nearest and len(wide) and len(queries) > nearest:
-            d2, pos = faiss.knn(self.x[wide], queries, nearest)  # (wide, nearest): each wide row's closest queries
-            inside = (pos >= 0) & (d2 <= (radius[wide].astype(np.float64) ** 2 * (1 + SLACK))[:, None])
-            qw, hw = pos[inside], np.broadcast_to(wide[:, None], pos.shape)[inside]
+            qw, hw = _nearest_within(queries, self.x, wide, radius, nearest)
         else:
             qw, hw = _gemm_within(queries, self.x, wide, radius)
         return np.concatenate([qi[near], qw]), np.concatenate([hit[near], hw])
@@ -218,6 +220,20 @@ def _grow(a: np.ndarray, cap: int) -> np.ndarray:
     out = np.zeros((cap,) + a.shape[1:], dtype=a.dtype)
     out[: len(a)] = a
     return out
+
+
+def _nearest_within(
+    queries: np.ndarray, x: np.ndarray, rows: np.ndarray, radius: np.ndarray, nearest: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (query i, row) for each of ``rows``' ``nearest`` closest queries that lie within slack of its ball:
+    all a k-NN list can take from the queries when ``nearest`` is k (FAISS's exhaustive search with its fused
+    top-k: about half the cost of testing every pair by GEMM, which the worker did for every batch)."""
+    pts = x[rows]
+    d2, pos = faiss.knn(pts, queries, nearest)  # (rows, nearest): each row's closest queries
+    qn = np.einsum("ij,ij->i", queries, queries)
+    tol = SLACK * 1e-2 * (np.einsum("ij,ij->i", pts, pts)[:, None] + qn[np.maximum(pos, 0)])  # GEMM rounding
+    inside = (pos >= 0) & (d2 <= (radius[rows].astype(np.float64) ** 2 * (1 + SLACK))[:, None] + tol)
+    return pos[inside].astype(np.int64), np.broadcast_to(rows[:, None], pos.shape)[inside]
 
 
 def _gemm_within(
