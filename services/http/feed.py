@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -25,6 +26,7 @@ from services.http.app import Gateway, gateway
 
 router = APIRouter(prefix="/api", tags=["public"])
 HEARTBEAT_S = 15.0
+log = logging.getLogger("multiverse.http")
 
 
 class Feeds:
@@ -78,8 +80,8 @@ async def _events(request: Request, gw: Gateway, feeds: Feeds, space: str, kind:
                     continue
                 card = json.dumps(VectorCard.of(name, score).to_json(), separators=(",", ":"))
                 loop.call_soon_threadsafe(_offer, found, card)
-        except Exception:  # the watch failed (the space went away): end the stream
-            pass
+        except Exception:  # the watch failed (the space went away): end the stream, the cause in the log
+            log.exception("the live feed's watch ended with an error")
         finally:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_offer, found, None)

@@ -14,12 +14,12 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from multiverse.gallery import PUBLIC
 from multiverse.pictures import Pictures
 from multiverse.store.auth import Principal, authenticate
 from services.http.app import Gateway, gateway
 
 router = APIRouter(tags=["pictures"])
-ANONYMOUS = Principal("anonymous", "public")
 IMMUTABLE = "max-age=31536000, immutable"
 PNG = "image/png"
 
@@ -34,7 +34,7 @@ def caller(request: Request, gw: Gateway = Depends(gateway)) -> Principal:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.startswith("mvk_"):
         return authenticate(gw.app.meta, token.strip())
-    return ANONYMOUS
+    return PUBLIC
 
 
 @router.get(
@@ -52,7 +52,7 @@ async def picture(snapshot: str, kind: str, index: str, request: Request, gw: Ga
     if not found.final:
         cache = "no-cache"
     else:
-        cache = ("public, " if who is ANONYMOUS else "private, ") + IMMUTABLE
+        cache = ("public, " if who is PUBLIC else "private, ") + IMMUTABLE
     headers = {"ETag": etag, "Cache-Control": cache}
     if _matches(request.headers.get("if-none-match", ""), found.etag):
         return Response(status_code=304, headers=headers)
