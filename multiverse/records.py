@@ -56,6 +56,7 @@ class WorldRecord:
     origin: dict[str, Any] = field(default_factory=dict)  # a spawned world: {"recipe_sha256", "snapshot"}
     visibility: str = PRIVATE  # PRIVATE | SHARED | PUBLIC (multiverse.store.auth.can_read)
     readers: tuple[str, ...] = ()  # SHARED: the principals it is shared with, sorted, each once
+    deleted_at: float | None = field(default=None, compare=False)  # an admin deleted it: hidden, heads gone
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,17 @@ class SnapshotRecord:
     id: str
     world: str
     parents: tuple[str, ...]
-    state: str  # sha256 of the state blob
+    state: str  # the state's id: sha256 of its chunk manifest (multiverse.chunks), or of its bytes for older states
     state_size: int
     frame_count: int
     player_count: int
     generation: int  # 1 + max(parent generations); 1 for a root
     created_at: float
     provenance: dict[str, Any] = field(default_factory=dict)  # operator, params, seed, code version, labels
+    # Kept beside the record, not part of its id: when an admin pruned its state (None: kept), and its place in
+    # the metadata's commit order (None until committed).
+    pruned_at: float | None = field(default=None, compare=False)
+    seq: int | None = field(default=None, compare=False)
 
     def sealed(self) -> SnapshotRecord:
         """This record with its id set to the sha256 of its body: the one place a snapshot's id is computed."""

@@ -60,6 +60,7 @@ def world_row(world: WorldRecord) -> dict[str, Any]:
     """The ``worlds`` row of a record; its readers are rows of ``world_readers`` (``_worlds.put_readers``)."""
     row = fields(world)
     del row["readers"]
+    row.pop("deleted_at")  # set by deleting the world, never by writing its record
     row["origin"] = to_json("world.origin", world.origin)
     return row
 
@@ -71,6 +72,7 @@ def world_record(row: Mapping[str, Any], readers: Sequence[str] = ()) -> WorldRe
 def snapshot_row(record: SnapshotRecord) -> dict[str, Any]:
     row = fields(record)
     del row["parents"]
+    del row["pruned_at"], row["seq"]  # set by pruning and by the commit, never by writing the record
     row["provenance"] = to_json("provenance", record.provenance)
     return row
 

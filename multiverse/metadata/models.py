@@ -49,6 +49,7 @@ class WorldRow(SQLModel, table=True):
     )  # canonical JSON object: how a spawned world was made
     # who else may read it: private | shared (world_readers) | public; rows before migration 0006 became private
     visibility: str = Field(default="private", sa_type=sa.String(16), sa_column_kwargs={"server_default": "private"})
+    deleted_at: float | None = Field(default=None, sa_type=SECONDS)  # an admin deleted it (migration 0009)
 
 
 class WorldReaderRow(SQLModel, table=True):
@@ -65,13 +66,15 @@ class SnapshotRow(SQLModel, table=True):
 
     id: str = Field(primary_key=True, sa_type=ID)
     world: str = Field(foreign_key="worlds.name", index=True, sa_type=NAME)
-    state: str = Field(index=True, sa_type=ID)  # sha256 of the state blob
+    state: str = Field(index=True, sa_type=ID)  # the state's id: sha256 of its chunk manifest, or of its bytes (before 0009)
     state_size: int = Field(sa_type=sa.BigInteger())
     frame_count: int
     player_count: int
     generation: int
     created_at: float = Field(sa_type=SECONDS)
     provenance: str = Field(default="{}", sa_type=JSON_TEXT)  # canonical JSON object
+    pruned_at: float | None = Field(default=None, sa_type=SECONDS)  # an admin pruned its state (migration 0009)
+    seq: int | None = Field(default=None, index=True, unique=True, sa_type=sa.BigInteger())  # commit order (0010)
 
 
 class SnapshotParentRow(SQLModel, table=True):
@@ -126,6 +129,8 @@ class RarityIndexRow(SQLModel, table=True):
     space: str = Field(primary_key=True, foreign_key="spaces.name", sa_type=NAME)
     manifest: str = Field(sa_type=ID)
     updated_at: float = Field(sa_type=SECONDS)
+    # every snapshot of the space up to this commit seq is in the manifest's index (migration 0010)
+    seq: int = Field(default=0, sa_type=sa.BigInteger(), sa_column_kwargs={"server_default": "0"})
 
 
 class VectorDiscoveryRow(SQLModel, table=True):
@@ -154,8 +159,55 @@ class VectorBacklogRow(SQLModel, table=True):
     created_at: float = Field(sa_type=SECONDS)
 
 
+class ChunkPackRow(SQLModel, table=True):
+    """A pack blob of chunks, recorded before its bytes are put (so a crash's orphan is found and collected)."""
+
+    __tablename__ = "chunk_packs"
+
+    digest: str = Field(primary_key=True, sa_type=ID)  # sha256 of the pack blob
+    size: int = Field(sa_type=sa.BigInteger())
+    created_at: float = Field(sa_type=SECONDS)
+
+
+class ChunkRow(SQLModel, table=True):
+    """Where a chunk (keyed by the BLAKE3 of its bytes) lives, what it was checked as, when a save last counted
+    on it (the collector's grace window runs from there)."""
+
+    __tablename__ = "chunks"
+
+    address: str = Field(primary_key=True, sa_type=ID)
+    pack: str = Field(foreign_key="chunk_packs.digest", index=True, sa_type=ID)
+    pack_offset: int = Field(sa_type=sa.BigInteger())
+    length: int
+    checked: str = Field(sa_type=sa.String(16))  # the dtype its values were checked as; "" for raw bytes
+    created_at: float = Field(sa_type=SECONDS)
+    touched_at: float = Field(sa_type=SECONDS)
+
+
+class ChunkedStateRow(SQLModel, table=True):
+    """A state stored as chunks: its id is the sha256 of its manifest blob (multiverse/chunks)."""
+
+    __tablename__ = "chunked_states"
+
+    id: str = Field(primary_key=True, sa_type=ID)
+    size: int = Field(sa_type=sa.BigInteger())
+    chunk_count: int
+    created_at: float = Field(sa_type=SECONDS)
+
+
+class LeaseRow(SQLModel, table=True):
+    """A named lease held by one holder until ``expires_at``; ``token`` grows at each change of holder."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, sa_type=NAME)
+    holder: str = Field(sa_type=NAME)
+    token: int = Field(sa_type=sa.BigInteger())
+    expires_at: float = Field(sa_type=SECONDS)
+
+
 TABLES = (SpaceRow, WorldRow, WorldReaderRow, SnapshotRow, SnapshotParentRow, HeadRow, IdempotencyRow, ApiKeyRow,
-          RarityIndexRow, VectorDiscoveryRow, VectorBacklogRow)
+          RarityIndexRow, VectorDiscoveryRow, VectorBacklogRow, ChunkPackRow, ChunkRow, ChunkedStateRow, LeaseRow)
 TABLE_NAMES = frozenset(t.__tablename__ for t in TABLES)
 
 # The same tables as Core ``Table`` objects, for the queries in sql.py.
@@ -170,3 +222,7 @@ api_keys: sa.Table = ApiKeyRow.__table__  # type: ignore[attr-defined]
 rarity_indexes: sa.Table = RarityIndexRow.__table__  # type: ignore[attr-defined]
 vector_discoveries: sa.Table = VectorDiscoveryRow.__table__  # type: ignore[attr-defined]
 vector_backlog: sa.Table = VectorBacklogRow.__table__  # type: ignore[attr-defined]
+chunk_packs: sa.Table = ChunkPackRow.__table__  # type: ignore[attr-defined]
+chunks: sa.Table = ChunkRow.__table__  # type: ignore[attr-defined]
+chunked_states: sa.Table = ChunkedStateRow.__table__  # type: ignore[attr-defined]
+leases: sa.Table = LeaseRow.__table__  # type: ignore[attr-defined]
