@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from merge_kernels import fused
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.base import BlobStore
+from multiverse.chunks.blobs import StateBlobs
+from multiverse.chunks.store import ChunkStore
 from multiverse.config import Settings
 from multiverse.crossing import Crossing
 from multiverse.metadata import open_metadata
@@ -24,7 +26,7 @@ if TYPE_CHECKING:  # the market's stack loads the chain's: imported when the mar
 class App:
     settings: Settings
     meta: SqlMetadata
-    blobs: BlobStore
+    blobs: BlobStore  # StateBlobs: reads a chunked state's id as its bytes (multiverse/chunks/blobs.py)
     store: Store
     crossing: Crossing
     rarity: RarityService | None = None  # scores every committed snapshot (see multiverse/rarity/service.py)
@@ -35,9 +37,10 @@ class App:
         """Open (and migrate) the metadata, open the blob store, drop what interrupted uploads left behind."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         meta = open_metadata(settings.database_url)
-        blobs = open_blob_store(
+        raw = open_blob_store(
             settings.blobs_url, access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None
         )
+        blobs = StateBlobs(raw, ChunkStore(meta, raw))
         app = None
         try:
             # Rarity first: it loads its saved indexes (what they lack, and any rebuild, its worker does in the
