@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from multiverse.metadata.commitlog import IndexPointer
 from multiverse.metadata.events import Commits
+from multiverse.metadata.leases import Lease
 from multiverse.records import ApiKeyRecord, SnapshotRecord, SpaceRecord, WorldRecord
 
 
@@ -105,8 +107,22 @@ class Metadata(Protocol):
         """{space: manifest digest of its persisted rarity index}."""
         ...
 
-    def point_rarity_index(self, space: str, manifest: str, now: float) -> str | None:
-        """Point ``space``'s rarity index at ``manifest``; returns what it pointed at before."""
+    def point_rarity_index(self, space: str, manifest: str, now: float, *, seq: int | None = None,
+                           lease: Lease | None = None) -> str | None:
+        """Point ``space``'s rarity index at ``manifest`` (covering commits up to ``seq``); returns what it pointed
+        at before. With ``lease``: only while that lease is still the writer's, else LeaseLost
+        (``multiverse.metadata.commitlog``)."""
         ...
+
+    def rarity_pointers(self) -> dict[str, IndexPointer]:
+        """{space: its persisted rarity index's manifest and the commit seq it covers}."""
+        ...
+
+    # the commit order (multiverse/metadata/commitlog.py)
+    def commits_after(self, seq: int, limit: int = 1000, space: str | None = None) -> list[SnapshotRecord]:
+        """Snapshots committed after ``seq`` (of worlds of ``space``, or any), in commit order, each with .seq."""
+        ...
+
+    def last_seq(self) -> int: ...
 
     def close(self) -> None: ...

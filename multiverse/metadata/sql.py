@@ -28,12 +28,12 @@ from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFoun
 from multiverse.metadata import _discoveries, _rows, _worlds
 from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
 from multiverse.metadata._lineage import LineageReads
+from multiverse.metadata.commitlog import CommitLog, next_seq
 from multiverse.metadata.events import Commits
 from multiverse.metadata.models import (
     api_keys,
     heads,
     idempotency_keys,
-    rarity_indexes,
     snapshot_parents,
     snapshots,
     spaces,
@@ -49,7 +49,7 @@ from multiverse.records import (
     WorldRecord,
 )
 
-class SqlMetadata(LineageReads):
+class SqlMetadata(LineageReads, CommitLog):
     """The ``Metadata`` port over SQLAlchemy Core. Build it with ``open_metadata(url)``, which migrates."""
 
     def __init__(self, engine: Engine) -> None:
@@ -253,7 +253,7 @@ class SqlMetadata(LineageReads):
             if seen is not None:
                 return self._load(conn, [seen])[seen], False
         self._world(conn, record.world)
-        self._insert_snapshot(conn, record)
+        record = self._insert_snapshot(conn, record)
         self._move_head(conn, record.world, head, expected, record.id)
         _discoveries.record(conn, self._insert, record, vectors)
         if key and not self._insert_new(
@@ -298,21 +298,27 @@ class SqlMetadata(LineageReads):
                             f"world {world.name!r} exists but has no head {head!r}", world=world.name
                         )
                     return stored, self._load(conn, [current])[current], False
-                self._insert_snapshot(conn, first)
+                first = self._insert_snapshot(conn, first)
                 self._move_head(conn, world.name, head, None, first.id)
                 _discoveries.record(conn, self._insert, first, vectors)
             self.commits.fire(first)
             return stored, first, True
 
-    def _insert_snapshot(self, conn: Connection, record: SnapshotRecord) -> None:
-        """Store ``record`` and its parent edges unless its id is stored already (same id, same body).
-        Parents must exist and ``record.generation`` must be 1 + the largest of theirs."""
+    def _insert_snapshot(self, conn: Connection, record: SnapshotRecord) -> SnapshotRecord:
+        """Store ``record`` and its parent edges unless its id is stored already (same id, same body); returns it
+        with its commit seq (``commitlog.next_seq``: from here to the commit, later committers wait). Parents must
+        exist and ``record.generation`` must be 1 + the largest of theirs."""
         _rows.check_generation(record, self._generations(conn, record.parents))
-        if self._insert_new(conn, snapshots, **_rows.snapshot_row(record)) and record.parents:
+        seq = next_seq(conn)
+        if not self._insert_new(conn, snapshots, **_rows.snapshot_row(record), seq=seq):
+            stored = conn.execute(sa.select(snapshots.c.seq).where(snapshots.c.id == record.id)).scalar()
+            return replace(record, seq=stored)
+        if record.parents:
             conn.execute(
                 snapshot_parents.insert(),
                 [{"child": record.id, "position": i, "parent": p} for i, p in enumerate(record.parents)],
             )
+        return replace(record, seq=seq)
 
     def _move_head(self, conn: Connection, world: str, head: str, expected: str | None, new: str) -> None:
         """The compare-and-swap: ``world@head`` goes from ``expected`` (None: absent) to ``new``, or HeadMoved."""
@@ -357,28 +363,6 @@ class SqlMetadata(LineageReads):
             return conn.execute(
                 sa.select(sa.func.count()).where(api_keys.c.role == role, sa.not_(api_keys.c.revoked))
             ).scalar_one()
-
-    # rarity index pointers
-
-    def rarity_manifests(self) -> dict[str, str]:
-        """{space: digest of its persisted rarity index's manifest} for every space that has one."""
-        with self._transaction() as conn:
-            rows = conn.execute(sa.select(rarity_indexes.c.space, rarity_indexes.c.manifest))
-            return {space: manifest for space, manifest in rows}
-
-    def point_rarity_index(self, space: str, manifest: str, now: float) -> str | None:
-        """Point ``space``'s rarity index at ``manifest``; returns the manifest it pointed at before (None if
-        none). The row is locked while it moves, so of two writers each sees the other's pointer as "before"."""
-        _rows.need_name("space", space)
-        with self._transaction(write=True) as conn:
-            self._space(conn, space)  # NotFound for a space that is not registered
-            before = conn.execute(
-                sa.select(rarity_indexes.c.manifest).where(rarity_indexes.c.space == space).with_for_update()
-            ).scalar_one_or_none()
-            stmt = self._insert(rarity_indexes).values(space=space, manifest=manifest, updated_at=now)
-            conn.execute(stmt.on_conflict_do_update(index_elements=[rarity_indexes.c.space],
-                                                    set_={"manifest": manifest, "updated_at": now}))
-            return before
 
 
 class _KeyTaken(Exception):
