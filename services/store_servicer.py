@@ -51,19 +51,32 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
 
     def SaveSnapshot(self, request_iterator, context):
         who = caller()
-        first = next(request_iterator, None)
-        if first is None or first.WhichOneof("msg") != "header":
-            raise InvalidArgument("header", "missing", "send a SaveHeader as the first message, then the chunks")
-        h = first.header
-        req = SaveRequest(world=h.world, size=h.size, head=h.head or "main", expected_parent=h.expected_parent,
-                          idempotency_key=h.idempotency_key, sha256=h.sha256, labels=dict(h.labels))
-        record, created = self.store.save(who, req, _chunks(request_iterator))
+        record, created = self.store.save(who, _header(request_iterator), _chunks(request_iterator))
+        return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
+
+    def FindMissingChunks(self, request, context):
+        missing = self.store.find_missing_chunks(caller(), request.addresses)
+        return store_pb2.FindMissingChunksResponse(missing=missing)
+
+    def SaveChunks(self, request_iterator, context):
+        who = caller()
+        req = _header(request_iterator, "then the manifest, then the chunks")
+        second = next(request_iterator, None)
+        if second is None or second.WhichOneof("msg") != "manifest":
+            raise InvalidArgument("manifest", "missing", "send the ChunkManifest as the second message, after the header")
+        m = second.manifest  # decoded by the store once the caller may write the world
+        record, created = self.store.save_chunks(who, req, (m.size, m.addresses, m.lengths), _sent(request_iterator))
         return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
 
     def LoadSnapshot(self, request, context):
         loaded = Reads(self.store, caller()).load(request.ref, request.chunk_size)
-        header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size,
-                                      sha256=loaded.record.state)
+        header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size)
+        if loaded.manifest is None:  # stored whole before chunking: the sha256 of its bytes
+            header.sha256 = loaded.record.state
+        else:
+            m = loaded.manifest
+            header.manifest.CopyFrom(store_pb2.ChunkManifest(
+                size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses), lengths=m.lengths))
         yield store_pb2.LoadSnapshotResponse(header=header)
         for chunk in loaded.chunks:
             yield store_pb2.LoadSnapshotResponse(chunk=chunk)
@@ -89,6 +102,23 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
     def WhoAmI(self, request, context):
         who = caller()
         return store_pb2.WhoAmIResponse(principal=who.name, role=who.role, key_id=who.key_id)
+
+
+def _header(requests: Iterator, then: str = "then the chunks") -> SaveRequest:
+    first = next(requests, None)
+    if first is None or first.WhichOneof("msg") != "header":
+        raise InvalidArgument("header", "missing", f"send a SaveHeader as the first message, {then}")
+    h = first.header
+    return SaveRequest(world=h.world, size=h.size, head=h.head or "main", expected_parent=h.expected_parent,
+                       idempotency_key=h.idempotency_key, sha256=h.sha256, labels=dict(h.labels))
+
+
+def _sent(requests: Iterator[store_pb2.SaveChunksRequest]) -> Iterator[tuple[int, bytes]]:
+    for i, message in enumerate(requests, start=2):
+        if message.WhichOneof("msg") != "chunk":
+            raise InvalidArgument(f"messages[{i}]", message.WhichOneof("msg"),
+                                  "send the header, then the manifest, once each; then only chunks")
+        yield message.chunk.index, message.chunk.data
 
 
 def _chunks(requests: Iterator[store_pb2.SaveSnapshotRequest]) -> Iterator[bytes | EndDigest]:

@@ -33,6 +33,9 @@ from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
 BATCH = 500  # addresses per SQL statement (SQLite's bound parameters)
 MANIFESTS_CACHED = 4096
+# A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
+# must exceed it plus the longest save, so that a chunk a save counts on is never swept under it.
+TOUCH_SLACK_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,19 @@ class ChunkStore:
 
     # -- what is there -------------------------------------------------------------------------------------
     def locate(self, addresses: Sequence[str], *, touch: bool = False) -> dict[str, Location]:
-        """Where each stored one of ``addresses`` lives; with ``touch`` their grace window restarts now."""
+        """Where each stored one of ``addresses`` lives; with ``touch`` their grace window restarts now (rows
+        touched within the last TOUCH_SLACK_S seconds are left as they are: a save's hundreds of unchanged chunks
+        cost no write, and the collector's grace window is far longer than that slack)."""
         found: dict[str, Location] = {}
         unique = list(dict.fromkeys(addresses))
+        now = self.clock()
         with self.meta.transaction(write=touch) as conn:
             for i in range(0, len(unique), BATCH):
                 part = unique[i : i + BATCH]
                 if touch:
-                    conn.execute(chunks.update().where(chunks.c.address.in_(part)).values(touched_at=self.clock()))
+                    conn.execute(chunks.update().where(chunks.c.address.in_(part),
+                                                       chunks.c.touched_at < now - TOUCH_SLACK_S)
+                                 .values(touched_at=now))
                 rows = conn.execute(sa.select(chunks.c.address, chunks.c.pack, chunks.c.pack_offset, chunks.c.length,
                                               chunks.c.checked).where(chunks.c.address.in_(part)))
                 for a, pack, offset, length, checked in rows:
@@ -83,16 +91,62 @@ class ChunkStore:
     def put_chunks(self, pieces: dict[str, Piece]) -> int:
         """Store the chunks ``{address: Piece}`` that are not stored yet as one pack (each piece is checked against
         its address first: Corrupt, nothing stored); returns the bytes written."""
-        for a, piece in pieces.items():
-            if address(piece.data) != a:
-                raise Corrupt(f"a chunk sent as {a} hashes (BLAKE3) to {address(piece.data)}: nothing was stored; "
-                              "send the bytes whose address was offered", field="chunk", address=a)
+        _verify(pieces)
         have = self.locate(list(pieces), touch=True)
-        new = [(a, p) for a, p in pieces.items() if a not in have]
-        if not new:
-            return 0
+        fresh = [(a, p) for a, p in pieces.items() if a not in have]
+        rows, pack, size = self._put_pack(fresh)
+        if rows:
+            with self.meta.transaction(write=True) as conn:
+                self._insert_rows(conn, rows, pack)
+        return size
+
+    def put_manifest(self, manifest: Manifest) -> str:
+        """Store ``manifest`` (every chunk it names must be stored: FailedPrecondition naming the first that is not)
+        and return the state's id. Its chunks are touched, so they outlive any collection for the grace window."""
+        return self.put(manifest, {})
+
+    def put_state(self, data: bytes | memoryview, pieces: Sequence[memoryview], manifest: Manifest,
+                  checked: Sequence[str], *, verified: bool = False) -> str:
+        """A whole state file already cut (``cut.cut``), its chunks checked as ``checked[i]``: store what is new,
+        then the manifest; returns the state's id. ``verified``: the pieces were hashed to their addresses by the
+        caller (``cut.cut`` did), so they are not hashed again."""
+        wanted: dict[str, Piece] = {}
+        for a, p, c in zip(manifest.addresses, pieces, checked):
+            wanted.setdefault(a, Piece(p, c))
+        return self.put(manifest, wanted, verified=verified)
+
+    def put(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
+            located: dict[str, Location] | None = None) -> str:
+        """Store the chunks ``new`` ({address: Piece}) that are not stored yet as one pack, then ``manifest``, whose
+        every other chunk must be stored (FailedPrecondition naming the first that is not); returns the state's id.
+        ``located``: ``locate(manifest.addresses, touch=True)`` as the caller just did it (not asked again).
+
+        Order: the pack's row, its bytes, the manifest's blob; then the chunks' rows and the manifest's row in one
+        transaction, so a state is either fully recorded or not at all."""
+        if not verified:
+            _verify(new)
+        have = self.locate(manifest.addresses, touch=True) if located is None else located
+        lost = next((i for i, a in enumerate(manifest.addresses) if a not in have and a not in new), None)
+        if lost is not None:
+            raise FailedPrecondition(
+                f"chunk {lost} ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
+                "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
+        rows, pack, _ = self._put_pack([(a, p) for a, p in new.items() if a not in have])
+        state = self.blobs.put_bytes(manifest.encode())
+        with self.meta.transaction(write=True) as conn:
+            self._insert_rows(conn, rows, pack)
+            conn.execute(self.meta.insert(chunked_states).values(id=state, size=manifest.size,
+                                                                 chunk_count=len(manifest.addresses),
+                                                                 created_at=self.clock()).on_conflict_do_nothing())
+        self._remember(state, manifest)
+        return state
+
+    def _put_pack(self, fresh: list[tuple[str, Piece]]) -> tuple[list[dict[str, Any]], str, int]:
+        """Put ``fresh`` as one pack blob (its row first); returns (the chunk rows to insert, pack, bytes)."""
+        if not fresh:
+            return [], "", 0
         h, at, rows = hashlib.sha256(), 0, []
-        for a, p in new:
+        for a, p in fresh:
             h.update(p.data)
             rows.append({"address": a, "pack_offset": at, "length": len(p.data), "checked": p.checked})
             at += len(p.data)
@@ -100,38 +154,14 @@ class ChunkStore:
         with self.meta.transaction(write=True) as conn:  # first, so that a crash's orphan pack is found
             conn.execute(self.meta.insert(chunk_packs).values(digest=pack, size=at, created_at=now)
                          .on_conflict_do_nothing())
-        self.blobs.put_stream((p.data for _, p in new), pack)
-        with self.meta.transaction(write=True) as conn:
-            for i in range(0, len(rows), BATCH):
-                values = [{**r, "pack": pack, "created_at": now, "touched_at": now} for r in rows[i : i + BATCH]]
-                conn.execute(self.meta.insert(chunks).values(values).on_conflict_do_nothing())  # a racing save's copy wins
-        return at
+        self.blobs.put_stream((p.data for _, p in fresh), pack)
+        return rows, pack, at
 
-    def put_manifest(self, manifest: Manifest) -> str:
-        """Store ``manifest`` (every chunk it names must be stored: FailedPrecondition naming the first that is not)
-        and return the state's id. Its chunks are touched, so they outlive any collection for the grace window."""
-        have = self.locate(manifest.addresses, touch=True)
-        lost = next((i for i, a in enumerate(manifest.addresses) if a not in have), None)
-        if lost is not None:
-            raise FailedPrecondition(
-                f"chunk {lost} ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
-                "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
-        data = manifest.encode()
-        state = self.blobs.put_bytes(data)
-        with self.meta.transaction(write=True) as conn:
-            conn.execute(self.meta.insert(chunked_states).values(id=state, size=manifest.size,
-                                                                 chunk_count=len(manifest.addresses),
-                                                                 created_at=self.clock()).on_conflict_do_nothing())
-        self._remember(state, manifest)
-        return state
-
-    def put_state(self, data: bytes | memoryview, pieces: Sequence[memoryview], manifest: Manifest,
-                  checked: Sequence[str]) -> str:
-        """A whole state file already cut (``cut.cut``), its chunks checked as ``checked[i]``: store what is new,
-        then the manifest; returns the state's id."""
-        wanted = {a: Piece(p, c) for a, p, c in zip(manifest.addresses, pieces, checked)}
-        self.put_chunks(wanted)
-        return self.put_manifest(manifest)
+    def _insert_rows(self, conn: Any, rows: list[dict[str, Any]], pack: str) -> None:
+        now = self.clock()
+        for i in range(0, len(rows), BATCH):
+            values = [{**r, "pack": pack, "created_at": now, "touched_at": now} for r in rows[i : i + BATCH]]
+            conn.execute(self.meta.insert(chunks).values(values).on_conflict_do_nothing())  # a racing save's copy wins
 
     # -- reading -------------------------------------------------------------------------------------------
     def manifest(self, state: str) -> Manifest | None:
@@ -207,3 +237,10 @@ class ChunkStore:
         first = max(0, bisect.bisect_right(starts, offset) - 1)
         last = max(first, bisect.bisect_right(starts, max(offset, offset + length - 1)) - 1)
         return first, min(last, len(starts) - 1), offset - starts[first] if starts else 0
+
+
+def _verify(pieces: dict[str, Piece]) -> None:
+    for a, piece in pieces.items():
+        if address(piece.data) != a:
+            raise Corrupt(f"a chunk sent as {a} hashes (BLAKE3) to {address(piece.data)}: nothing was stored; "
+                          "send the bytes whose address was offered", field="chunk", address=a)

@@ -5,6 +5,12 @@ refused as early as its first bad byte. Every rejection is an InvalidArgument na
 and the fix. Checks: safetensors framing (header length, JSON, offsets contiguous and covering the data),
 exactly the tensors ``frames`` and ``players`` with the space's dtype and shape, the metadata (format, space,
 players' JSON schema, guidance texts), no NaN/Inf in float data, token ids inside the vocabulary.
+
+A chunked save (multiverse/store/chunked.py) validates the same things piece by piece: ``check_header`` on the
+state's prefix and JSON header, then ``check_values`` on each tensor chunk it was sent, at the chunk's place in
+the tensor. ``checked_as`` names what a chunk's values passed (stored with the chunk), so a stored chunk is
+trusted only for a check it passed (``covers``): a frame chunk saved for one float16 space serves every float16
+space, a token chunk checked against a vocabulary of 1,000 ids serves any vocabulary at least as large.
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ class StateValidator:
         self._info: StateInfo | None = None
         self._scanners: list[_Scanner] = []
         self._data_pos = 0
+        self.header: Header | None = None
 
     def feed(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
@@ -113,6 +120,7 @@ class StateValidator:
 
     def _parse_header(self, raw: bytes) -> None:
         header = parse_header(raw, size=self.size, max_bytes=self.limits.max_header_bytes)
+        self.header = header
         frames, players = _check_tensors(header, self.space, self.limits)
         self._info = _check_metadata(header.metadata, self.space, frames.shape[0], players.shape[0], self.limits)
         self._scanners = [_Scanner(t, self.space.vocab_size) for t in header.tensors]
@@ -158,3 +166,45 @@ def _check_metadata(meta: Any, space: SpaceRecord, frame_count: int, player_coun
                               f"there are {len(players)} players in the metadata: send one vector row per player")
     timeline = validate_timeline(timeline, frame_count=frame_count, limits=limits)
     return StateInfo(space.name, frame_count, player_count, players, timeline)
+
+
+def check_header(head: bytes | memoryview, size: int, space: SpaceRecord, limits: Limits) -> tuple[Header, StateInfo]:
+    """Validate a ``size``-byte state file's prefix and JSON header ``head`` (exactly those bytes) against
+    ``space``, as a whole-file save does before the data: tensors, dtypes, shapes, metadata, players, timeline."""
+    check = StateValidator(space, limits, size)
+    check.feed(head[:8])
+    if check._header_len != len(head) - 8:
+        raise InvalidArgument("state.header_length", check._header_len,
+                              f"the header chunks hold {len(head) - 8} JSON bytes: cut the state as docs/chunks.md says")
+    check.feed(head[8:])
+    if check._info is None or check.header is None:
+        raise InvalidArgument("state", f"{len(head)} header bytes", FIX, reason="the header is incomplete")
+    return check.header, check._info
+
+
+def checked_as(t: Tensor, vocab: int) -> str:
+    """What a chunk of tensor ``t``'s values is checked as: its dtype name (floats: finite), and for token ids
+    the vocabulary they lie in (``int32/1000``). At most 16 characters (the chunks table's column)."""
+    return t.dtype.name if t.dtype.floating else f"{t.dtype.name}/{vocab}"
+
+
+def covers(done: str, need: str) -> bool:
+    """Whether a chunk checked as ``done`` passes the check ``need`` (see ``checked_as``; "" is raw bytes: a
+    header chunk, which needs no check of values)."""
+    if need == "" or done == need:
+        return True
+    name, _, vocab = done.partition("/")
+    want, _, limit = need.partition("/")
+    return bool(vocab and limit) and name == want and int(vocab) <= int(limit)
+
+
+def check_values(t: Tensor, vocab: int, piece: bytes | memoryview, begin: int) -> None:
+    """Validate ``piece``, tensor ``t``'s data bytes from byte ``begin`` of the tensor (a whole number of values):
+    finite floats, token ids inside [0, vocab). InvalidArgument names the first bad value's index."""
+    size = t.dtype.itemsize
+    if begin % size or len(piece) % size:
+        raise InvalidArgument(f"state.{t.name}", f"bytes {begin}..{begin + len(piece)}",
+                              f"cut {t.name} at whole values ({size} bytes each): see docs/chunks.md")
+    scanner = _Scanner(t, vocab)
+    scanner.done = begin // size
+    scanner.feed(memoryview(piece))

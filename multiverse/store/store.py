@@ -1,15 +1,19 @@
 """The store: the domain behind the Store service. Spaces, worlds, saving and loading snapshots, lineage.
 
 Saving follows one order so that nothing acknowledged is lost and nothing half-written is visible:
-spool the upload to a private file while hashing it -> validate it against the latent space -> put it
-into the blob store (which verifies the hash and makes it visible atomically) -> commit the record and
-move the head in one metadata transaction (compare-and-swap). A crash at any point leaves at most an
-unreferenced spool file or blob, never a record that points at missing or partial bytes.
+spool the upload to a private file while hashing it -> validate it against the latent space -> cut it into
+content-addressed chunks and store the new ones and its manifest (multiverse/store/chunked.py; the blob store
+verifies each blob's hash and makes it visible atomically) -> commit the record and move the head in one metadata
+transaction (compare-and-swap). A crash at any point leaves at most an unreferenced spool file, pack or manifest,
+never a record that points at missing or partial bytes. A chunked save (``save_chunks``) sends only the chunks
+the server lacks and keeps the same order. A snapshot's ``state`` is its manifest's sha256; states stored whole
+before chunking keep the sha256 of their bytes and load as they are (multiverse/chunks/blobs.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import mmap
 import re
 import shutil
 import time
@@ -19,6 +23,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from multiverse.blobs.base import CHUNK, BlobStore
+from multiverse.chunks.blobs import StateBlobs
+from multiverse.chunks.cut import Manifest
+from multiverse.chunks.store import ChunkStore
 from multiverse.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
@@ -36,6 +43,7 @@ from multiverse.state.spaces import check_name, validate_space
 from multiverse.state.validate import StateValidator
 from multiverse.state.vectors import hash_file
 from multiverse.store.auth import Principal, can_manage, can_read, mint_key, reader_name
+from multiverse.store.chunked import ChunkedSaves, find_missing, store_whole
 from multiverse.store.visibility import check_settings, unseen_snapshot, unseen_world
 
 HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
@@ -66,6 +74,7 @@ class Loaded:
     record: SnapshotRecord
     size: int
     chunks: Iterator[bytes]
+    manifest: Manifest | None = None  # a chunked state's (the client checks the bytes against it); None: whole
 
 
 class Store:
@@ -77,7 +86,11 @@ class Store:
         limits: Limits = Limits(),  # noqa: B008 - a frozen dataclass
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if not isinstance(blobs, StateBlobs):  # App wraps it already; a bare blob store gets the wrapper here
+            blobs = StateBlobs(blobs, ChunkStore(meta, blobs, clock))
         self.meta, self.blobs, self.limits, self.clock = meta, blobs, limits, clock
+        self.chunks: ChunkStore = blobs.chunks
+        self.chunked = ChunkedSaves(self, self.chunks)
         self.spool_dir = spool_dir
         spool_dir.mkdir(parents=True, exist_ok=True)
 
@@ -171,8 +184,8 @@ class Store:
             info = check.finish()
             # each vector's sha256 (its discovery is recorded with the commit), hashed while the blob is put
             vectors = hash_file(spool)
-            self.blobs.put_file(spool, digest, move=True, hashed=True)  # _spool hashed the bytes it wrote
-            record = self._record(who, req, world, parent, digest, info)
+            state = self._put_chunks(spool, check, space.vocab_size)
+            record = self._record(who, req, world, parent, state, info)
             committed, created = self.meta.commit_snapshot(
                 record,
                 head=req.head,
@@ -184,7 +197,33 @@ class Store:
         finally:
             spool.unlink(missing_ok=True)
         if not created:
-            _same_save(req, committed, digest)
+            _same_save(req, committed, state)
+        return committed, created
+
+    def _put_chunks(self, spool: Path, check: StateValidator, vocab: int) -> str:
+        """The validated state file at ``spool`` stored as chunks; returns the state's id."""
+        with open(spool, "rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            return store_whole(self.chunks, memoryview(mapped), check.header, vocab)
+        finally:
+            try:
+                mapped.close()
+            except BufferError:  # a view outlives the call (a raised error's frame): the mapping goes with it
+                pass
+
+    def find_missing_chunks(self, who: Principal, addresses: bytes) -> list[int]:
+        """The positions of the addresses (concatenated 32-byte BLAKE3 digests) the store lacks, for a save by
+        ``who`` (a server or admin key); the ones it has are kept through the collector's grace window."""
+        return find_missing(self.chunks, addresses)
+
+    def save_chunks(self, who: Principal, req: SaveRequest, manifest: Manifest,
+                    sent: Iterable[tuple[int, bytes]]) -> tuple[SnapshotRecord, bool]:
+        """``save`` of a state offered as ``manifest`` with only the chunks the store lacks ``sent`` as (index,
+        bytes): checked, stored and committed as ``save`` (multiverse/store/chunked.py)."""
+        committed, created, state = self.chunked.save(who, req, manifest, sent)
+        if not created:
+            _same_save(req, committed, state)
         return committed, created
 
     def _writable_world(self, who: Principal, req: SaveRequest) -> WorldRecord:
@@ -284,8 +323,11 @@ class Store:
         if not 0 < chunk_size <= self.limits.max_chunk_bytes:
             raise InvalidArgument("chunk_size", chunk_size, f"use 1 to {self.limits.max_chunk_bytes} bytes (0 means 1 MiB)")
         record = self.resolve(ref, who)
-        # Not verified here: the reply carries the sha256 and the client checks it end to end (transport included).
-        return Loaded(record, record.state_size, self.blobs.open_chunks(record.state, chunk_size, verify=False))
+        # Not verified here: the reply carries the manifest (or the sha256 of a state stored whole) and the client
+        # checks the bytes end to end (transport included).
+        manifest = self.chunks.manifest(record.state)
+        return Loaded(record, record.state_size, self.blobs.open_chunks(record.state, chunk_size, verify=False),
+                      manifest)
 
     def log(self, ref: str, *, limit: int = 100, cursor: str = "") -> tuple[list[SnapshotRecord], str]:
         return self.meta.log(self.resolve(ref).id, limit=_page(limit), cursor=cursor)

@@ -124,6 +124,46 @@ class SaveSnapshotResponse(_message.Message):
     created: bool
     def __init__(self, snapshot: _Optional[_Union[_common_pb2.Snapshot, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
+class ChunkManifest(_message.Message):
+    __slots__ = ("size", "addresses", "lengths")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    LENGTHS_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    addresses: bytes
+    lengths: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, size: _Optional[int] = ..., addresses: _Optional[bytes] = ..., lengths: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class FindMissingChunksRequest(_message.Message):
+    __slots__ = ("addresses",)
+    ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    addresses: bytes
+    def __init__(self, addresses: _Optional[bytes] = ...) -> None: ...
+
+class FindMissingChunksResponse(_message.Message):
+    __slots__ = ("missing",)
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    missing: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, missing: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SaveChunk(_message.Message):
+    __slots__ = ("index", "data")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    data: bytes
+    def __init__(self, index: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class SaveChunksRequest(_message.Message):
+    __slots__ = ("header", "manifest", "chunk")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    header: SaveHeader
+    manifest: ChunkManifest
+    chunk: SaveChunk
+    def __init__(self, header: _Optional[_Union[SaveHeader, _Mapping]] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ..., chunk: _Optional[_Union[SaveChunk, _Mapping]] = ...) -> None: ...
+
 class LoadSnapshotRequest(_message.Message):
     __slots__ = ("ref", "chunk_size")
     REF_FIELD_NUMBER: _ClassVar[int]
@@ -133,14 +173,16 @@ class LoadSnapshotRequest(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., chunk_size: _Optional[int] = ...) -> None: ...
 
 class LoadHeader(_message.Message):
-    __slots__ = ("snapshot", "size", "sha256")
+    __slots__ = ("snapshot", "size", "sha256", "manifest")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
     snapshot: _common_pb2.Snapshot
     size: int
     sha256: str
-    def __init__(self, snapshot: _Optional[_Union[_common_pb2.Snapshot, _Mapping]] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+    manifest: ChunkManifest
+    def __init__(self, snapshot: _Optional[_Union[_common_pb2.Snapshot, _Mapping]] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ...) -> None: ...
 
 class LoadSnapshotResponse(_message.Message):
     __slots__ = ("header", "chunk")

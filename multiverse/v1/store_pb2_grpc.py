@@ -75,6 +75,16 @@ class StoreStub:
                 request_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotRequest.SerializeToString,
                 response_deserializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
                 _registered_method=True)
+        self.FindMissingChunks = channel.unary_unary(
+                '/multiverse.v1.Store/FindMissingChunks',
+                request_serializer=multiverse_dot_v1_dot_store__pb2.FindMissingChunksRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_store__pb2.FindMissingChunksResponse.FromString,
+                _registered_method=True)
+        self.SaveChunks = channel.stream_unary(
+                '/multiverse.v1.Store/SaveChunks',
+                request_serializer=multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
+                _registered_method=True)
         self.LoadSnapshot = channel.unary_stream(
                 '/multiverse.v1.Store/LoadSnapshot',
                 request_serializer=multiverse_dot_v1_dot_store__pb2.LoadSnapshotRequest.SerializeToString,
@@ -163,13 +173,37 @@ class StoreServicer:
         """Client stream: one `header`, then the state file (safetensors) in `chunk`s of at most 1 MiB, then
         optionally its `sha256` (so a client can hash while it streams). The head moves by compare-and-swap
         against `expected_parent`.
+        The server stores every state as content-addressed chunks (docs/chunks.md): the snapshot's `state` is the
+        sha256 of the state's chunk manifest, not of the file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindMissingChunks(self, request, context):
+        """Send only what is missing, step 1: which of these chunk addresses the server lacks. The ones it has are kept
+        (a garbage collection leaves them for its grace window), long enough to send the rest with SaveChunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveChunks(self, request_iterator, context):
+        """Send only what is missing, step 2. Client stream: one `header` (as SaveSnapshot's; its `sha256` is ignored),
+        then one `manifest` (the state cut as docs/chunks.md says: header, frames at frame boundaries, players at row
+        boundaries), then the chunks the server lacks, each once, in any order. Validated, compare-and-swapped and
+        idempotent exactly as SaveSnapshot; the resulting snapshot is the one SaveSnapshot of the same bytes gives.
+        A chunk that hashes to another address: INVALID_ARGUMENT naming `chunks[i]`. A chunk neither sent nor
+        stored (collected since it was found present): FAILED_PRECONDITION naming `chunks[i]`: ask again and resend.
+        Nothing changes on any error.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def LoadSnapshot(self, request, context):
-        """Server stream: one `header` (the record, size, sha256), then the state file's bytes in chunks.
+        """Server stream: one `header` (the record, size, and how to check the bytes), then the state file's bytes in
+        chunks: exactly the bytes that were saved.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,6 +284,16 @@ def add_StoreServicer_to_server(servicer, server):
             'SaveSnapshot': grpc.stream_unary_rpc_method_handler(
                     servicer.SaveSnapshot,
                     request_deserializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.SerializeToString,
+            ),
+            'FindMissingChunks': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindMissingChunks,
+                    request_deserializer=multiverse_dot_v1_dot_store__pb2.FindMissingChunksRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_store__pb2.FindMissingChunksResponse.SerializeToString,
+            ),
+            'SaveChunks': grpc.stream_unary_rpc_method_handler(
+                    servicer.SaveChunks,
+                    request_deserializer=multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.FromString,
                     response_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.SerializeToString,
             ),
             'LoadSnapshot': grpc.unary_stream_rpc_method_handler(
@@ -498,6 +542,60 @@ class Store:
             target,
             '/multiverse.v1.Store/SaveSnapshot',
             multiverse_dot_v1_dot_store__pb2.SaveSnapshotRequest.SerializeToString,
+            multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindMissingChunks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/multiverse.v1.Store/FindMissingChunks',
+            multiverse_dot_v1_dot_store__pb2.FindMissingChunksRequest.SerializeToString,
+            multiverse_dot_v1_dot_store__pb2.FindMissingChunksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveChunks(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/multiverse.v1.Store/SaveChunks',
+            multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.SerializeToString,
             multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,223 @@
+"""The client's side of chunked saves and checked loads (docs/chunks.md).
+
+A save cuts the state as the server will (``multiverse.chunks.cut``), asks ``FindMissingChunks`` about the
+addresses this connection has not seen confirmed (``Confirmed``: the last saves' and loads' manifests), and streams
+only the missing chunks with ``SaveChunks``. An older server (UNIMPLEMENTED) gets the whole file by
+``SaveSnapshot``; a chunk collected between the question and the save (FAILED_PRECONDITION naming ``chunks[i]``)
+makes it ask again, once, about every chunk. ``SaveStats`` of the last save say what went on the wire.
+
+A load checks what it received: for a chunked state, sha256 of the manifest's encoding == the snapshot's state and
+the BLAKE3 of every chunk == its address; for a state stored whole, the sha256 of the bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import blake3
+import grpc
+
+from multiverse import errors
+from multiverse.chunks.cut import Manifest, cut
+from multiverse.v1 import store_pb2
+
+REMEMBERED = 4  # manifests whose addresses count as confirmed (a sliding window shares all but a few with the last)
+
+
+@dataclass(frozen=True)
+class SaveStats:
+    """What one save put on the wire: ``mode`` "chunks" or "whole"; ``bytes_sent``: the serialized size of every
+    request message of the save (header, manifest, chunks, questions); chunk counts; wall seconds."""
+
+    mode: str
+    bytes_sent: int
+    chunks: int = 0
+    chunks_sent: int = 0
+    asked: int = 0
+    seconds: float = 0.0
+
+
+class Confirmed:
+    """Addresses the server confirmed holding, from this connection's last REMEMBERED manifests."""
+
+    def __init__(self) -> None:
+        self._recent: deque[frozenset[str]] = deque(maxlen=REMEMBERED)
+        self._lock = threading.Lock()
+
+    def __contains__(self, a: str) -> bool:
+        with self._lock:
+            return any(a in s for s in self._recent)
+
+    def add(self, addresses: tuple[str, ...]) -> None:
+        with self._lock:
+            self._recent.append(frozenset(addresses))
+
+    def forget(self) -> None:
+        with self._lock:
+            self._recent.clear()
+
+
+class Saver:
+    """One client's saves: chunked while the server speaks SaveChunks, else whole (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.confirmed = Confirmed()
+        self.chunked = True  # until the server answers UNIMPLEMENTED
+        self.last: SaveStats | None = None
+
+    @contextlib.contextmanager
+    def whole(self) -> Iterator[None]:
+        """Saves inside send the whole file (SaveSnapshot)."""
+        before, self.chunked = self.chunked, False
+        try:
+            yield
+        finally:
+            self.chunked = before
+
+    def save(self, stub: Any, call: dict[str, Any], header: store_pb2.SaveHeader, state: bytes | Path,
+             progress: Callable[[int, int], None] | None,
+             upload: Callable[[], Iterator[store_pb2.SaveSnapshotRequest]]) -> store_pb2.SaveSnapshotResponse:
+        """One try of a save: chunked, or ``upload()``'s whole-file messages by SaveSnapshot where the server does
+        not speak SaveChunks (older servers) or the state does not cut (the server then says what is wrong).
+        Raises grpc.RpcError as the calls do."""
+        if self.chunked:
+            data = state if isinstance(state, bytes) else Path(state).read_bytes()
+            try:
+                response, self.last = save_chunks(stub, header, data, self.confirmed, call)
+            except errors.MultiverseError:
+                pass  # not a state file the cut can read: the whole-file save gets the server's clear error
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                self.chunked = False
+            else:
+                if progress:
+                    progress(header.size, header.size)
+                return response
+        started = time.perf_counter()
+        messages = Counted(upload())
+        response = stub.SaveSnapshot(messages, **call)
+        self.last = SaveStats("whole", messages.bytes, seconds=time.perf_counter() - started)
+        return response
+
+
+def manifest_pb(m: Manifest) -> store_pb2.ChunkManifest:
+    return store_pb2.ChunkManifest(size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses),
+                                   lengths=m.lengths)
+
+
+def save_chunks(stub: Any, header: store_pb2.SaveHeader, data: bytes | memoryview, confirmed: Confirmed,
+                call: dict[str, Any]) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
+    """A chunked save of the whole state file ``data``; raises grpc.RpcError as the calls do (the caller maps
+    them, and falls back to SaveSnapshot on UNIMPLEMENTED). ``call``: metadata and timeout of every call."""
+    started = time.perf_counter()
+    manifest, pieces = cut(data)
+    sent = 0
+    for attempt in range(2):
+        unknown: dict[str, int] = {}
+        for i, a in enumerate(manifest.addresses):
+            if a not in confirmed and a not in unknown:
+                unknown[a] = i
+        missing: list[int] = []
+        asked = len(unknown)
+        if unknown:
+            question = store_pb2.FindMissingChunksRequest(addresses=b"".join(bytes.fromhex(a) for a in unknown))
+            sent += question.ByteSize()
+            reply = stub.FindMissingChunks(question, **call)
+            order = list(unknown.values())
+            missing = [order[j] for j in reply.missing]
+        messages = _messages(header, manifest, pieces, missing)
+        sent += sum(m.ByteSize() for m in messages)
+        try:
+            response = stub.SaveChunks(iter(messages), **call)
+        except grpc.RpcError as exc:
+            if attempt == 0 and exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "chunks[" in (exc.details() or ""):
+                confirmed.forget()  # a chunk went (collected): ask about every one again
+                continue
+            raise
+        confirmed.add(manifest.addresses)
+        stats = SaveStats("chunks", sent, len(manifest.addresses), len(missing), asked, time.perf_counter() - started)
+        return response, stats
+    raise AssertionError("unreachable")  # the second attempt returns or raises
+
+
+def _messages(header: store_pb2.SaveHeader, manifest: Manifest, pieces: list[memoryview],
+              missing: list[int]) -> list[store_pb2.SaveChunksRequest]:
+    out = [store_pb2.SaveChunksRequest(header=header), store_pb2.SaveChunksRequest(manifest=manifest_pb(manifest))]
+    for i in missing:
+        out.append(store_pb2.SaveChunksRequest(chunk=store_pb2.SaveChunk(index=i, data=bytes(pieces[i]))))
+    return out
+
+
+class LoadCheck:
+    """Checks a download as it arrives against its LoadHeader (see the module docstring)."""
+
+    def __init__(self, header: store_pb2.LoadHeader) -> None:
+        self.size = header.size
+        self.manifest: Manifest | None = None
+        if header.HasField("manifest"):
+            m = header.manifest
+            try:
+                self.manifest = Manifest.from_wire((m.size, m.addresses, m.lengths), size=None)
+            except errors.InvalidArgument as exc:
+                raise errors.Corrupt(f"the server sent a manifest that does not parse: {exc.message}") from None
+            if self.manifest.state_id != header.snapshot.state:
+                raise errors.Corrupt(f"the manifest sent hashes to {self.manifest.state_id}, not to the snapshot's "
+                                     f"state {header.snapshot.state}: try again")
+            if self.manifest.size != header.size:
+                raise errors.Corrupt(f"the manifest's size {self.manifest.size} differs from the header's {header.size}")
+            self._index, self._h, self._left = 0, blake3.blake3(), self.manifest.lengths[0]
+        else:
+            self._sha, self._expect = hashlib.sha256(), header.sha256
+
+    def feed(self, chunk: bytes) -> None:
+        if self.manifest is None:
+            self._sha.update(chunk)
+            return
+        view = memoryview(chunk)
+        m = self.manifest
+        while view:
+            if self._index >= len(m.lengths):
+                raise errors.Corrupt(f"the server sent more than the manifest's {m.size} bytes: try again")
+            take = min(self._left, len(view))
+            self._h.update(view[:take])
+            view, self._left = view[take:], self._left - take
+            if self._left == 0:
+                if self._h.hexdigest() != m.addresses[self._index]:
+                    raise errors.Corrupt(f"chunk {self._index} of the state arrived damaged (BLAKE3 "
+                                         f"{self._h.hexdigest()}, manifest {m.addresses[self._index]}): try again")
+                self._index += 1
+                self._h = blake3.blake3()
+                self._left = m.lengths[self._index] if self._index < len(m.lengths) else 0
+
+    def finish(self, done: int) -> None:
+        if self.manifest is None:
+            if done != self.size or self._sha.hexdigest() != self._expect:
+                raise errors.Corrupt(f"downloaded {done} of {self.size} bytes hashing to {self._sha.hexdigest()}, "
+                                     f"expected {self._expect}: try again")
+        elif done != self.size or self._index != len(self.manifest.lengths):
+            raise errors.Corrupt(f"downloaded {done} of {self.size} bytes ({self._index} of "
+                                 f"{len(self.manifest.lengths)} chunks): try again")
+
+
+class Counted:
+    """An iterator of request messages that adds up their serialized sizes in ``bytes``."""
+
+    def __init__(self, messages: Iterator[Any]) -> None:
+        self._messages, self.bytes = messages, 0
+
+    def __iter__(self) -> Counted:
+        return self
+
+    def __next__(self) -> Any:
+        message = next(self._messages)
+        self.bytes += message.ByteSize()
+        return message
