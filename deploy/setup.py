@@ -63,13 +63,16 @@ def _metadata_and_bucket(settings) -> None:
 
 
 def _contracts(config) -> None:
+    from dataclasses import replace
+
     from web3 import Web3
 
     from multiverse.chain.base import Contracts, DeployOptions
     from multiverse.chain.rpc import RpcChain
     from multiverse.errors import FailedPrecondition
 
-    chain = RpcChain(config, deploy_on_start=False)
+    # without the addresses: RpcChain attaches to given ones on construction, which is decided below instead
+    chain = RpcChain(replace(config, token=None, exchange=None), deploy_on_start=False)
     try:
         if config.token and config.exchange and all(
             _has_code(config.rpc_url, address) for address in (config.token, config.exchange)
