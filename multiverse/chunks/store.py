@@ -27,9 +27,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from multiverse.chunks import fence
 from multiverse.chunks.cut import Manifest, address, is_manifest
 from multiverse.errors import Corrupt, FailedPrecondition, InvalidArgument, NotFound
-from multiverse.metadata.models import chunk_packs, chunked_states, chunks
+from multiverse.metadata.models import chunked_states, chunks
 
 BATCH = 500  # addresses per SQL statement (SQLite's bound parameters)
 MANIFESTS_CACHED = 4096
@@ -135,9 +136,8 @@ class ChunkStore:
         state = self.blobs.put_bytes(manifest.encode())
         with self.meta.transaction(write=True) as conn:
             self._insert_rows(conn, rows, pack)
-            conn.execute(self.meta.insert(chunked_states).values(id=state, size=manifest.size,
-                                                                 chunk_count=len(manifest.addresses),
-                                                                 created_at=self.clock()).on_conflict_do_nothing())
+            # recorded, or its grace window restarted; Unavailable while a collection removes these bytes (fence.py)
+            fence.record_state(conn, self.meta.insert, state, manifest.size, len(manifest.addresses), self.clock())
         self._remember(state, manifest)
         return state
 
@@ -152,8 +152,7 @@ class ChunkStore:
             at += len(p.data)
         pack, now = h.hexdigest(), self.clock()
         with self.meta.transaction(write=True) as conn:  # first, so that a crash's orphan pack is found
-            conn.execute(self.meta.insert(chunk_packs).values(digest=pack, size=at, created_at=now)
-                         .on_conflict_do_nothing())
+            fence.record_pack(conn, self.meta.insert, pack, at, now)  # as record_state (fence.py)
         self.blobs.put_stream((p.data for _, p in fresh), pack)
         return rows, pack, at
 

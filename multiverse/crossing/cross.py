@@ -137,7 +137,7 @@ class Crossing:
             raise InvalidArgument("parents", list(spec.parents),
                                   f"name each parent once (snapshot {twice} is named twice); to weight one state "
                                   "more, give the operator weights")
-        worlds = [self.meta.get_world(p.world) for p in parents]
+        worlds = [self.meta.get_world(p.world, deleted=True) for p in parents]  # kept inputs outlive their worlds
         if len({w.space for w in worlds}) > 1:
             a, b = next((x, y) for x in worlds for y in worlds if x.space != y.space)
             raise FailedPrecondition(f"world {a.name!r} lives in latent space {a.space!r} and {b.name!r} in {b.space!r}: "
@@ -187,7 +187,7 @@ class Crossing:
     def _base(self, spec: CrossSpec, parents: tuple[SnapshotRecord, ...], *, required: bool) -> SnapshotRecord | None:
         if spec.base:
             base = self.resolve(spec.base)
-            space, theirs = self.meta.get_world(base.world).space, self.meta.get_world(parents[0].world).space
+            space, theirs = self.meta.get_world(base.world, deleted=True).space, self.meta.get_world(parents[0].world, deleted=True).space
             if space != theirs:
                 raise FailedPrecondition(f"the base {base.id[:12]} (world {base.world!r}) lives in latent space {space!r}, "
                                          f"the parents in {theirs!r}: name a base of the parents' space", spaces=f"{theirs},{space}")

@@ -99,7 +99,7 @@ class Market(Claims):
         """The vector ``ref`` names, by ranged reads of its state (header, then the row): unverified by the
         state's sha256, so its callers check the row's id (``vectors.read_vector`` says which does what)."""
         record = self.meta.get_snapshot(ref.snapshot)
-        world = self.meta.get_world(record.world)
+        world = self.meta.get_world(record.world, deleted=True)  # a token outlives its world
         if not ref.space:
             ref = replace(ref, space=world.space)
         elif world.space != ref.space:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from multiverse.errors import InvalidArgument
+from multiverse.errors import AlreadyExists, InvalidArgument, NotFound
 from multiverse.metadata.models import world_readers, worlds
 from multiverse.records import PUBLIC, SHARED, VISIBILITIES, WorldRecord
 
@@ -69,5 +70,24 @@ def put_readers(conn: Connection, world: str, readers: Iterable[str]) -> None:
 
 
 def readable_names(conn: Connection, reader: str | None) -> frozenset[str]:
-    """The names of every world ``reader`` may read."""
-    return frozenset(conn.execute(sa.select(worlds.c.name).where(readable(reader))).scalars())
+    """The names of every world ``reader`` may read (deleted worlds are no one's)."""
+    return frozenset(conn.execute(sa.select(worlds.c.name).where(readable(reader), living())).scalars())
+
+
+def living() -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``worlds``: not deleted (an admin's ``multiverse world delete``, multiverse/store/prune.py)."""
+    return worlds.c.deleted_at.is_(None)
+
+
+def gone(name: str, deleted_at: float) -> NotFound:
+    when = datetime.fromtimestamp(deleted_at, UTC).isoformat(timespec="seconds")
+    return NotFound(f"world {name!r} was deleted at {when}: its heads are gone and its states are no longer kept "
+                    "(its snapshots' records stay in the lineage)", world=name)
+
+
+def not_deleted(world: WorldRecord) -> None:
+    """AlreadyExists if ``world`` (found under a name being created) was deleted: names are not reused."""
+    if world.deleted_at is not None:
+        when = datetime.fromtimestamp(world.deleted_at, UTC).isoformat(timespec="seconds")
+        raise AlreadyExists(f"world name {world.name!r} belonged to a world deleted at {when}, whose records stay in "
+                            "the lineage: pick another name", world=world.name)

@@ -37,7 +37,9 @@ class Metadata(Protocol):
         """Same semantics as put_space: idempotent for an equal record (ignoring created_at), else AlreadyExists."""
         ...
 
-    def get_world(self, name: str) -> WorldRecord: ...
+    def get_world(self, name: str, *, deleted: bool = False) -> WorldRecord:
+        """NotFound for a world an admin deleted, unless ``deleted`` (the domain following a kept record's world)."""
+        ...
 
     def list_worlds(
         self,

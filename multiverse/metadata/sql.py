@@ -153,7 +153,8 @@ class SqlMetadata(LineageReads, CommitLog):
         if self._insert_new(conn, worlds, **row):
             _worlds.put_readers(conn, world.name, world.readers)
             return given, True
-        stored = self._world(conn, world.name)
+        stored = self._world(conn, world.name, deleted=True)
+        _worlds.not_deleted(stored)  # a deleted world's name stays taken: its records stay in the lineage
         if replace(stored, created_at=0.0) != replace(given, created_at=0.0):
             raise AlreadyExists(
                 f"world {world.name!r} already exists with different settings ({_rows.diff(stored, world)}); "
@@ -162,9 +163,10 @@ class SqlMetadata(LineageReads, CommitLog):
             )
         return stored, False
 
-    def get_world(self, name: str) -> WorldRecord:
+    def get_world(self, name: str, *, deleted: bool = False) -> WorldRecord:
+        """World ``name``; NotFound for a deleted one unless ``deleted`` (the domain following a record's world)."""
         with self._transaction() as conn:
-            return self._world(conn, name)
+            return self._world(conn, name, deleted=deleted)
 
     def list_worlds(
         self,
@@ -176,7 +178,7 @@ class SqlMetadata(LineageReads, CommitLog):
         reader: str | None = None,
     ) -> list[WorldRecord]:
         _rows.check_limit(limit)
-        query = sa.select(worlds).where(worlds.c.name > after, _worlds.readable(reader))
+        query = sa.select(worlds).where(worlds.c.name > after, _worlds.readable(reader), _worlds.living())
         query = query.order_by(worlds.c.name).limit(limit)
         if space is not None:
             query = query.where(worlds.c.space == space)
@@ -200,10 +202,12 @@ class SqlMetadata(LineageReads, CommitLog):
         with self._transaction() as conn:
             return _worlds.readable_names(conn, reader)
 
-    def _world(self, conn: Connection, name: str) -> WorldRecord:
+    def _world(self, conn: Connection, name: str, *, deleted: bool = False) -> WorldRecord:
         row = conn.execute(sa.select(worlds).where(worlds.c.name == name)).mappings().first()
         if row is None:
             raise NotFound(f"world {name!r} does not exist: create it first", world=name)
+        if row["deleted_at"] is not None and not deleted:
+            raise _worlds.gone(name, row["deleted_at"])
         return _rows.world_record(row, _worlds.readers_of(conn, [name]).get(name, ()))
 
     # snapshots and heads

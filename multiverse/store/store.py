@@ -20,13 +20,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from multiverse.blobs.base import CHUNK, BlobStore
 from multiverse.chunks.blobs import StateBlobs
 from multiverse.chunks.cut import Manifest
 from multiverse.chunks.store import ChunkStore
-from multiverse.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied
+from multiverse.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
     DEFAULT_HEAD,
@@ -131,7 +132,7 @@ class Store:
             return self.meta.create_world(WorldRecord(name, space, owner, self.clock(), description,
                                                       visibility=visibility, readers=readers))
         except AlreadyExists:
-            if can_read(who, self.meta.get_world(name)):
+            if can_read(who, self.meta.get_world(name, deleted=True)):
                 raise  # its settings, which the caller may read, are in the message
             raise AlreadyExists(f"world name {name!r} is taken (by a world {who.name!r} may not read): pick "
                                 "another name", world=name) from None
@@ -323,6 +324,10 @@ class Store:
         if not 0 < chunk_size <= self.limits.max_chunk_bytes:
             raise InvalidArgument("chunk_size", chunk_size, f"use 1 to {self.limits.max_chunk_bytes} bytes (0 means 1 MiB)")
         record = self.resolve(ref, who)
+        if record.pruned_at is not None:
+            when = datetime.fromtimestamp(record.pruned_at, UTC).isoformat(timespec="seconds")
+            raise FailedPrecondition(f"snapshot {record.id} was pruned at {when}: its state is no longer kept; load a "
+                                     "later snapshot", snapshot=record.id, pruned_at=when)
         # Not verified here: the reply carries the manifest (or the sha256 of a state stored whole) and the client
         # checks the bytes end to end (transport included).
         manifest = self.chunks.manifest(record.state)

@@ -102,7 +102,7 @@ class Reads:
 
         def readable(record: SnapshotRecord) -> bool:
             if record.world not in allowed:
-                allowed[record.world] = can_read(self.who, self.store.meta.get_world(record.world))
+                allowed[record.world] = can_read(self.who, self.store.meta.get_world(record.world, deleted=True))
             return allowed[record.world]
 
         kept = [r for r in page if readable(r)]

@@ -1,0 +1,51 @@
+"""The save's half of the collector's protocol: recording a pack or a manifest restarts its grace window, and
+refuses one that a collection is removing.
+
+Packs and manifests are named by the SHA-256 of their bytes, so a save may put again the very bytes of a pack or
+manifest that nothing references any more (a deleted world's game replayed, a state saved again after its
+snapshots were pruned). The collector (multiverse/chunks/gc.py) removes one in three steps: it *claims* the row
+(``created_at`` set to minus the claim's time, only while it is older than the grace window and unreferenced),
+deletes the blob, then deletes the row. A save records its pack or manifest by an upsert that sets ``created_at``
+to now unless the row is claimed:
+
+- recorded before the claim: the row is young, so the claim fails and the blob stays;
+- claimed first: the upsert finds the claim and the save fails with Unavailable (nothing half-written is
+  visible: the snapshot is not committed); a retry after the collection ends stores the bytes anew.
+
+A claim a crashed collector left behind is finished by the next collection (``gc.Collector`` starts there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from multiverse.errors import Unavailable
+from multiverse.metadata.models import chunk_packs, chunked_states
+
+
+def record_pack(conn: Connection, insert: Callable[..., Any], digest: str, size: int, now: float) -> None:
+    """Record pack ``digest`` (``insert``: the metadata's dialect INSERT), or restart its grace window."""
+    _record(conn, insert, chunk_packs, chunk_packs.c.digest, dict(digest=digest, size=size, created_at=now), "pack")
+
+
+def record_state(conn: Connection, insert: Callable[..., Any], state: str, size: int, count: int, now: float) -> None:
+    """Record chunked state ``state`` (its manifest's row), or restart its grace window."""
+    _record(conn, insert, chunked_states, chunked_states.c.id,
+            dict(id=state, size=size, chunk_count=count, created_at=now), "state manifest")
+
+
+def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: sa.Column, values: dict[str, Any],
+            what: str) -> None:
+    stmt = (insert(table).values(**values)
+            .on_conflict_do_update(index_elements=[key], set_={"created_at": values["created_at"]},
+                                   where=table.c.created_at >= 0)
+            .returning(key))
+    if conn.execute(stmt).first() is None:
+        name = values.get("digest") or values.get("id")
+        raise Unavailable(f"a garbage collection is removing a {what} with these very bytes ({name}); nothing was "
+                          "saved: retry the save once the collection ends (or run `multiverse gc` to finish a "
+                          "collection that was interrupted)", digest=name)
