@@ -1,8 +1,7 @@
 """Keeping the rarity engines in step with the store: which snapshots exist, what vectors a snapshot holds,
 where the persisted engines are. The I/O edge of the rarity package (metadata and blob reads); no scoring here.
 
-- ``space_snapshots`` lists every snapshot of a latent space from metadata, oldest first (the replay order of a
-  rebuild, so the first id of each vector is its discoverer as it was on the incremental path).
+- ``committed`` lists every committed snapshot of a latent space from metadata, in commit order (a rebuild's).
 - ``snapshot_vectors`` reads a snapshot's state blob and returns its frames and player vectors as numpy.
 - ``LegacyPointers`` reads the JSON file that named each space's persisted engine manifest before the
   metadata held those pointers (migration 0003).
@@ -21,27 +20,15 @@ import torch
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.read import read_state
 
-def space_snapshots(meta: Any, space: str, page: int = 1000) -> list[SnapshotRecord]:
-    """Every snapshot reachable from a head of a world of ``space``, oldest first (created_at, then id)."""
-    seen: dict[str, SnapshotRecord] = {}
-    after = ""
+def committed(meta: Any, space: str, page: int = 1000) -> list[SnapshotRecord]:
+    """Every committed snapshot of ``space``, in commit order (``Metadata.commits_after``), each with its seq: the
+    replay order of a rebuild, so the first id of each vector is its discoverer as on the incremental path."""
+    out: list[SnapshotRecord] = []
     while True:
-        worlds = meta.list_worlds(space=space, after=after, limit=page)
-        for world in worlds:
-            for head in meta.heads(world.name).values():
-                if head in seen:
-                    continue
-                cursor = ""
-                while True:
-                    records, cursor = meta.log(head, limit=page, cursor=cursor)
-                    fresh = [r for r in records if r.id not in seen]
-                    seen.update((r.id, r) for r in fresh)
-                    if not cursor or not fresh:
-                        break
-        if len(worlds) < page:
-            break
-        after = worlds[-1].name
-    return sorted(seen.values(), key=lambda r: (r.created_at, r.id))
+        records = meta.commits_after(out[-1].seq if out else 0, page, space=space)
+        out += records
+        if len(records) < page:
+            return out
 
 
 def snapshot_vectors(blobs: Any, record: SnapshotRecord, space: SpaceRecord) -> tuple[np.ndarray, np.ndarray | None]:
@@ -76,7 +63,7 @@ class LegacyPointers:
 
 def iter_batches(meta: Any, blobs: Any, space: SpaceRecord) -> Iterator[tuple]:
     """A rebuild's source: (kind, vectors, snapshot, world, None) for every stored snapshot of ``space``."""
-    for record in space_snapshots(meta, space.name):
+    for record in committed(meta, space.name):
         frames, players = snapshot_vectors(blobs, record, space)
         yield "frame", frames, record.id, record.world, None
         if players is not None:

@@ -1,0 +1,131 @@
+"""Several rarity workers on one PostgreSQL: spaces spread by lease, a dead worker's spaces taken over after the TTL
+and caught up from the persisted seq, every committed snapshot in exactly one index once, a stalled worker fenced
+off, and readers following the holder's pointer. Each worker is its own RarityService over its own connection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from multiverse.blobs import open_blob_store
+from multiverse.metadata import open_metadata
+from multiverse.metadata.leases import Leases
+from multiverse.rarity.service import RarityService
+from tests.rarity.fleet import SPACES, check_exactly_once, commit, setup, wait_for
+
+pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parents[2]
+FAST = {"lease_ttl_s": 1.5, "poll_s": 0.1, "reload_s": 0.3, "publish_s": 0.3}
+
+
+@pytest.fixture
+def db(postgres_url):
+    from tests.support.postgres import create_schema
+
+    url = create_schema(postgres_url)
+    with open_metadata(url) as meta:
+        setup(meta)
+        yield url, meta
+
+
+def worker(url: str, blobs, tmp_path: Path, holder: str, **kw) -> RarityService:
+    return RarityService.open(open_metadata(url), blobs, tmp_path / holder, role="worker", holder=holder,
+                              **{**FAST, **kw})
+
+
+def held(service: RarityService) -> set[str]:
+    return set(service.describe()["held"])
+
+
+def test_two_workers_split_three_spaces_and_the_survivor_takes_over_and_catches_up(db, tmp_path):
+    url, meta = db
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    a = worker(url, blobs, tmp_path, "a")
+    b = worker(url, blobs, tmp_path, "b")
+    reader = RarityService.open(open_metadata(url), blobs, tmp_path / "r", role="reader", **FAST)
+    try:
+        wait_for(lambda: len(held(a)) + len(held(b)) == 3 and held(a) and held(b), what="a split")
+        assert held(a).isdisjoint(held(b)) and {len(held(a)), len(held(b))} == {1, 2}
+        first = [commit(meta, blobs, space, seed=i) for i, space in enumerate(SPACES)]
+        for record, space in zip(first, SPACES):
+            holder = a if space.name in held(a) else b
+            assert holder.wait_scored(record.id, 20)
+            assert reader.wait_scored(record.id, 20)  # the holder published; the reader loaded it
+        b._stop_worker()  # b dies: its threads stop, its leases are neither renewed nor released, nothing flushed
+        gone = held(b)
+        later = [commit(meta, blobs, space, seed=10 + i) for i, space in enumerate(SPACES) for _ in range(2)]
+        wait_for(lambda: held(a) == {s.name for s in SPACES}, 20, "a takes b's spaces after the TTL")
+        assert all(a.wait_scored(r.id, 20) for r in later) and a.wait_idle(20)
+        a.flush()
+        check_exactly_once(meta, blobs)
+        assert all(reader.wait_scored(r.id, 20) for r in later)
+        assert gone and all(Leases(meta).holder(f"rarity:{name}").holder == "a" for name in gone)
+    finally:
+        for service in (a, reader):
+            service.close()
+
+
+def test_a_stalled_worker_whose_lease_was_taken_cannot_flush_over_the_new_holders_index(db, tmp_path):
+    url, meta = db
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    slow = {"publish_s": 0, "persist_every": 10_000}  # nothing published but what a test flushes
+    a = worker(url, blobs, tmp_path, "a", **slow)
+    wait_for(lambda: len(held(a)) == 3, what="a holds every space")
+    one = commit(meta, blobs, SPACES[0], seed=1)
+    assert a.wait_scored(one.id, 20)
+    a._stop_worker()  # a stalls: no renewals, while it still believes it holds its leases
+    b = worker(url, blobs, tmp_path, "b", **slow)
+    try:
+        two = commit(meta, blobs, SPACES[0], seed=2)
+        wait_for(lambda: len(held(b)) == 3, 20, "b takes over after the TTL")
+        assert b.wait_scored(one.id, 20) and b.wait_scored(two.id, 20) and b.wait_idle(20)
+        published = b.flush()[SPACES[0].name]
+        assert SPACES[0].name not in a.flush()  # fenced: a's stale index (without `two`) is not pointed at
+        assert meta.rarity_manifests()[SPACES[0].name] == published and SPACES[0].name not in held(a)
+        check_exactly_once(meta, blobs)
+    finally:
+        b.close()
+        a.meta.close()
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_worker_process_loses_and_doubles_nothing(db, tmp_path):
+    url, meta = db
+    blobs_dir = tmp_path / "blobs"
+    blobs = open_blob_store(str(blobs_dir))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    procs = {h: subprocess.Popen([sys.executable, "-m", "tests.rarity.worker_proc", url, str(blobs_dir), h],
+                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for h in ("p1", "p2")}
+    leases = Leases(meta)
+
+    def holders() -> dict[str, str]:
+        return {s.name: (lease.holder if (lease := leases.holder(f"rarity:{s.name}")) else "") for s in SPACES}
+
+    try:
+        for proc in procs.values():
+            assert proc.stdout.readline().strip() == "ready"
+        wait_for(lambda: set(holders().values()) == {"p1", "p2"}, 30, "the processes split the spaces")
+        records = [commit(meta, blobs, space, seed=i) for i, space in enumerate(SPACES) for _ in range(2)]
+        victim = holders()[SPACES[0].name]
+        time.sleep(0.5)  # mid-stream: some of these are scored and published, some not
+        records += [commit(meta, blobs, space, seed=20 + i) for i, space in enumerate(SPACES)]
+        procs[victim].send_signal(signal.SIGKILL)
+        records += [commit(meta, blobs, space, seed=40 + i) for i, space in enumerate(SPACES)]
+        survivor = ({"p1", "p2"} - {victim}).pop()
+        wait_for(lambda: set(holders().values()) == {survivor}, 30, "the survivor holds every space")
+        last = {s.name: meta.commits_after(0, 1000, space=s.name)[-1].seq for s in SPACES}
+        wait_for(lambda: all(p.seq == last[n] for n, p in meta.rarity_pointers().items()) and
+                 len(meta.rarity_pointers()) == 3, 30, "every space published up to its last commit")
+        check_exactly_once(meta, blobs)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
