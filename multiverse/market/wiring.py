@@ -31,7 +31,8 @@ class MarketSettings:
     """``rpc_listen``: where the in-process EVM is served as JSON-RPC for wallets ("" : not served);
     ``rpc_cors_origins``: the web origins (the gallery's) that may call that port from a page (none by default);
     ``rpc_dev_methods``: serve eth-tester's test methods and unlocked accounts there too (off; a development
-    machine only); ``poll_s``: how often the indexer follows the chain (0: only when asked)."""
+    machine only); ``poll_s``: how often the indexer follows the chain (0: only when asked); of several market
+    processes on one metadata, one indexes (the lease holder) and the others stand by (``Indexer.leadership``)."""
 
     chain: ChainConfig = field(default_factory=ChainConfig)
     market: MarketConfig = field(default_factory=MarketConfig)
@@ -55,7 +56,7 @@ class MarketStack:
     _rpc: JsonRpcServer | None = None
 
     def close(self) -> None:
-        self.indexer.stop()
+        self.indexer.stop()  # and releases the indexer's lease, so a standby takes over at its next round
         if self._rpc is not None:
             self._rpc.close()
         self.chain.close()
