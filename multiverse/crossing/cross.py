@@ -6,9 +6,10 @@ names it. Crossing the same recipe into two worlds gives two snapshot records ov
 world made by a recipe answers a repeat of that recipe with itself and nothing new is stored.
 
 Order of work: plan (resolve, check, find the merge base: cheap, before anything heavy) -> compute (load,
-align, merge frames and players, carry guidance texts, encode) -> store the blob -> one metadata
+align, merge frames and players, carry guidance texts, encode) -> store the state (as chunks where the blob
+store keeps them, so frames taken whole from a parent cost nothing new: crossing/stored.py) -> one metadata
 transaction creates the world, the snapshot and its head. Cancellation is checked between stages; a cross
-that stops early leaves nothing but, at most, an unreferenced blob. The commit is the last step, and it is
+that stops early leaves nothing but, at most, unreferenced chunks or a blob (the collector's). The commit is the last step, and it is
 only begun while the caller's deadline leaves ``commit_reserve_s`` for it and the reply: a cross that reports
 failure (its deadline passed, say) has committed nothing.
 """
@@ -40,6 +41,7 @@ from multiverse.crossing.plan import ALIGN, CODE_VERSION, CrossLimits, CrossSpec
 from multiverse.crossing.player_merge import POLICIES
 from multiverse.crossing.players import merge_players
 from multiverse.crossing.stats import cross_stats
+from multiverse.crossing.stored import state_id, store_state
 from multiverse.errors import (
     AlreadyExists,
     Cancelled,
@@ -238,10 +240,8 @@ class Crossing:
         plan = self.plan(who, spec)
         with self._slot(cancelled):
             child = self.compute(plan, spec, cancelled=cancelled)
-        h = hashlib.sha256()
-        for part in child.parts:
-            h.update(part)
-        return plan, Child(child.parts, h.hexdigest(), child.frame_count, child.player_count, child.stats)
+        digest = state_id(self.blobs, child.parts)  # the id ``cross`` would store it under
+        return plan, Child(child.parts, digest, child.frame_count, child.player_count, child.stats)
 
     # the whole cross --------------------------------------------------------------------------------
     def cross(self, who: Principal, spec: CrossSpec, progress: Progress = lambda stage, f: None,
@@ -264,8 +264,8 @@ class Crossing:
             child = self.compute(plan, spec, progress, cancelled)
             progress("store", 0.85)
             held = vector_hashes(child.parts)  # each vector's sha256, for its discovery; beside the put
-            # streamed from the tensors (no joined copy), hashed once on the way, made visible atomically
-            digest = self.blobs.put_stream(iter(child.parts))
+            # as chunks cut from the tensors' views: the frames taken whole from a parent are stored already
+            digest, _ = store_state(self.blobs, child.parts)
         now = self.clock()
         provenance = {
             "kind": "cross", "by": who.name, "recipe": plan.recipe, "recipe_sha256": plan.recipe_sha256,

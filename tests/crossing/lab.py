@@ -12,8 +12,12 @@ from typing import Any
 
 import torch
 
+import sqlalchemy as sa
+
+from multiverse.crossing.stored import state_id
+from multiverse.metadata.models import chunk_packs
 from multiverse.records import SnapshotRecord, SpaceRecord
-from multiverse.state.format import decode_state, encode_state
+from multiverse.state.format import decode_state, encode_state, stored_header
 
 SPACE = SpaceRecord("demo", (4, 3, 2), "float16", 8, max_players=8)
 OTHER = SpaceRecord("other", (4, 3, 2), "float16", 8, max_players=8)
@@ -66,3 +70,18 @@ def fork(app: Any, world: str, data: bytes, parent: Any) -> SnapshotRecord:
 
 def chunks(data: bytes, size: int = 1 << 20) -> list[bytes]:
     return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def stored_id(app: Any, data: bytes) -> str:
+    """The id the state file ``data`` has in ``app``'s blob store: the SHA-256 of its chunk manifest where the store
+    keeps chunks, of its bytes where it keeps whole files (multiverse/crossing/stored.py)."""
+    head = stored_header(data).data_start
+    return state_id(app.blobs, [memoryview(data)[:head], memoryview(data)[head:]])
+
+
+def states_added(app: Any, before: set[str]) -> set[str]:
+    """The blobs added since ``before`` (a set of digests) other than chunk packs: the states (whole files or
+    chunk manifests) stored since."""
+    with app.meta.transaction() as conn:
+        packs = set(conn.execute(sa.select(chunk_packs.c.digest)).scalars())
+    return set(app.blobs.digests()) - before - packs
