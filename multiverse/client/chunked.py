@@ -169,9 +169,9 @@ class LoadCheck:
                 self.manifest = Manifest.from_wire((m.size, m.addresses, m.lengths), size=None)
             except errors.InvalidArgument as exc:
                 raise errors.Corrupt(f"the server sent a manifest that does not parse: {exc.message}") from None
-            if self.manifest.state_id != header.snapshot.state:
+            if self.manifest.state_id != header.snapshot.state_sha256:
                 raise errors.Corrupt(f"the manifest sent hashes to {self.manifest.state_id}, not to the snapshot's "
-                                     f"state {header.snapshot.state}: try again")
+                                     f"state {header.snapshot.state_sha256}: try again")
             if self.manifest.size != header.size:
                 raise errors.Corrupt(f"the manifest's size {self.manifest.size} differs from the header's {header.size}")
             self._index, self._h, self._left = 0, blake3.blake3(), self.manifest.lengths[0]

@@ -173,8 +173,8 @@ class StoreServicer:
         """Client stream: one `header`, then the state file (safetensors) in `chunk`s of at most 1 MiB, then
         optionally its `sha256` (so a client can hash while it streams). The head moves by compare-and-swap
         against `expected_parent`.
-        The server stores every state as content-addressed chunks (docs/chunks.md): the snapshot's `state` is the
-        sha256 of the state's chunk manifest, not of the file.
+        The server stores every state as content-addressed chunks (docs/chunks.md): the snapshot's `state_sha256` is
+        the sha256 of the state's chunk manifest, not of the file (states stored whole before chunking keep theirs).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

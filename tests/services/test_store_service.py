@@ -13,6 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from multiverse import errors
+from multiverse.chunks.cut import cut
 from multiverse.records import SpaceRecord
 from multiverse.state.format import encode_state
 from multiverse.state.synth import synth_state
@@ -36,7 +37,8 @@ def test_save_and_load_give_back_identical_bytes(stack):
     reply = stack.server.save_snapshot("w1", data)
     snap = reply.snapshot
     assert reply.created and snap.world == "w1" and snap.parents == [] and snap.generation == 1
-    assert snap.state_sha256 == hashlib.sha256(data).hexdigest() and snap.frame_count == 400
+    # the state's id is its chunk manifest's sha256 (docs/chunks.md), no longer the file's
+    assert snap.state_sha256 == cut(data)[0].state_id and snap.frame_count == 400
     for ref in (snap.id, snap.id[:10], "w1", "w1@main"):
         got_snap, got = stack.admin.load_snapshot(ref)
         assert got == data and got_snap.id == snap.id
@@ -61,9 +63,10 @@ def test_load_to_file_and_lineage(stack, tmp_path):
 def test_same_state_twice_is_one_blob(stack):
     stack.admin.create_world("w1", "demo", owner="alpha")
     a = stack.server.save_snapshot("w1", synth(7)).snapshot
+    stored = sorted(stack.app.blobs.digests())  # one pack of chunks and the manifest
     b = stack.server.save_snapshot("w1", synth(7)).snapshot
     assert a.id != b.id and a.state_sha256 == b.state_sha256
-    assert sorted(stack.app.blobs.digests()) == [a.state_sha256]
+    assert sorted(stack.app.blobs.digests()) == stored and a.state_sha256 in stored and len(stored) == 2
 
 
 def test_stale_expected_parent_is_failed_precondition_with_current_head(stack):
