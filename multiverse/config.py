@@ -57,6 +57,8 @@ class Settings:
     http_rate: float = 20.0
     http_burst: int = 60
     http_max_feeds: int = 64
+    # What this process serves (`multiverse serve --services`): any of options.SERVICES; `up` serves them all.
+    services: tuple[str, ...] = options.SERVICES
 
     @property
     def database_url(self) -> str:
@@ -210,6 +212,7 @@ def markdown_table() -> str:
     """The README's configuration table, one row per setting."""
     lines = ["| variable | flag | default | what |", "|---|---|---|---|"]
     for o in options.OPTIONS:
-        flag = f"`{o.flag}`" + (" (`up`)" if o.scope == "up" else "") if o.flag else ""
+        commands = {"up": " (`up`, `serve`)", "serve": " (`serve`)"}.get(o.scope, "")
+        flag = f"`{o.flag}`" + commands if o.flag else ""
         lines.append(f"| `{o.env}` | {flag} | {default_text(o)} | {o.help} |")
     return "\n".join(lines)

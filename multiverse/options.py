@@ -80,6 +80,19 @@ def positive(name: str, raw: str) -> float:
     return value
 
 
+SERVICES = ("store", "multiverse", "rarity", "market", "http")  # what `serve --services` may name; `up` runs all
+
+
+def service_list(name: str, raw: str) -> tuple[str, ...]:
+    """A comma list of ``SERVICES`` (any order, each once at most), in ``SERVICES``' order."""
+    given = [word.strip().lower() for word in raw.split(",") if word.strip()]
+    unknown = sorted(set(given) - set(SERVICES))
+    if unknown or not given:
+        raise InvalidArgument(name, raw, f"name one or more of {','.join(SERVICES)}, comma-separated, e.g. "
+                              "store,multiverse" + (f" ({', '.join(unknown)} is no service)" if unknown else ""))
+    return tuple(s for s in SERVICES if s in given)
+
+
 def secret(_name: str, raw: str) -> object:
     from multiverse.chain.config import minter_key
 
@@ -90,7 +103,8 @@ def secret(_name: str, raw: str) -> object:
 class Option:
     """One setting. ``path``: where the value goes in ``Settings`` (dotted through nested settings; ``client.*``
     for the client commands' connection, which has no server setting); ``scope``: which commands take the flag
-    (``up``, ``global``: every command, or ``""``: environment only)."""
+    (``up``: ``up`` and ``serve``, ``serve``: ``serve`` only, ``global``: every command, or ``""``: environment
+    only)."""
 
     path: str
     env: str
@@ -109,7 +123,9 @@ O = Option
 OPTIONS: tuple[Option, ...] = (
     # where things live
     O("data_dir", "MULTIVERSE_DATA", "data directory (metadata, blobs, keys, the chain)", path, "--data", "global"),
-    O("grpc_addr", "MULTIVERSE_LISTEN", "address `up` serves gRPC on", text, "--listen", "up"),
+    O("grpc_addr", "MULTIVERSE_LISTEN", "address `up` (or `serve`) serves gRPC on (port 0: any free port)", text, "--listen", "up"),
+    O("services", "MULTIVERSE_SERVICES", "what `serve` runs in this process: a comma list of store, multiverse, "
+      "rarity, market, http", service_list, "--services", "serve", "all"),
     O("db_url", "MULTIVERSE_DB", "metadata URL, e.g. postgresql+psycopg://user@host/db", text, "--db", "up",
       "SQLite in the data dir"),
     O("blob_url", "MULTIVERSE_BLOBS", "blob store: a directory or s3://bucket/prefix?endpoint=host:9000&secure=false",
@@ -170,16 +186,16 @@ OPTIONS: tuple[Option, ...] = (
     O("market.chain.data_dir", "MULTIVERSE_CHAIN_DIR", "where the in-process chain is kept", path,
       shown_default="the data dir's chain/"),
     # the HTTP gateway
-    O("http_listen", "MULTIVERSE_HTTP_LISTEN", "address `up` serves the gallery and JSON API on (off: not served; a "
-      "taken port falls back to a free one)", listen_or_off, "--http", "up"),
+    O("http_listen", "MULTIVERSE_HTTP_LISTEN", "address `up` (or `serve` with http) serves the gallery and JSON API "
+      "on (off: not served; a taken port falls back to a free one)", listen_or_off, "--http", "up"),
     O("http_rate", "MULTIVERSE_HTTP_RATE", "public HTTP reads per second per client address", positive),
     O("http_burst", "MULTIVERSE_HTTP_BURST", "public HTTP reads a client address may make at once", count),
     O("http_max_feeds", "MULTIVERSE_HTTP_MAX_FEEDS", "live feeds (server-sent events) open at once", count),
     # the kernels
     O("fused", "MULTIVERSE_FUSED", "merge_kernels' fused CPU loops (off: eager torch only)", switch),
     # the client commands
-    O("client.grpc", "MULTIVERSE_GRPC", "service address the client commands connect to", text, "--grpc", "global",
-      "localhost:50051"),
+    O("client.grpc", "MULTIVERSE_GRPC", "service address the client commands connect to (a comma list of "
+      "replicas: round-robin over the healthy ones)", text, "--grpc", "global", "localhost:50051"),
     O("client.key", "MULTIVERSE_KEY", "API key of the client commands", text, "--key", "global",
       "the data dir's admin.key"),
     O("client.tls_ca", "MULTIVERSE_TLS_CA", "connect over TLS trusting this PEM CA", text, "--tls-ca", "global",

@@ -1,14 +1,25 @@
-"""The gRPC server: every servicer, health checking and reflection, wired once."""
+"""The gRPC server: the servicers of the services this process serves, health checking and reflection, wired once.
+
+``GRPC_SERVICES`` is the table of what ``multiverse serve --services`` may name, as data: each service's full
+name, how its servicer is built from the App, and how it is added. A service not chosen is not registered (its
+calls get UNIMPLEMENTED). Health answers for each registered service by its full name and for "" (the whole
+server); ``Served.drain`` turns them all NOT_SERVING, for good, so balancers move off before the server stops."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from multiverse.app import App
 from multiverse.v1 import (
+    market_pb2,
+    market_pb2_grpc,
     multiverse_pb2,
     multiverse_pb2_grpc,
     rarity_pb2,
@@ -19,7 +30,7 @@ from multiverse.v1 import (
 from services.auth import Authenticator, AuthInterceptor
 from services.decode import DecodeInterceptor
 from services.errors import ErrorInterceptor
-from services.limits import PENDING_PER_WORKER, LimitInterceptor, RpcLimits
+from services.limits import HEALTH, PENDING_PER_WORKER, LimitInterceptor, RpcLimits
 from services.multiverse_servicer import MultiverseServicer
 from services.rarity_servicer import RarityServicer
 from services.reflection import enable_reflection
@@ -30,9 +41,72 @@ HTTP2_STREAMS = 100  # concurrent HTTP/2 streams per connection; more wait in th
 KEEPALIVE_MS = 60_000  # ping a connection quiet this long, so that a vanished client's streams end
 KEEPALIVE_TIMEOUT_MS = 20_000
 
+access = logging.getLogger("multiverse.access")  # one line per call; `serve` shows it, `up` keeps it quiet
+
+
+def _market_servicer(app: App) -> Any:
+    from services.market_servicer import MarketServicer  # the market's stack: loaded when it is served
+
+    return MarketServicer(app.market)
+
+
+def _rarity_servicer(app: App) -> RarityServicer:
+    return RarityServicer(app.rarity, watch_idle_s=app.settings.watch_idle_s, watch_max_s=app.settings.watch_max_s)
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    full_name: str
+    servicer: Callable[[App], Any]
+    add: Callable[[Any, grpc.Server], None]
+
+
+GRPC_SERVICES: dict[str, GrpcService] = {
+    "store": GrpcService(store_pb2.DESCRIPTOR.services_by_name["Store"].full_name,
+                         lambda app: StoreServicer(app.store), store_pb2_grpc.add_StoreServicer_to_server),
+    "multiverse": GrpcService(multiverse_pb2.DESCRIPTOR.services_by_name["Multiverse"].full_name,
+                              lambda app: MultiverseServicer(app.crossing),
+                              multiverse_pb2_grpc.add_MultiverseServicer_to_server),
+    "rarity": GrpcService(rarity_pb2.DESCRIPTOR.services_by_name["Rarity"].full_name, _rarity_servicer,
+                          rarity_pb2_grpc.add_RarityServicer_to_server),
+    "market": GrpcService(market_pb2.DESCRIPTOR.services_by_name["Market"].full_name, _market_servicer,
+                          market_pb2_grpc.add_MarketServicer_to_server),
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """A built server: ``port`` it is bound to, ``names`` of the services health answers for (and "")."""
+
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    names: tuple[str, ...]
+
+    def drain(self) -> None:
+        """Every service NOT_SERVING from now on (balancers watching health stop sending calls here)."""
+        self.health.enter_graceful_shutdown()
+
+
+class AccessLog(grpc.ServerInterceptor):
+    """One INFO line per call as it is routed (``multiverse.access``: the method), health checks aside: which
+    replica served what, for an operator reading a process's log."""
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        if access.isEnabledFor(logging.INFO) and not details.method.startswith(HEALTH):
+            access.info("call %s", details.method)
+        return continuation(details)
+
 
 def build_server(app: App, address: str, *, workers: int | None = None) -> tuple[grpc.Server, int]:
-    """A started-ready (not yet started) server bound to ``address``; returns it and the bound port.
+    """A started-ready (not yet started) server bound to ``address``; returns it and the bound port (``build``
+    has the rest)."""
+    served = build(app, address, workers=workers)
+    return served.server, served.port
+
+
+def build(app: App, address: str, *, workers: int | None = None) -> Served:
+    """A server for ``app.services``, bound to ``address`` and not yet started.
 
     Every call but health checks goes through ``LimitInterceptor`` (services/limits.py): at most ``workers``
     calls at once, bounded streams in all and per key, stalled streams cut; health checks always answer.
@@ -40,7 +114,7 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
     services/decode.py; inside the limits, so a refusal holds its slot only while it answers). Then
     ``ErrorInterceptor`` maps every error to its status (services/errors.py) and ``AuthInterceptor`` authenticates
     the caller by services/auth.ACCESS, before the handler decodes anything of the request's own (its JSON).
-    Reflection answers as v1 and v1alpha (services/reflection.py).
+    Reflection answers as v1 and v1alpha (services/reflection.py), for the registered services only.
     With ``app.settings.tls`` the port serves TLS only (mutual TLS when it names a client CA)."""
     limits = RpcLimits.from_settings(app.settings, workers)
     auth = AuthInterceptor(Authenticator(app.meta, app.market.signin.authenticate if app.market is not None else None))
@@ -54,28 +128,18 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         ("grpc.http2.max_pings_without_data", 0),  # an idle watch sends no data, yet its peer must be probed
     ]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="grpc-worker"),
-                         interceptors=[LimitInterceptor(limits), DecodeInterceptor(), ErrorInterceptor(), auth],
+                         interceptors=[AccessLog(), LimitInterceptor(limits), DecodeInterceptor(), ErrorInterceptor(),
+                                       auth],
                          options=options, maximum_concurrent_rpcs=limits.workers * PENDING_PER_WORKER)
-    store_pb2_grpc.add_StoreServicer_to_server(StoreServicer(app.store), server)
-    multiverse_pb2_grpc.add_MultiverseServicer_to_server(MultiverseServicer(app.crossing), server)
-    if app.rarity is not None:
-        watch = {"watch_idle_s": app.settings.watch_idle_s, "watch_max_s": app.settings.watch_max_s}
-        rarity_pb2_grpc.add_RarityServicer_to_server(RarityServicer(app.rarity, **watch), server)
-
-    if app.market is not None:
-        from multiverse.v1 import market_pb2, market_pb2_grpc
-        from services.market_servicer import MarketServicer
-
-        market_pb2_grpc.add_MarketServicer_to_server(MarketServicer(app.market), server)
+    names = []
+    for name in app.services:
+        if name in GRPC_SERVICES:  # "http" is the gateway's, served beside this port
+            service = GRPC_SERVICES[name]
+            service.add(service.servicer(app), server)
+            names.append(service.full_name)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [store_pb2.DESCRIPTOR.services_by_name["Store"].full_name,
-             multiverse_pb2.DESCRIPTOR.services_by_name["Multiverse"].full_name]
-    if app.rarity is not None:
-        names.append(rarity_pb2.DESCRIPTOR.services_by_name["Rarity"].full_name)
-    if app.market is not None:
-        names.append(market_pb2.DESCRIPTOR.services_by_name["Market"].full_name)
     for name in [*names, ""]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     enable_reflection([*names, health.SERVICE_NAME], server)
@@ -89,4 +153,4 @@ def build_server(app: App, address: str, *, workers: int | None = None) -> tuple
         port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {address}: the port is taken or the address is not local")
-    return server, port
+    return Served(server, port, health_servicer, tuple(names))

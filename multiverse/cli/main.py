@@ -1,8 +1,9 @@
 """`multiverse`: the command line, built on multiverse.client (and, for `up`, on the embedded stack).
 
 Client commands reach the service at --grpc HOST:PORT or $MULTIVERSE_GRPC (default localhost:50051) with the
-key from --key, $MULTIVERSE_KEY, or <data dir>/admin.key when neither is given; ``up`` listens on --listen or
-$MULTIVERSE_LISTEN. Every flag and variable is a row of ``multiverse.options``.
+key from --key, $MULTIVERSE_KEY, or <data dir>/admin.key when neither is given (--grpc may list replicas,
+comma-separated: the client balances over them); ``up`` and ``serve`` listen on --listen or $MULTIVERSE_LISTEN.
+Every flag and variable is a row of ``multiverse.options``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from multiverse.cli import commands as c
 from multiverse.cli.connect import client as _client
 from multiverse.cli.connect import show as _print
 from multiverse.cli.market import add_market_commands
+from multiverse.cli.serve import serve as _serve
 from multiverse.cli.up import up as _up
 from multiverse.cli.world import add_world_commands
 from multiverse.config import add_flags
@@ -60,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     add_flags(up, "up")  # --listen, --db, --blobs, --tls-cert, --tls-key, --tls-client-ca
     up.add_argument("--no-demo", action="store_true", help="do not start the simulated game servers")
     up.set_defaults(run=_up)
+
+    serve = sub.add_parser("serve", help="serve some of the services in the foreground (one process of a split "
+                           "topology); prints 'serving SERVICES on HOST:PORT'")
+    add_flags(serve, "up")  # --listen, --db, --blobs, --http, TLS: as for up
+    add_flags(serve, "serve")  # --services
+    serve.set_defaults(run=_serve)
 
     space = sub.add_parser("space", help="latent spaces").add_subparsers(required=True, metavar="ACTION")
     reg = space.add_parser("register", help="register a latent space (admin)")

@@ -1,120 +1,53 @@
 """``multiverse up``: the embedded stack in the foreground (metadata, blobs, rarity, the market's chain, gRPC, the
 HTTP gateway: gallery and JSON API), with its banner, the demo unless ``--no-demo``, and a stop within seconds.
 
-The gateway's socket is bound before the App opens, so its URL is known: unless set otherwise, wallets sign in to
-it (sign-in domain and URI), a deployed token's base URI is ``<url>/token/``, and the chain's JSON-RPC port lets
-the gallery's pages call it (CORS)."""
+It is ``multiverse serve`` (multiverse/cli/serve.py) of every service, plus the banner and the demo: the same
+start, the same drain and stop."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
 import sys
-import threading
-import time
 
 from multiverse.cli.connect import client_tls as _client_tls
+from multiverse.cli.serve import STOP_GRACE_S, configure_logging, start, stop_on_signal, wait_for_stop, with_gallery
 
-STOP_GRACE_S = 3.0  # what calls in flight get to finish when `multiverse up` stops
+__all__ = ["STOP_GRACE_S", "up", "with_gallery"]
 
 
 def up(a: argparse.Namespace) -> None:
-    """Serve until SIGTERM or Ctrl-C, then stop within seconds (calls in flight get STOP_GRACE_S)."""
-    from multiverse.app import App
-    from multiverse.store.auth import ensure_admin_key
-    from multiverse.config import Settings
-    from services.server import build_server
+    """Serve every service until SIGTERM or Ctrl-C, then stop within seconds (calls in flight get STOP_GRACE_S)."""
+    from dataclasses import replace
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl" is no news to a newcomer
+    from multiverse.config import Settings
+    from multiverse.options import SERVICES
+
+    configure_logging(access=False)
     flags = vars(a)
     if a.grpc is not None:  # `up --grpc` meant "listen" until `--listen` took that job: kept one release
         print("warning: `up --grpc` is deprecated, use `up --listen` ($MULTIVERSE_LISTEN); --grpc now names the "
               "service the client commands connect to", file=sys.stderr)
         flags = {**flags, "listen": a.listen if a.listen is not None else a.grpc}
-    settings = Settings.from_env(flags=flags)
-    sock = None
-    if settings.http_listen:
-        from services.http.server import bind, url_of
-
-        sock = bind(settings.http_listen)  # a taken port falls back to a free one
-        settings = with_gallery(settings, url_of(sock, "https" if settings.tls else "http"))
+    stop = stop_on_signal()
+    settings = replace(Settings.from_env(flags=flags), services=SERVICES)  # up serves all, whatever is set
+    running = start(settings)
     try:
-        app = App.open(settings)  # seconds, whatever the rarity backlog: the rarity worker scores it after start
-    except BaseException:
-        if sock is not None:
-            sock.close()
-        raise
-    server = http = None
-    try:
-        admin = ensure_admin_key(app.meta, settings.data_dir)
-        server, port = build_server(app, settings.grpc_addr)
-        server.start()
-        host = settings.grpc_addr.rsplit(":", 1)[0]
-        if sock is not None:
-            http = _serve_http(app, sock, settings)
-            sock = None
-        print(_banner(settings, f"{host}:{port}", app, admin, http.url if http else ""), flush=True)
+        http = running.http
+        print(_banner(running.app.settings, running.address, running.app, running.admin, http.url if http else ""),
+              flush=True)
         if not a.no_demo:
             from multiverse.demo import start_demo
 
-            start_demo(f"{host}:{port}", admin, settings.data_dir,
+            settings = running.app.settings
+            start_demo(running.address, running.admin, settings.data_dir,
                        min_tier=settings.market.market.min_tier if settings.market is not None else None,
                        tls=_demo_tls(a, settings), gallery=http.url if http else "")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        wait_for_stop(stop)
         print("stopping", flush=True)
     finally:
-        # Seconds too: new calls are refused at once and calls in flight get STOP_GRACE_S; the rarity worker
-        # finishes the snapshot in hand and saves what it scored (what is still queued is queued again at the
-        # next start, as metadata holds it).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the save short
-        started = time.monotonic()
-        if http is not None:
-            http.stop()
-        if sock is not None:
-            sock.close()
-        if server is not None:
-            server.stop(grace=STOP_GRACE_S).wait()
-        app.close()
-        print(f"stopped in {time.monotonic() - started:.1f} s", flush=True)
-
-
-def with_gallery(settings, url: str):
-    """``settings`` for a gateway served at ``url``: unless set otherwise, the sign-in domain and URI name it, a
-    deployed token's base URI is ``<url>/token/``; the chain's JSON-RPC CORS origins include it."""
-    from dataclasses import replace
-    from urllib.parse import urlsplit
-
-    from multiverse.market.signin import SignInConfig
-
-    m = settings.market
-    if m is None:
-        return settings
-    signin, defaults = m.market.signin, SignInConfig()
-    if (signin.domain, signin.uri) == (defaults.domain, defaults.uri):
-        signin = replace(signin, domain=urlsplit(url).netloc, uri=url)
-    chain = m.chain if m.chain.base_uri else replace(m.chain, base_uri=f"{url}/token/")
-    market = replace(m, market=replace(m.market, signin=signin), chain=chain,
-                     rpc_cors_origins=tuple({*m.rpc_cors_origins, url.lower()}))
-    return replace(settings, market=market)
-
-
-def _serve_http(app, sock, settings):
-    """The gateway on ``sock`` (HTTPS with the gRPC port's certificate when TLS is on), started."""
-    from services.http.app import Gateway, create_app
-    from services.http.server import HttpServer, url_of
-
-    tls = settings.tls
-    ssl = ({"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if tls is not None else None)
-    url = url_of(sock, "https" if tls else "http")
-    return HttpServer(create_app(Gateway(app, url)), sock, ssl=ssl).start()
+        # Seconds too: health turns NOT_SERVING, new calls are refused at once and calls in flight get
+        # STOP_GRACE_S; the rarity worker finishes the snapshot in hand and saves what it scored.
+        print(f"stopped in {running.stop():.1f} s", flush=True)
 
 
 def _demo_tls(a: argparse.Namespace, settings):
