@@ -30,6 +30,7 @@ from multiverse import errors
 from multiverse.client.market import (
     MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
 )
+from multiverse.client.connect import open_channel
 from multiverse.client.rpc_errors import from_rpc_error
 from multiverse.tlsconfig import ClientTls
 from multiverse.v1 import (
@@ -50,18 +51,13 @@ Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 class Client(MarketCalls):
     def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None,
                  tls: ClientTls | None = None) -> None:
-        """A client of the service at ``target`` (host:port) with API key or wallet session ``key``; ``tls``:
-        connect over TLS, trusting ``tls.ca`` (the system's roots when empty), presenting ``tls.cert`` for
-        mutual TLS."""
+        """A client of the service at ``target`` (host:port, or replicas as host1:port1,host2:port2: balanced
+        round-robin over the healthy ones, see multiverse/client/connect.py) with API key or wallet session
+        ``key``; ``tls``: connect over TLS, trusting ``tls.ca`` (the system's roots when empty), presenting
+        ``tls.cert`` for mutual TLS."""
         self.target, self.timeout = target, timeout
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
-        if tls is None:
-            self._channel = grpc.insecure_channel(target, options=options)
-        else:
-            credentials = grpc.ssl_channel_credentials(root_certificates=tls.ca or None,
-                                                       private_key=tls.key or None,
-                                                       certificate_chain=tls.cert or None)
-            self._channel = grpc.secure_channel(target, credentials, options=options)
+        self._channel, self.replicas = open_channel(target, tls, options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
         self._rarity = rarity_pb2_grpc.RarityStub(self._channel)
@@ -231,9 +227,10 @@ class Client(MarketCalls):
         """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
 
         ``expected_parent``: AUTO reads the current head first; "" means the world's first save; an id pins it.
-        UNAVAILABLE is retried ``retries`` times, and RESOURCE_EXHAUSTED (the server's stream limits are full,
+        UNAVAILABLE is retried ``retries`` times (at least once per other replica when the client has several,
+        each try going to the next healthy one), and RESOURCE_EXHAUSTED (the server's stream limits are full,
         e.g. more parallel uploads on one key than it allows) for up to ``busy_wait_s``, with growing pauses and
-        the same idempotency key, so a save that did land is not stored twice."""
+        the same idempotency key and bytes, so a save that did land is not stored twice."""
         if expected_parent is AUTO:
             expected_parent = self.heads(world).get(head, "")
         size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
@@ -241,6 +238,7 @@ class Client(MarketCalls):
                                       idempotency_key=idempotency_key or uuid.uuid4().hex, size=size,
                                       labels=labels or {})
         failed, busy_until, pause = 0, time.monotonic() + busy_wait_s, 0.05
+        retries = max(retries, self.replicas - 1)  # once per other replica at least
         while True:
             try:
                 return self._stub.SaveSnapshot(_upload(header, state, size, progress), metadata=self._metadata, timeout=self.timeout)
