@@ -98,6 +98,7 @@ class ChunkStore:
         rows, pack, size = self._put_pack(fresh)
         if rows:
             with self.meta.transaction(write=True) as conn:
+                fence.hold(conn, pack, [], self.clock(), TOUCH_SLACK_S)  # the pack is still its own (fence.py)
                 self._insert_rows(conn, rows, pack)
         return size
 
@@ -130,11 +131,12 @@ class ChunkStore:
         lost = next((i for i, a in enumerate(manifest.addresses) if a not in have and a not in new), None)
         if lost is not None:
             raise FailedPrecondition(
-                f"chunk {lost} ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
+                f"chunks[{lost}] ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
                 "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
         rows, pack, _ = self._put_pack([(a, p) for a, p in new.items() if a not in have])
         state = self.blobs.put_bytes(manifest.encode())
         with self.meta.transaction(write=True) as conn:
+            fence.hold(conn, pack, [a for a in manifest.addresses if a in have], self.clock(), TOUCH_SLACK_S)
             self._insert_rows(conn, rows, pack)
             # recorded, or its grace window restarted; Unavailable while a collection removes these bytes (fence.py)
             fence.record_state(conn, self.meta.insert, state, manifest.size, len(manifest.addresses), self.clock())

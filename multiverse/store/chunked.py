@@ -245,7 +245,7 @@ class ChunkedSaves:
                 loc = have.get(manifest.addresses[i])
                 if loc is None:
                     raise FailedPrecondition(
-                        f"chunk {i} ({manifest.addresses[i]}) was neither sent nor stored (collected since it was "
+                        f"chunks[{i}] ({manifest.addresses[i]}) was neither sent nor stored (collected since it was "
                         "found present?): ask which chunks are missing again and send them", field=f"chunks[{i}]")
                 return self.chunks.read_chunk(manifest.addresses[i])
 

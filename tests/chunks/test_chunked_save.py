@@ -1,0 +1,269 @@
+"""Chunked saves over real gRPC (tests/services' embedded stack): only what is missing goes on the wire, a lie or
+a missing chunk changes nothing, states stored whole before chunking load as they are, older servers get the whole
+file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import grpc
+import pytest
+import sqlalchemy as sa
+import torch
+
+from multiverse import errors
+from multiverse.chunks.cut import address, cut
+from multiverse.metadata.models import chunked_states, chunks
+from multiverse.records import SnapshotRecord
+from multiverse.state.format import encode_state, stored_header
+from multiverse.state.read import read_row, read_state
+from multiverse.v1 import store_pb2, store_pb2_grpc
+from tests.services.conftest import stack  # noqa: F401 - the fixture
+
+OASIS = (16, 18, 32)  # 18 KiB float16 frames: one chunk each
+
+
+def window(start: int, frames: int = 64, seed: int = 0) -> bytes:
+    """Frames ``start..start+frames`` of one endless seeded stream, as a state of the space "oasis"."""
+    g = torch.Generator().manual_seed(seed)
+    stream = torch.randn((start + frames, *OASIS), generator=g).to(torch.float16)
+    people = [{"uuid": "00000000-0000-4000-8000-000000000001", "name": "p", "stats": {"Health": 20.0}}]
+    return encode_state(stream[start:], torch.zeros((1, 8)), space="oasis", players=people,
+                        timeline=[{"frame": 0, "text": f"window at {start}"}])
+
+
+@pytest.fixture
+def oasis(stack):  # noqa: F811
+    stack.admin.register_space("oasis", OASIS, "float16", 8, max_players=8)
+    stack.admin.create_world("w", "oasis", owner="alpha")
+    return stack
+
+
+def visible(stack) -> tuple:
+    """What a refused save must not change: heads, chunk rows, manifests, blobs."""
+    with stack.app.meta.transaction() as conn:
+        rows = conn.execute(sa.select(sa.func.count()).select_from(chunks)).scalar()
+        states = conn.execute(sa.select(sa.func.count()).select_from(chunked_states)).scalar()
+    return stack.admin.heads("w"), rows, states, sorted(stack.app.blobs.digests())
+
+
+def raw_save(stack, messages, key=None):
+    stub = store_pb2_grpc.StoreStub(grpc.insecure_channel(stack.address))
+    token = key or stack.app.settings.data_dir.joinpath("admin.key").read_text().strip()
+    return stub.SaveChunks(iter(messages), metadata=(("authorization", f"Bearer {token}"),))
+
+
+def offer(data: bytes, expected: str, send: list[int], *, tamper: int | None = None, world: str = "w"):
+    m, pieces = cut(data)
+    out = [store_pb2.SaveChunksRequest(header=store_pb2.SaveHeader(world=world, expected_parent=expected,
+                                                                   size=len(data), idempotency_key="k" + expected[:8])),
+           store_pb2.SaveChunksRequest(manifest=store_pb2.ChunkManifest(
+               size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses), lengths=m.lengths))]
+    for i in send:
+        piece = bytearray(pieces[i])
+        if i == tamper:
+            piece[-1] ^= 1
+        out.append(store_pb2.SaveChunksRequest(chunk=store_pb2.SaveChunk(index=i, data=bytes(piece))))
+    return out
+
+
+def test_a_sliding_window_sends_only_its_new_frames_and_loads_byte_identical(oasis):
+    mv = oasis.server
+    first = mv.save_snapshot("w", window(0))
+    assert mv.last_save.mode == "chunks" and mv.last_save.chunks_sent == mv.last_save.chunks == 66
+    frame = 16 * 18 * 32 * 2
+    for step in range(1, 4):
+        data = window(8 * step)
+        reply = mv.save_snapshot("w", data)
+        s = mv.last_save
+        assert s.chunks_sent == 9 and s.asked == 9  # 8 frames and the header (the players' row is unchanged)
+        assert 8 * frame < s.bytes_sent < 8 * frame + 8 << 10  # the frames, the manifest and the questions
+        assert reply.snapshot.state_sha256 == cut(data)[0].state_id
+        assert oasis.admin.load_snapshot(reply.snapshot.id)[1] == data
+    assert first.snapshot.generation == 1 and reply.snapshot.generation == 4
+
+
+def test_a_save_whose_chunks_are_all_present_sends_none(oasis):
+    mv = oasis.server
+    data = window(0)
+    mv.save_snapshot("w", data)
+    other = oasis.client(oasis.admin.create_api_key("alpha", "server").token)  # a new connection: nothing confirmed
+    reply = other.save_snapshot("w", data)
+    s = other.last_save
+    assert s.chunks_sent == 0 and s.asked == 66
+    m = cut(data)[0]
+    assert s.bytes_sent < 66 * 32 + len(m.encode()) + 512  # questions and the manifest: no chunk bytes
+    assert reply.created and reply.snapshot.state_sha256 == m.state_id
+    again = mv.save_snapshot("w", data)  # this connection confirmed them all: it does not even ask
+    assert mv.last_save.asked == 0 and mv.last_save.chunks_sent == 0 and again.created
+
+
+def test_a_chunk_that_lies_about_its_hash_is_refused_and_changes_nothing(oasis):
+    head = oasis.server.save_snapshot("w", window(0)).snapshot.id
+    before = visible(oasis)
+    data = window(8)
+    m = cut(data)[0]
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, offer(data, head, list(range(len(m.addresses))), tamper=60))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "chunks[60]" in e.value.details()
+    assert visible(oasis) == before
+
+
+def test_a_chunk_neither_sent_nor_stored_is_failed_precondition_and_changes_nothing(oasis):
+    head = oasis.server.save_snapshot("w", window(0)).snapshot.id
+    before = visible(oasis)
+    data = window(8)
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, offer(data, head, [0, 57, 58]))  # the new frames are chunks 57..64
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "chunks[59]" in e.value.details()
+    assert "ask" in e.value.details() and visible(oasis) == before
+
+
+def test_bad_values_in_a_sent_chunk_and_a_non_canonical_cut_are_refused(oasis):
+    head = oasis.server.save_snapshot("w", window(0)).snapshot.id
+    before = visible(oasis)
+    stream = torch.randn((64, *OASIS)).to(torch.float16)
+    stream[40, 3, 4, 5] = float("nan")
+    bad = encode_state(stream, torch.zeros((1, 8)), space="oasis", timeline=[],
+                       players=[{"uuid": "00000000-0000-4000-8000-000000000001", "name": "p", "stats": {}}])
+    with pytest.raises(errors.InvalidArgument) as e:
+        oasis.server.save_snapshot("w", bad, expected_parent=head)
+    assert e.value.field == "state.frames" and "(40, 3, 4, 5)" in str(e.value)
+    data = window(8)
+    m, pieces = cut(data)
+    messages = offer(data, head, list(range(len(m.addresses))))
+    lengths = list(m.lengths)
+    lengths[1], lengths[2] = lengths[1] - 2, lengths[2] + 2  # the same bytes, cut elsewhere
+    messages[1].manifest.ClearField("lengths")
+    messages[1].manifest.lengths.extend(lengths)
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, messages)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert visible(oasis) == before
+
+
+def test_a_stored_chunk_checked_as_another_dtype_is_read_and_checked(oasis):
+    """A header chunk is stored unchecked; a frame chunk with the same bytes must still be scanned."""
+    oasis.admin.register_space("ids", (8,), "int16", 8, vocab_size=4)
+    oasis.admin.create_world("t", "ids", owner="alpha")
+    frames = torch.full((1, 8), 7, dtype=torch.int16)  # 7 is outside the vocabulary 0..3
+    bad = encode_state(frames, torch.zeros((0, 8)), space="ids", players=[], timeline=[])
+    m, pieces = cut(bad)
+    oasis.app.store.chunks.put_chunks({m.addresses[1]: __import__("multiverse.chunks.store", fromlist=["Piece"]).Piece(
+        pieces[1], "")})  # the same 16 bytes, stored as raw bytes (as a header's would be)
+    with pytest.raises(errors.InvalidArgument) as e:
+        oasis.server.save_snapshot("t", bad)
+    assert e.value.field == "state.frames" and "token ids" in str(e.value)
+    assert oasis.admin.heads("t") == {}
+
+
+def test_idempotency_and_compare_and_swap_are_those_of_a_save(oasis):
+    mv = oasis.server
+    head = mv.save_snapshot("w", window(0)).snapshot.id
+    a = mv.save_snapshot("w", window(8), idempotency_key="once")
+    b = mv.save_snapshot("w", window(8), idempotency_key="once", expected_parent=head)
+    assert a.created and not b.created and a.snapshot.id == b.snapshot.id
+    with pytest.raises(errors.AlreadyExists):
+        mv.save_snapshot("w", window(16), idempotency_key="once")
+    with pytest.raises(errors.HeadMoved) as e:
+        mv.save_snapshot("w", window(16), expected_parent=head)
+    assert e.value.current == a.snapshot.id
+    beta = oasis.client(oasis.admin.create_api_key("beta").token)
+    with pytest.raises(errors.NotFound):  # a private world of another server: as if absent
+        beta.save_snapshot("w", window(16), expected_parent=a.snapshot.id)
+    oasis.admin.set_world_visibility("w", "public")
+    with pytest.raises(errors.PermissionDenied):
+        beta.save_snapshot("w", window(16), expected_parent=a.snapshot.id)
+
+
+def older_server(address: str) -> tuple[grpc.Server, int]:
+    """A server that knows the Store's methods from before chunked saves (grpc answers any other UNIMPLEMENTED):
+    a byte-for-byte proxy of those to ``address``."""
+    from concurrent import futures
+
+    channel = grpc.insecure_channel(address)
+    same = {"request_serializer": None, "response_deserializer": None}
+
+    def forward(kind: str, name: str):
+        call = getattr(channel, kind)(f"/multiverse.v1.Store/{name}", **same)
+        return lambda request, context: call(request, metadata=context.invocation_metadata())
+
+    handlers = {
+        "Heads": grpc.unary_unary_rpc_method_handler(forward("unary_unary", "Heads")),
+        "SaveSnapshot": grpc.stream_unary_rpc_method_handler(forward("stream_unary", "SaveSnapshot")),
+        "LoadSnapshot": grpc.unary_stream_rpc_method_handler(forward("unary_stream", "LoadSnapshot")),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(4))
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("multiverse.v1.Store", handlers)])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port
+
+
+def test_an_older_server_gets_the_whole_file(oasis):
+    from multiverse.client import Client
+
+    server, port = older_server(oasis.address)
+    try:
+        token = oasis.app.settings.data_dir.joinpath("admin.key").read_text().strip()
+        with Client(f"127.0.0.1:{port}", token) as mv:
+            data = window(0)
+            reply = mv.save_snapshot("w", data)
+            assert mv.last_save.mode == "whole" and mv.last_save.bytes_sent > len(data)
+            assert reply.snapshot.state_sha256 == cut(data)[0].state_id  # the same id either way
+            mv.save_snapshot("w", window(8))
+            assert mv.last_save.mode == "whole"  # remembered: it does not try again
+            assert mv.load_snapshot("w")[1] == window(8)
+    finally:
+        server.stop(grace=None).wait()
+
+
+def test_states_stored_whole_before_chunking_load_byte_identical(oasis):
+    """Written as the code before chunking did: the blob store's put of the bytes, a record naming their sha256."""
+    app, data = oasis.app, window(0)
+    raw = app.blobs.inner
+    digest = raw.put_bytes(data)
+    assert digest == hashlib.sha256(data).hexdigest()
+    record = SnapshotRecord(id="", world="w", parents=(), state=digest, state_size=len(data), frame_count=64,
+                            player_count=1, generation=1, created_at=1.0,
+                            provenance={"kind": "save", "by": "alpha", "head": "main"}).sealed()
+    app.meta.commit_snapshot(record, head="main", expected=None)
+    snap, got = oasis.admin.load_snapshot("w")
+    assert got == data and snap.state_sha256 == digest
+    tensors, info = read_state(app.blobs, digest, len(data))
+    assert info.frame_count == 64 and tensors["frames"].shape == (64, *OASIS)
+    header = stored_header(data)
+    row = read_row(app.blobs, digest, header, "frames", 5)
+    at = header.data_start + header.tensor("frames").begin + 5 * row.tensor.row_bytes
+    assert row.raw == data[at : at + row.tensor.row_bytes]
+    # the next save, chunked, builds on it
+    nxt = oasis.server.save_snapshot("w", window(8))
+    assert list(nxt.snapshot.parents) == [record.id] and oasis.admin.load_snapshot("w")[1] == window(8)
+    got_state, _ = read_state(app.blobs, nxt.snapshot.state_sha256, nxt.snapshot.state_size)
+    assert torch.equal(got_state["frames"][0], tensors["frames"][8])
+
+
+def test_hostile_manifests_and_questions_are_refused(oasis):
+    head = oasis.server.save_snapshot("w", window(0)).snapshot.id
+    data = window(8)
+    bad = offer(data, head, [])
+    bad[1].manifest.addresses = bad[1].manifest.addresses[:-1]
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, bad)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "manifest.addresses" in e.value.details()
+    bad = offer(data, head, [])
+    bad[1].manifest.size += 1
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, bad)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(errors.InvalidArgument) as e:
+        oasis.server._call("FindMissingChunks", store_pb2.FindMissingChunksRequest(addresses=b"\x00" * 33))
+    assert e.value.field == "addresses"
+    missing = oasis.server._call("FindMissingChunks", store_pb2.FindMissingChunksRequest(
+        addresses=bytes.fromhex(address(b"never stored")) + bytes.fromhex(cut(window(0))[0].addresses[3])))
+    assert list(missing.missing) == [0]
+    unknown = oasis.client("not-a-key")
+    with pytest.raises(errors.Unauthenticated):
+        unknown._call("FindMissingChunks", store_pb2.FindMissingChunksRequest(addresses=b"\x00" * 32))
+    assert json.loads(oasis.admin.get_snapshot("w").provenance_json)["kind"] == "save"
