@@ -17,14 +17,14 @@ A claim a crashed collector left behind is finished by the next collection (``gc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from multiverse.errors import Unavailable
-from multiverse.metadata.models import chunk_packs, chunked_states
+from multiverse.errors import FailedPrecondition, Unavailable
+from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
 
 def record_pack(conn: Connection, insert: Callable[..., Any], digest: str, size: int, now: float) -> None:
@@ -49,3 +49,25 @@ def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: 
         raise Unavailable(f"a garbage collection is removing a {what} with these very bytes ({name}); nothing was "
                           "saved: retry the save once the collection ends (or run `multiverse gc` to finish a "
                           "collection that was interrupted)", digest=name)
+
+
+def hold(conn: Connection, pack: str, present: Sequence[str], now: float, slack: float) -> None:
+    """In the transaction that records a save's chunk rows and manifest: restart the grace window of its new pack
+    (Unavailable if a collection claimed or removed it) and of the stored chunks it counts on (touched unless
+    touched within ``slack``), and check those are all still there (FailedPrecondition otherwise): a save slower
+    than the grace window then fails cleanly instead of recording a state whose bytes were swept under it."""
+    if pack and conn.execute(chunk_packs.update().where(chunk_packs.c.digest == pack, chunk_packs.c.created_at >= 0)
+                             .values(created_at=now)).rowcount != 1:
+        raise Unavailable(f"pack {pack} of this save was collected while the save ran longer than the grace window; "
+                          "nothing was saved: save again", digest=pack)
+    unique = list(dict.fromkeys(present))
+    found = 0
+    for i in range(0, len(unique), 500):
+        part = unique[i : i + 500]
+        conn.execute(chunks.update().where(chunks.c.address.in_(part), chunks.c.touched_at < now - slack)
+                     .values(touched_at=now))
+        found += conn.execute(sa.select(sa.func.count()).where(chunks.c.address.in_(part))).scalar_one()
+    if found != len(unique):
+        raise FailedPrecondition(f"{len(unique) - found} chunks this save counted on were collected while it ran "
+                                 "longer than the grace window; nothing was saved: ask which chunks are missing again "
+                                 "and send them")
