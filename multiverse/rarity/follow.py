@@ -82,9 +82,9 @@ class Follower:
             found = 1
             try:
                 now = time.monotonic()
-                if now >= tend_at:
+                if now >= tend_at:  # embedded: every round (a new space is held before its first commit is polled)
                     self._tend()
-                    tend_at = now + (self._tenure.ttl_s / 3 if self._tenure else 1.0)
+                    tend_at = now + (self._tenure.ttl_s / 3 if self._tenure else 0.0)
                 if now >= reload_at:
                     self._follow_pointers()
                     reload_at = now + self.reload_s
@@ -146,7 +146,10 @@ class Follower:
         with self._lock:
             reuse = (digest is not None and self._digests.get(name) == digest and name in self._engines
                      and name not in self._reload and name not in self._stale)
-        engine, current = (self._engines[name], True) if reuse else self._load(space, digest)
+        if digest is None and not self.meta.commits_after(0, 1, space=name):  # a new space: nothing to rebuild
+            engine, current = RarityEngine.for_space(space, self.config), True
+        else:
+            engine, current = (self._engines[name], True) if reuse else self._load(space, digest)
         with self._done:
             self._epoch_counter += 1
             epoch = self._epochs[name] = self._epoch_counter

@@ -299,6 +299,8 @@ class Worker:
             self._rebuilding.discard(space.name)
             self._scored.update(added)
             self._dirty.add(space.name)
+            self._since_flush += len(added)  # all new to the index the pointer names
+            self._rows_since_flush += engine.rows()
             self._done.notify_all()
         log.info("rarity: rebuilt the index of %s from %d stored snapshots (%d vectors) in %.1f s", space.name,
                  len(added), engine.rows(), time.monotonic() - started)

@@ -97,6 +97,7 @@ def test_flushes_wait_for_enough_new_vectors_not_only_enough_snapshots(tmp_path)
     try:
         service = app.rarity
         service.persist_every, service.persist_fraction = 2, 0.5
+        service.publish_s = 0  # no timed publishing (for readers in other processes): only the bound under test
         flushed_at: list[int] = []  # vectors in the engine when the worker flushed
         real_flush = service.flush
         service.flush = lambda: (flushed_at.append(service.engine("tokens").rows()), real_flush())[1]
