@@ -265,7 +265,7 @@ class Crossing:
             progress("store", 0.85)
             held = vector_hashes(child.parts)  # each vector's sha256, for its discovery; beside the put
             # as chunks cut from the tensors' views: the frames taken whole from a parent are stored already
-            digest, _ = store_state(self.blobs, child.parts)
+            digest, _ = store_state(self.blobs, child.parts, plan.space.vocab_size)
         now = self.clock()
         provenance = {
             "kind": "cross", "by": who.name, "recipe": plan.recipe, "recipe_sha256": plan.recipe_sha256,

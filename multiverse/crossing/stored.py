@@ -11,9 +11,9 @@ frames is already stored under its parents, and ``ChunkStore.put_chunks`` writes
 chunks: a 512-frame child of 9.4 MB stores about 2 KB anew. A spatial mask mixes parents inside each frame, so
 its frames are new bytes and are stored as such.
 
-Each chunk is recorded with the dtype its values are, as a save's are: "" for the header (raw bytes), the
-tensor's dtype for frames and players; the child's values were checked finite before it was encoded
-(``make_child``). A blob store without chunks (a bare ``BlobStore``, not ``StateBlobs``) gets the child whole,
+Each chunk is recorded with the check its values passed, as a save's are (``validate.checked_as``): "" for the
+header (raw bytes), the tensor's dtype for float frames and players, which ``make_child`` checked finite before
+encoding, and ``dtype/vocab`` for token ids, scanned here in the chunks that are new. A blob store without chunks (a bare ``BlobStore``, not ``StateBlobs``) gets the child whole,
 under the SHA-256 of its bytes, as before chunking.
 """
 
@@ -26,6 +26,8 @@ from typing import Any
 from multiverse.chunks.cut import Manifest, address, data_lengths, header_lengths
 from multiverse.chunks.store import ChunkStore, Piece
 from multiverse.state.format import stored_header
+from multiverse.state.validate import check_values
+from multiverse.store.chunked import Role, roles
 
 
 def chunk_store(blobs: Any) -> ChunkStore | None:
@@ -34,28 +36,25 @@ def chunk_store(blobs: Any) -> ChunkStore | None:
     return found if isinstance(found, ChunkStore) else None
 
 
-def cut_parts(parts: Sequence[memoryview]) -> tuple[Manifest, list[memoryview], list[str]]:
+def cut_parts(parts: Sequence[memoryview], vocab: int = 0) -> tuple[Manifest, list[memoryview], list[Role]]:
     """A state file given as pieces (the header's bytes, then the tensors' data in data order, as
     ``encode_state_parts`` gives them) -> its manifest, its chunks (views into the pieces; a chunk that straddles
-    two pieces, which no cut of ours does, is joined alone) and the dtype each chunk was checked as."""
+    two pieces, which no cut of ours does, is joined alone) and each chunk's role (header bytes, or which tensor
+    from which byte, and the check its values need: ``multiverse.store.chunked.roles``, as a save's)."""
     views = [memoryview(p).cast("B") for p in parts]
     head, size = views[0], sum(len(v) for v in views)
     header = stored_header(head, size)
     if len(head) != header.data_start:
         raise ValueError(f"the first piece holds {len(head)} bytes, the header {header.data_start}: pass the pieces "
                          "as encode_state_parts gives them")
-    pieces, checked, at = [], [], 0
+    pieces, at = [], 0
     for n in header_lengths(head):
         pieces.append(head[at : at + n])
-        checked.append("")
         at += n
-    data = _Reader(views[1:])
-    for n in data_lengths(header):
-        offset = data.offset
-        pieces.append(data.take(n))
-        checked.append(next(t.dtype.name for t in header.tensors if t.begin <= offset < t.end))
+    n_head, data = len(pieces), _Reader(views[1:])
+    pieces += [data.take(n) for n in data_lengths(header)]
     manifest = Manifest(size, tuple(address(p) for p in pieces), tuple(len(p) for p in pieces))
-    return manifest, pieces, checked
+    return manifest, pieces, roles(header, n_head, manifest.lengths, vocab)
 
 
 class _Reader:
@@ -96,16 +95,22 @@ def state_id(blobs: Any, parts: Sequence[memoryview]) -> str:
     return h.hexdigest()
 
 
-def store_state(blobs: Any, parts: Sequence[memoryview]) -> tuple[str, int]:
-    """Store the state file given as ``parts``: as chunks where ``blobs`` has a ChunkStore (only chunks not stored
-    yet are written, as one pack, then the manifest), else whole. Returns (the state's id, the bytes of chunk
-    data written anew: the whole size for a whole file)."""
+def store_state(blobs: Any, parts: Sequence[memoryview], vocab: int = 0) -> tuple[str, int]:
+    """Store the state file given as ``parts`` (of a space whose token vocabulary is ``vocab``, 0 for floats): as
+    chunks where ``blobs`` has a ChunkStore (only the chunks not stored yet are written, as one pack, then the
+    manifest), else whole. Returns (the state's id, the bytes of chunk data written anew: all of them for a whole
+    file). Float values were checked finite by ``make_child``; token ids are checked here, in new chunks only."""
     chunks = chunk_store(blobs)
     if chunks is None:  # streamed from the tensors (no joined copy), hashed on the way, made visible atomically
         return blobs.put_stream(iter(parts)), sum(len(p) for p in parts)
-    manifest, pieces, checked = cut_parts(parts)
-    fresh: dict[str, Piece] = {}
-    for a, piece, c in zip(manifest.addresses, pieces, checked):
-        fresh.setdefault(a, Piece(piece, c))
-    written = chunks.put_chunks(fresh)
-    return chunks.put_manifest(manifest), written
+    manifest, pieces, kinds = cut_parts(parts, vocab)
+    have = chunks.locate(manifest.addresses, touch=True)
+    new: dict[str, Piece] = {}
+    for a, piece, role in zip(manifest.addresses, pieces, kinds):
+        if a in have or a in new:
+            continue
+        if role.tensor is not None and not role.tensor.dtype.floating:
+            check_values(role.tensor, vocab, piece, role.begin)
+        new[a] = Piece(piece, role.need)
+    state = chunks.put(manifest, new, verified=True, located=have)  # cut_parts hashed every piece
+    return state, sum(len(p.data) for p in new.values())

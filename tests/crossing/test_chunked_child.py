@@ -8,7 +8,6 @@ an Oasis-shaped space (frames 16x18x32 float16). "Stored anew" is measured as th
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -22,11 +21,12 @@ from multiverse.config import Limits
 from multiverse.crossing import Crossing, CrossSpec, pipeline_from
 from multiverse.crossing.stored import cut_parts, state_id, store_state
 from multiverse.metadata import open_metadata
-from multiverse.metadata.models import chunk_packs
+from multiverse.metadata.models import chunk_packs, chunks
 from multiverse.records import SnapshotRecord, SpaceRecord
-from multiverse.state.format import encode_state, encode_state_parts, stored_header, stored_info
-from multiverse.store.store import Store
+from multiverse.state.format import decode_state, encode_state, encode_state_parts, stored_header
+from multiverse.store.store import SaveRequest, Store
 from tests.crossing.conftest import ADMIN
+from tests.crossing.lab import chunks as lab_chunks
 from tests.crossing.lab import frames, player, vectors
 
 OASIS = SpaceRecord("oasis", (16, 18, 32), "float16", 64, max_players=8)
@@ -47,15 +47,10 @@ class Domain:
         with self.meta.transaction() as conn:
             return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(chunk_packs.c.size), 0))).scalar())
 
-    def parent(self, world: str, data: bytes) -> SnapshotRecord:
-        """World ``world`` with ``data`` as its first state, stored as chunks (as a chunked save stores it)."""
-        self.store.create_world(ADMIN, world, OASIS.name)
-        head = stored_header(data).data_start
-        digest, _ = store_state(self.blobs, [memoryview(data)[:head], memoryview(data)[head:]])
-        info = stored_info(stored_header(data))
-        record = SnapshotRecord("", world, (), digest, len(data), info.frame_count, info.player_count, 1, time.time(),
-                                {"kind": "save", "by": "test"}).sealed()
-        return self.meta.commit_snapshot(record, head="main", expected=None)[0]
+    def parent(self, world: str, data: bytes, space: SpaceRecord = OASIS) -> SnapshotRecord:
+        """World ``world`` with ``data`` as its first state, saved as a game server saves (the store cuts it)."""
+        self.store.create_world(ADMIN, world, space.name)
+        return self.store.save(ADMIN, SaveRequest(world, len(data)), lab_chunks(data))[0]
 
     def cross(self, parents, op: str, params: dict, name: str):
         spec = CrossSpec(tuple(p.id for p in parents), pipeline_from(op, params, None), name=name)
@@ -79,9 +74,9 @@ def oasis_state(seed: int, players=(1, 2)) -> bytes:
 def test_cut_parts_is_the_cut_of_the_joined_file_without_copying_the_tensors():
     x, v = frames(1, 20, OASIS.frame_shape), vectors(1, 3, OASIS.player_dim).float()
     parts = encode_state_parts(x, v, space=OASIS.name, players=[player(i) for i in range(3)], timeline=[])
-    manifest, pieces, checked = cut_parts(parts)
+    manifest, pieces, kinds = cut_parts(parts)
     assert manifest == cut(b"".join(parts))[0]
-    assert checked == [""] + ["float16"] * 20 + ["float32"]
+    assert [k.need for k in kinds] == [""] + ["float16"] * 20 + ["float32"]  # what a save records them as
     assert all(p.obj is parts[1].obj for p in pieces[1:21])  # views of the frames tensor, not copies
     # pieces split anywhere (a chunk straddling two of them is joined) cut the same
     joined = b"".join(parts)
@@ -127,3 +122,24 @@ def test_a_blob_store_without_chunks_gets_the_child_whole(tmp_path):
     data = b"".join(parts)
     assert digest == state_id(raw, parts) == hashlib.sha256(data).hexdigest() and written == len(data)
     assert raw.read(digest) == data
+
+
+def test_a_token_child_records_its_new_chunks_as_checked_against_the_vocabulary(domain):
+    tokens = SpaceRecord("tokens", (16, 18, 32), "int32", 8, max_players=8, vocab_size=1000)
+    domain.store.register_space(ADMIN, tokens)
+    made = []
+    for world, seed in (("ta", 1), ("tb", 2)):
+        x = torch.randint(0, 1000, (T, 16, 18, 32), generator=torch.Generator().manual_seed(seed), dtype=torch.int32)
+        data = encode_state(x, torch.zeros(0, 8, dtype=torch.float16), space="tokens", players=[], timeline=[])
+        made.append(domain.parent(world, data, space=tokens))
+    with domain.meta.transaction() as conn:
+        before = set(conn.execute(sa.select(chunks.c.address)).scalars())
+    done, new = domain.cross(made, "crossover_uniform", {"p": 0.5}, "mixed")
+    assert new > T * 16 * 18 * 32 * 4  # every frame is new (an element-wise choice), and the header
+    with domain.meta.transaction() as conn:
+        added = dict(conn.execute(sa.select(chunks.c.address, chunks.c.checked)).all())
+    added = {a: c for a, c in added.items() if a not in before}
+    assert sorted(set(added.values())) == ["", "int32/1000"]  # header bytes; token ids scanned against the vocabulary
+    tensors, _ = decode_state(domain.blobs.read(done.snapshot.state))
+    assert tensors["frames"].shape == (T, 16, 18, 32) and 0 <= int(tensors["frames"].min()) <= int(
+        tensors["frames"].max()) < 1000
