@@ -17,6 +17,7 @@ touched within its grace window, which is what makes a save safe against a colle
 from __future__ import annotations
 
 import bisect
+from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import threading
 import time
@@ -33,10 +34,18 @@ from multiverse.errors import Corrupt, FailedPrecondition, InvalidArgument, NotF
 from multiverse.metadata.models import chunked_states, chunks
 
 BATCH = 500  # addresses per SQL statement (SQLite's bound parameters)
+_PUTS = ThreadPoolExecutor(4, thread_name_prefix="manifest-put")
 MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
 # must exceed it plus the longest save, so that a chunk a save counts on is never swept under it.
 TOUCH_SLACK_S = 60.0
+
+
+# compiled once, the address list bound as one expanding parameter (hundreds of addresses per save)
+_LOCATE = sa.select(chunks.c.address, chunks.c.pack, chunks.c.pack_offset, chunks.c.length, chunks.c.checked).where(
+    chunks.c.address.in_(sa.bindparam("part", expanding=True)))
+_TOUCH = chunks.update().where(chunks.c.address.in_(sa.bindparam("part", expanding=True)),
+                               chunks.c.touched_at < sa.bindparam("before")).values(touched_at=sa.bindparam("now"))
 
 
 @dataclass(frozen=True)
@@ -73,11 +82,8 @@ class ChunkStore:
             for i in range(0, len(unique), BATCH):
                 part = unique[i : i + BATCH]
                 if touch:
-                    conn.execute(chunks.update().where(chunks.c.address.in_(part),
-                                                       chunks.c.touched_at < now - TOUCH_SLACK_S)
-                                 .values(touched_at=now))
-                rows = conn.execute(sa.select(chunks.c.address, chunks.c.pack, chunks.c.pack_offset, chunks.c.length,
-                                              chunks.c.checked).where(chunks.c.address.in_(part)))
+                    conn.execute(_TOUCH, {"part": part, "now": now, "before": now - TOUCH_SLACK_S})
+                rows = conn.execute(_LOCATE, {"part": part})
                 for a, pack, offset, length, checked in rows:
                     found[a] = Location(pack, offset, length, checked)
         return found
@@ -133,8 +139,12 @@ class ChunkStore:
             raise FailedPrecondition(
                 f"chunks[{lost}] ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
                 "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
-        rows, pack, _ = self._put_pack([(a, p) for a, p in new.items() if a not in have])
-        state = self.blobs.put_bytes(manifest.encode())
+        # the manifest's blob is put on a second thread while the pack goes up: their flushes overlap
+        putting = _PUTS.submit(self.blobs.put_bytes, manifest.encode())
+        try:
+            rows, pack, _ = self._put_pack([(a, p) for a, p in new.items() if a not in have])
+        finally:
+            state = putting.result()
         with self.meta.transaction(write=True) as conn:
             fence.hold(conn, pack, [a for a in manifest.addresses if a in have], self.clock(), TOUCH_SLACK_S)
             self._insert_rows(conn, rows, pack)
