@@ -27,6 +27,7 @@ from typing import Any, Self
 import grpc
 
 from multiverse import errors
+from multiverse.client.chunked import LoadCheck, Saver, SaveStats
 from multiverse.client.market import (
     MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
 )
@@ -241,7 +242,7 @@ class Client(MarketCalls):
         retries = max(retries, self.replicas - 1)  # once per other replica at least
         while True:
             try:
-                return self._stub.SaveSnapshot(_upload(header, state, size, progress), metadata=self._metadata, timeout=self.timeout)
+                return self._save_once(header, state, size, progress)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code == grpc.StatusCode.UNAVAILABLE and failed < retries:
@@ -251,15 +252,41 @@ class Client(MarketCalls):
                 time.sleep(pause * (0.5 + random.random()))  # jittered, so waiting uploads do not retry in step
                 pause = min(pause * 2, 1.0)
 
+    @property
+    def last_save(self) -> SaveStats | None:
+        """What the last save on this client put on the wire (multiverse.client.chunked.SaveStats)."""
+        return self._saver().last
+
+    def _saver(self) -> Saver:
+        """This connection's chunked saves (the addresses the server confirmed), created on first use."""
+        found = getattr(self, "_chunked_saver", None)
+        if found is None:
+            found = self._chunked_saver = Saver()
+        return found
+
+    def _save_once(self, header: store_pb2.SaveHeader, state: bytes | Path, size: int,
+                   progress: Progress | None) -> store_pb2.SaveSnapshotResponse:
+        call = {"metadata": self._metadata, "timeout": self.timeout}
+        return self._saver().save(self._stub, call, header, state, progress,
+                                  lambda: _upload(header, state, size, progress))
+
+    def save_whole(self, world: str, state: bytes, **kw: Any) -> store_pb2.SaveSnapshotResponse:
+        """``save_snapshot`` sending the whole file by SaveSnapshot, as to an older server (for comparisons)."""
+        with self._saver().whole():
+            return self.save_snapshot(world, state, **kw)
+
     def load_snapshot(self, ref: str, dest: Path | None = None, *, progress: Progress | None = None) -> tuple[common_pb2.Snapshot, bytes | None]:
-        """Download a state file; checks its sha256. With ``dest`` the bytes go to that file (written beside it,
-        then renamed) and None is returned in place of them."""
+        """Download a state file, checking it as it arrives: a chunked state against its manifest (whose sha256
+        is the snapshot's state) chunk by chunk, one stored whole against its sha256. With ``dest`` the bytes go
+        to that file (written beside it, then renamed) and None is returned in place of them."""
         stream = self._stub.LoadSnapshot(store_pb2.LoadSnapshotRequest(ref=ref), metadata=self._metadata, timeout=self.timeout)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part") if dest else None
         try:
             header = next(stream).header
+            check = LoadCheck(header)
             done, parts = 0, []
-            with open(tmp, "wb") if tmp else contextlib.nullcontext() as out, _Hasher(out.write if tmp else None) as h:
+            with open(tmp, "wb") if tmp else contextlib.nullcontext() as out, \
+                    _Hasher(check.feed, out.write if tmp else None) as h:
                 for message in stream:
                     h.feed(message.chunk)
                     if not tmp:
@@ -267,9 +294,9 @@ class Client(MarketCalls):
                     done += len(message.chunk)
                     if progress:
                         progress(done, header.size)
-            if done != header.size or h.hexdigest() != header.sha256:
-                raise errors.Corrupt(f"downloaded {done} of {header.size} bytes hashing to {h.hexdigest()}, "
-                                     f"expected {header.sha256}: try again")
+            check.finish(done)
+            if check.manifest is not None:
+                self._saver().confirmed.add(check.manifest.addresses)  # a resumed world's next save shares them
             if tmp:
                 os.replace(tmp, dest)
             return header.snapshot, None if dest else b"".join(parts)
@@ -281,11 +308,12 @@ class Client(MarketCalls):
 
 
 class _Hasher:
-    """sha256 (and an optional file write) of a download on a second thread, so hashing overlaps receiving:
-    hashlib and file writes release the GIL on large buffers. ``feed`` blocks when 8 chunks are pending."""
+    """The check (``LoadCheck.feed``: hashing) and an optional file write of a download on a second thread, so
+    hashing overlaps receiving: hashlib, blake3 and file writes release the GIL on large buffers. ``feed`` blocks
+    when 8 chunks are pending."""
 
-    def __init__(self, write: Callable[[bytes], Any] | None = None) -> None:
-        self._h, self._write = hashlib.sha256(), write
+    def __init__(self, check: Callable[[bytes], Any], write: Callable[[bytes], Any] | None = None) -> None:
+        self._check, self._write = check, write
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="download-hash", daemon=True)
@@ -304,7 +332,7 @@ class _Hasher:
         while (chunk := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._h.update(chunk)
+                    self._check(chunk)
                     if self._write:
                         self._write(chunk)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
@@ -314,9 +342,6 @@ class _Hasher:
         if self._error is not None:
             raise self._error
         self._queue.put(chunk)
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
 
 
 def _cross_request(parents: list[str], *, name: str = "", op: str = "", params: dict[str, Any] | None = None,
