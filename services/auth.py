@@ -31,6 +31,7 @@ ANYONE, API_KEY, KEY_OR_WALLET = "anyone", "an API key", "an API key or a wallet
 ACCESS: dict[str, str] = {
     "/multiverse.v1.Store/": API_KEY,
     "/multiverse.v1.Multiverse/": API_KEY,
+    "/multiverse.v1.Admin/": API_KEY,  # the domain then refuses any key but an admin's (multiverse/store/prune.py)
     "/multiverse.v1.Rarity/": KEY_OR_WALLET,  # reads only (Score, TopRare, RarityOf, Neighbors, Stats, WatchRare)
     "/multiverse.v1.Market/": KEY_OR_WALLET,
     "/multiverse.v1.Market/SetPayoutAddress": API_KEY,  # payouts go to a server's principal, never a wallet's

@@ -1,9 +1,10 @@
 """The gRPC server: the servicers of the services this process serves, health checking and reflection, wired once.
 
 ``GRPC_SERVICES`` is the table of what ``multiverse serve --services`` may name, as data: each service's full
-name, how its servicer is built from the App, and how it is added. A service not chosen is not registered (its
-calls get UNIMPLEMENTED). Health answers for each registered service by its full name and for "" (the whole
-server); ``Served.drain`` turns them all NOT_SERVING, for good, so balancers move off before the server stops."""
+name, how its servicer is built from the App, and how it is added; ``RIDERS``, the services registered along with
+one of them (Admin with the store). A service not chosen is not registered (its calls get UNIMPLEMENTED). Health
+answers for each registered service by its full name and for "" (the whole server); ``Served.drain`` turns them all
+NOT_SERVING, for good, so balancers move off before the server stops."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from multiverse.app import App
+from multiverse.store.prune import Housekeeping
 from multiverse.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     market_pb2,
     market_pb2_grpc,
     multiverse_pb2,
@@ -27,6 +31,7 @@ from multiverse.v1 import (
     store_pb2,
     store_pb2_grpc,
 )
+from services.admin_servicer import AdminServicer
 from services.auth import Authenticator, AuthInterceptor
 from services.decode import DecodeInterceptor
 from services.errors import ErrorInterceptor
@@ -71,6 +76,13 @@ GRPC_SERVICES: dict[str, GrpcService] = {
                           rarity_pb2_grpc.add_RarityServicer_to_server),
     "market": GrpcService(market_pb2.DESCRIPTOR.services_by_name["Market"].full_name, _market_servicer,
                           market_pb2_grpc.add_MarketServicer_to_server),
+}
+
+# Registered along with the service named, never named on their own: Admin prunes and collects the store's data.
+RIDERS: dict[str, tuple[GrpcService, ...]] = {
+    "store": (GrpcService(admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+                          lambda app: AdminServicer(Housekeeping.over(app.meta, app.blobs)),
+                          admin_pb2_grpc.add_AdminServicer_to_server),),
 }
 
 
@@ -134,9 +146,9 @@ def build(app: App, address: str, *, workers: int | None = None) -> Served:
     names = []
     for name in app.services:
         if name in GRPC_SERVICES:  # "http" is the gateway's, served beside this port
-            service = GRPC_SERVICES[name]
-            service.add(service.servicer(app), server)
-            names.append(service.full_name)
+            for service in (GRPC_SERVICES[name], *RIDERS.get(name, ())):
+                service.add(service.servicer(app), server)
+                names.append(service.full_name)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

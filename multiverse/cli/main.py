@@ -15,6 +15,7 @@ from pathlib import Path
 
 from multiverse import errors
 from multiverse.cli import commands as c
+from multiverse.cli.admin import add_admin_commands
 from multiverse.cli.connect import client as _client
 from multiverse.cli.connect import show as _print
 from multiverse.cli.market import add_market_commands
@@ -166,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--world", default="", help="world name (default: the server's name)")
     sim.set_defaults(run=c.sim)
 
+    add_admin_commands(sub, _client)  # gc, world delete, snapshot prune
     add_market_commands(sub, _client, _print)  # wallet, claim, tokens, list, buy, download, ...
     # the global options after the command too (`multiverse up --data D`); SUPPRESS keeps a value given before it
     for command in _every_command(p):

@@ -27,6 +27,7 @@ from typing import Any, Self
 import grpc
 
 from multiverse import errors
+from multiverse.client.admin import AdminCalls  # the Admin service's methods (delete world, prune, collect)
 from multiverse.client.chunked import LoadCheck, Saver, SaveStats
 from multiverse.client.market import (
     MarketCalls,  # the Market service's methods (wallet sign-in, claims, listings)
@@ -49,7 +50,7 @@ CHUNK = 1 << 20
 AUTO = object()  # expected_parent=AUTO: read the head first, then compare-and-swap against it
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 
-class Client(MarketCalls):
+class Client(MarketCalls, AdminCalls):
     def __init__(self, target: str, key: str | None = None, *, timeout: float | None = None,
                  tls: ClientTls | None = None) -> None:
         """A client of the service at ``target`` (host:port, or replicas as host1:port1,host2:port2: balanced

@@ -4,6 +4,8 @@ Mixed into ``Market`` (market.py). Rules:
 - only the vector's discoverer claims it: the wallet of its discovery, the earliest committed snapshot that holds its
   bytes (discovery.py), whichever snapshot the claim names; the token's provenance names the discovery;
 - only a vector whose tier is at least ``min_tier``;
+- never on a pruned snapshot, nor one whose discovery was pruned (multiverse/store/prune.py): a token names its
+  discovery, whose state must stay downloadable forever, and a pruned state goes at the next garbage collection;
 - when the market's rarity can pin (``PinningRarity``: the App's rarity service), the rarity is read from the pinned
   index and calibration, and the mint commits to it (multiverse/chain/provenance.py): ``verify.py`` recomputes it
   later. A rarity that cannot pin (a test's plain function) mints with no commitment, as tokens did before.
@@ -12,6 +14,7 @@ Mixed into ``Market`` (market.py). Rules:
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from multiverse.blobs.base import BlobStore
@@ -73,11 +76,21 @@ class Claims:
             )
         if first == (ref.snapshot, ref.kind, ref.index):
             return vector
+        self._not_pruned(first.snapshot, f"{ref.kind} {ref.index} of snapshot {ref.snapshot} was discovered as "
+                         f"{first.kind} {first.index} of snapshot {first.snapshot}, the earliest to hold its bytes, which")
         holder = self.read(VectorRef("", *first))
         if holder.token_id != vector.token_id:
             raise Corrupt(f"{first.kind} {first.index} of snapshot {first.snapshot} is recorded as holding vector "
                           f"{vector.token_id} but its bytes hash to {holder.token_id}", snapshot=first.snapshot)
         return holder
+
+    def _not_pruned(self, snapshot: str, what: str) -> None:
+        """FailedPrecondition if ``snapshot`` was pruned: its state is no longer kept, so no token may name it."""
+        pruned_at = self.meta.get_snapshot(snapshot).pruned_at
+        if pruned_at is not None:
+            when = datetime.fromtimestamp(pruned_at, UTC).isoformat(timespec="seconds")
+            raise FailedPrecondition(f"{what} was pruned at {when}: its state is no longer kept, so it cannot be "
+                                     "claimed", snapshot=snapshot, pruned_at=when)
 
     def discoverer_of(self, vector: Vector) -> str | None:
         """The wallet that may claim the vector ``vector`` holds: that of its discovery (``discovery_of``)."""
@@ -90,6 +103,7 @@ class Claims:
 
     def claim(self, who: Principal, ref: VectorRef) -> TokenRow:
         wallet = _wallet(who, "claim a vector")
+        self._not_pruned(ref.snapshot, f"snapshot {ref.snapshot}")
         vector = self.read(ref)
         ref = vector.ref  # with the space filled in when the request left it empty
         found = self.discovery_of(vector)

@@ -109,7 +109,8 @@ class Pictures:
 
     def _render(self, record: Any, kind: str, index: int) -> Picture:
         self.renders += 1
-        space = self.store.get_space(self.store.meta.get_world(record.world).space)
+        # a kept snapshot of a deleted world (a token's, a kept cross's input) still shows
+        space = self.store.get_space(self.store.meta.get_world(record.world, deleted=True).space)
         header = read_header(self.store.blobs, record.state, record.state_size)
         row = read_row(self.store.blobs, record.state, header, TENSOR[kind], index)  # NotFound past the last row
         values = _values(row.tensor.dtype.name, row.tensor.shape[1:], row.raw)

@@ -70,8 +70,9 @@ class Housekeeping:
             pruned, kept = _mark(conn, snapshots.c.world == name, now)
         return Pruned(pruned, kept, dropped)
 
-    def prune(self, who: Principal, before: float, world: str = "") -> Pruned:
-        """Prune the snapshots created before ``before`` (seconds since the epoch), of ``world`` or of all."""
+    def prune(self, who: Principal, before: float, world: str = "", *, dry_run: bool = False) -> Pruned:
+        """Prune the snapshots created before ``before`` (seconds since the epoch), of ``world`` or of all;
+        ``dry_run``: count what would be pruned and kept, change nothing."""
         require_admin(who, "prune snapshots")
         if not isinstance(before, int | float) or not math.isfinite(before) or before <= 0:
             raise InvalidArgument("before", before, "give a date: seconds since the epoch, or an ISO date on the CLI")
@@ -82,9 +83,10 @@ class Housekeeping:
             check_name("world", world)
             self.meta.get_world(world, deleted=True)
             where = where & (snapshots.c.world == world)
-        with self.meta.transaction(write=True) as conn:
-            _hold_commits(conn)
-            pruned, kept = _mark(conn, where, self.clock())
+        with self.meta.transaction(write=not dry_run) as conn:
+            if not dry_run:
+                _hold_commits(conn)
+            pruned, kept = _mark(conn, where, self.clock(), dry_run=dry_run)
         return Pruned(pruned, kept)
 
     def collect(self, who: Principal, grace_s: float = DEFAULT_GRACE_S, *, dry_run: bool = False) -> Collection:
@@ -100,11 +102,14 @@ def _hold_commits(conn: Connection) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_LOCK_KEY})
 
 
-def _mark(conn: Connection, where: sa.ColumnElement[bool], now: float) -> tuple[int, int]:
-    """Set ``pruned_at`` on the unpruned snapshots ``where`` selects, but those that must stay; (pruned, kept)."""
+def _mark(conn: Connection, where: sa.ColumnElement[bool], now: float, *, dry_run: bool = False) -> tuple[int, int]:
+    """Set ``pruned_at`` on the unpruned snapshots ``where`` selects, but those that must stay; (pruned, kept).
+    ``dry_run``: only count them."""
     leaving = set(conn.execute(sa.select(snapshots.c.id).where(where, snapshots.c.pruned_at.is_(None))).scalars())
     stay = keep.protected(conn, leaving)
     gone = sorted(leaving - stay)
+    if dry_run:
+        return len(gone), len(stay)
     for i in range(0, len(gone), keep.BATCH):
         conn.execute(snapshots.update().where(snapshots.c.id.in_(gone[i : i + keep.BATCH])).values(pruned_at=now))
     return len(gone), len(stay)
