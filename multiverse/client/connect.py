@@ -4,9 +4,9 @@
 own round-robin then spreads calls over a static list of the replicas' addresses (``ipv4:a:p1,b:p2``; host names
 are resolved here, once), skipping any whose health (``grpc.health.v1``, service "": the whole server) is not
 SERVING, so a replica that drains on SIGTERM gets no new calls. Calls that may safely run twice are retried by
-gRPC on UNAVAILABLE, on another replica (``RETRIED``: the reads); a save streams its request, which gRPC's retry
-policy cannot replay, so ``Client.save_snapshot`` retries it itself with the same idempotency key. A single
-address keeps the plain channel it always had.
+gRPC on UNAVAILABLE, on another replica (``RETRIED``: the reads); a save streams its request (SaveChunks or
+SaveSnapshot), which gRPC's retry policy cannot replay, so ``Client.save_snapshot`` retries it itself with the
+same idempotency key and bytes. A single address keeps the plain channel it always had.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from multiverse.tlsconfig import ClientTls
 # Methods gRPC retries on UNAVAILABLE: reads (a stream's only until its first reply arrives), per service.
 RETRIED = {
     "multiverse.v1.Store": ("GetSpace", "ListSpaces", "GetWorld", "ListWorlds", "LoadSnapshot", "GetSnapshot", "Log",
-                            "Heads", "WhoAmI"),
+                            "Heads", "WhoAmI", "FindMissingChunks"),
     "multiverse.v1.Multiverse": ("PreviewCross", "ListOperators"),
     "multiverse.v1.Rarity": ("Score", "TopRare", "RarityOf", "Neighbors", "Stats", "WatchRare"),
     "multiverse.v1.Market": ("GetToken", "VerifyToken", "ListTokens", "Listings", "History", "GetChainInfo",
