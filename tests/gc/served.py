@@ -52,8 +52,8 @@ class Served:
                                     (heads, [heads]), (snapshots, [snapshots.c.id, snapshots.c.pruned_at]),
                                     (worlds, [worlds.c.name, worlds.c.deleted_at]))}
         digests = [r[0] for r in rows["chunk_packs"]] + [r[0] for r in rows["chunked_states"]]
-        raw = self.app.blobs.inner
-        return {**rows, "blobs": {d: raw.exists(d) for d in digests}}
+        raw = self.app.blobs.inner  # a pack held inline in its row has no blob (and no sha256 for a name)
+        return {**rows, "blobs": {d: raw.exists(d) for d in digests if len(d) == 64}}
 
 
 @pytest.fixture(params=DBS)
