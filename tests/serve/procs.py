@@ -23,6 +23,7 @@ class Proc:
     address: str
     data: Path
     log: list[str] = field(default_factory=list)  # stderr lines, as they come
+    http: str = ""  # the gateway's URL, when it serves one
 
     def calls(self, method: str) -> int:
         """How many calls of ``method`` (e.g. "SaveSnapshot") this process logged (multiverse.access)."""
@@ -61,6 +62,8 @@ def serve(data: Path, services: str, *extra: str, env: dict[str, str] | None = N
         line = popen.stdout.readline()
         if line.startswith("serving "):
             proc.address = line.split()[-1]
+            if "http" in line.split()[1].split(","):  # then the gateway's URL: "http URL"
+                proc.http = popen.stdout.readline().split()[-1]
             threading.Thread(target=popen.stdout.read, daemon=True).start()  # keep the pipe drained
             return proc
         if not line and popen.poll() is not None:
