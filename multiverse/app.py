@@ -27,6 +27,7 @@ from merge_kernels import fused
 from multiverse.blobs import open_blob_store
 from multiverse.blobs.base import BlobStore
 from multiverse.chunks.blobs import StateBlobs
+from multiverse.chunks.flush import Flusher
 from multiverse.chunks.store import ChunkStore
 from multiverse.config import Settings
 from multiverse.crossing import Crossing
@@ -53,6 +54,7 @@ class App:
     crossing: Crossing
     rarity: RarityService | None = None  # scores every committed snapshot (see multiverse/rarity/service.py)
     market: MarketStack | None = None  # when settings.market is set (chain, market, indexer)
+    flusher: Flusher | None = None  # moves saves' inline chunk packs into pack blobs (multiverse/chunks/flush.py)
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -92,6 +94,7 @@ class App:
                 # area is in flight; a directory named by --blobs or an S3 bucket may be shared with replicas
                 # whose uploads are in flight: leave those an hour.
                 blobs.sweep_staging(max_age_s=3600.0 if settings.blob_url else 0.0)
+                app.flusher = Flusher(blobs.chunks).start()
             if settings.market is not None and wanted & MARKET_USERS:  # the chain, market, indexer
                 from multiverse.market.wiring import open_market, service_rarity
 
@@ -108,6 +111,8 @@ class App:
             raise
 
     def close(self) -> None:
+        if self.flusher is not None:
+            self.flusher.stop()
         if self.market is not None:
             self.market.close()
         if self.rarity is not None:

@@ -7,14 +7,16 @@ Create Date: 2026-12-07
 A state saved from now on is a manifest of chunks (multiverse/chunks, docs/chunks.md): the manifest is a blob
 stored under its own sha256, which is the state's id (``snapshots.state``); its chunks live inside pack blobs.
 
-- ``chunk_packs``: every pack blob, recorded *before* its bytes are put, so that the collector finds a pack a
-  crash left without chunk rows. ``created_at`` starts its grace window.
+- ``chunk_packs``: every pack. A small one (a save's few new frames) is kept inline, its bytes in ``data``, written
+  in the save's own transaction (one durable write per save) and moved into a pack blob with others later; a big
+  one is a blob, recorded *before* its bytes are put, so that the collector finds a pack a crash left without
+  chunk rows. ``created_at`` starts its grace window.
 - ``chunks``: where each chunk (keyed by the BLAKE3 of its bytes) lives: pack, pack_offset, length; ``checked``: the
   dtype its values were checked as (finite floats, token ids in range) when it arrived ("" for header bytes);
   ``touched_at``: the last time a save counted on it (an offer that found it, a save that used it). The
   collector removes a chunk only when no kept state names it and it was not touched within the grace window.
-- ``chunked_states``: every manifest put, with its size and chunk count; removed with its manifest blob once
-  no snapshot needs it and its grace window passed.
+- ``chunked_states``: every chunked state: its manifest (the bytes whose SHA-256 is the state's id), size and chunk
+  count; removed once no snapshot needs it and its grace window passed.
 - ``snapshots.pruned_at``: set when an admin pruned the snapshot: its record stays (lineage, logs and merge bases
   still walk it), its state is no longer kept.
 - ``worlds.deleted_at``: set when an admin deleted the world: it is hidden and its heads are gone; the records of
@@ -45,6 +47,7 @@ def upgrade() -> None:
         sa.Column("digest", ID, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("digest"),
     )
     op.create_table(
@@ -66,6 +69,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("chunk_count", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.Double(), nullable=False),
+        sa.Column("manifest", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.add_column("snapshots", sa.Column("pruned_at", sa.Double(), nullable=True))

@@ -51,7 +51,7 @@ class StateBlobs:
         return self.inner.sweep_staging(max_age_s)
 
     def exists(self, digest: str) -> bool:
-        return self.inner.exists(digest)
+        return self.inner.exists(digest) or self.chunks.manifest(digest) is not None
 
     def __getattr__(self, name: str) -> Any:  # adapter extras (path_of, ...)
         return getattr(self.inner, name)

@@ -32,10 +32,11 @@ def record_pack(conn: Connection, insert: Callable[..., Any], digest: str, size:
     _record(conn, insert, chunk_packs, chunk_packs.c.digest, dict(digest=digest, size=size, created_at=now), "pack")
 
 
-def record_state(conn: Connection, insert: Callable[..., Any], state: str, size: int, count: int, now: float) -> None:
-    """Record chunked state ``state`` (its manifest's row), or restart its grace window."""
+def record_state(conn: Connection, insert: Callable[..., Any], state: str, size: int, count: int, manifest: bytes,
+                 now: float) -> None:
+    """Record chunked state ``state`` with its manifest's bytes, or restart its grace window."""
     _record(conn, insert, chunked_states, chunked_states.c.id,
-            dict(id=state, size=size, chunk_count=count, created_at=now), "state manifest")
+            dict(id=state, size=size, chunk_count=count, manifest=manifest, created_at=now), "state manifest")
 
 
 def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: sa.Column, values: dict[str, Any],

@@ -7,16 +7,18 @@ One collection, with ``start`` its clock at the beginning and ``cutoff = start -
 1. mark: the kept snapshots (multiverse/chunks/keep.py), their states, and the chunks of their manifests (live);
 2. chunk rows neither live nor touched since the cutoff (the DELETE re-checks ``touched_at``, so a save that
    touched one after the mark keeps it);
-3. packs with no chunk rows left, created before the cutoff: claim the row, delete the blob, delete the row;
-4. manifests (``chunked_states`` rows and their blobs) no kept snapshot names, created before the cutoff: claim,
-   delete the blob, delete the row;
+3. packs with no chunk rows left, created before the cutoff: claim the row, delete the blob (a pack blob's; an
+   inline pack's bytes are in its row), delete the row;
+4. manifests (``chunked_states`` rows, which hold them) no kept snapshot names, created before the cutoff: claim,
+   then delete the row;
 5. the whole blobs of pruned states saved before chunking, which nothing kept names.
 
 Each step is safe if the process dies after it: a chunk row goes before its pack, a claimed row is finished by
 the next collection, and nothing is deleted on a mark that failed (an unreadable kept manifest stops everything).
 Only blobs the metadata names are ever deleted; the blob store is never listed (pictures, rarity indexes and other
-stores' packs live there too). A pack whose chunks are partly dead stays whole until all of them are dead: its dead
-bytes are reported (``held_bytes``), not repacked.
+stores' packs live there too). A pack blob whose chunks are partly dead stays whole until all of them are dead: its
+dead bytes are reported (``held_bytes``), not repacked; inline packs are compacted when they move into a blob
+(``ChunkStore.flush_inline`` copies only the chunks still recorded).
 
 Why a save in flight is safe: every chunk a save counts on was touched by its offer or its manifest (at most
 ``TOUCH_SLACK_S`` before, multiverse/chunks/store.py), its pack and manifest rows were recorded when it put them,
@@ -252,10 +254,12 @@ class Collector:
                 out.held_bytes += size - total
 
     def _drop(self, table: sa.Table, key: sa.Column, claimed: Iterable[str]) -> None:
-        """Delete the blobs of claimed rows, then the rows (a row stays if a crash comes between)."""
+        """Delete the blobs of claimed rows (pack blobs: an inline pack and a manifest live in their rows), then the
+        rows (a row stays if a crash comes between)."""
         claimed = list(claimed)
         for digest in claimed:
-            self.blobs.delete(digest)
+            if table is chunk_packs and len(digest) == 64:
+                self.blobs.delete(digest)
         if table is chunk_packs:
             extra = [~_has_chunks()]
         else:

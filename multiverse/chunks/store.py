@@ -1,26 +1,28 @@
-"""Where chunks live: packed into blobs, located through the metadata, read back checked against their addresses.
+"""Where chunks live: in packs, located through the metadata, read back checked against their addresses.
 
-A save's new chunks go into one pack: a blob (in either blob store, under the SHA-256 of its bytes) holding them
-back to back. The metadata's ``chunks`` table says where each chunk is (pack, offset, length) and what its values
-were checked as; ``chunk_packs`` lists every pack, recorded before its bytes are put so that the collector finds
-one a crash left behind; ``chunked_states`` lists every manifest put (multiverse/chunks/cut.py). Packing is what
-keeps S3 fast: a 512-frame window of 18 KiB frames would otherwise be 512 objects, and a save's 8 new frames 8 PUTs
-instead of one.
+A save's new chunks go into one pack, back to back. A small pack (a sliding window's few new frames: up to
+INLINE_MAX) is *inline*: its bytes are a row of ``chunk_packs``, written in the save's own commit, so a save costs one
+durable write (the metadata's) instead of a blob's fsyncs plus the metadata's; ``flush.Flusher`` later gathers
+inline packs into pack blobs. A big pack (a first save, a mask cross's new frames) is a blob, under the SHA-256 of
+its bytes, recorded in ``chunk_packs`` before its bytes are put so that the collector finds one a crash left
+behind. The ``chunks`` table says where each chunk is (pack, offset, length) and what its values were checked as;
+``chunked_states`` holds each state's manifest (multiverse/chunks/cut.py), whose SHA-256 is the state's id.
 
-Order of a put, so that nothing half-written is ever visible: the pack's row, then its bytes (the blob store
-verifies and publishes them atomically), then its chunks' rows in one transaction; then the manifest's blob and
-its row; only then may a snapshot record name the state. ``touched_at`` on a chunk row is the last time a save
-counted on it (an offer that found it present, a manifest that names it): the collector never removes a chunk
-touched within its grace window, which is what makes a save safe against a collection running beside it.
+``stage`` gets a state ready (puts a big pack's blob; checks every chunk it counts on is stored) and returns a
+``Staged`` whose ``write(conn)`` records the inline pack, the chunk rows and the manifest in the caller's
+transaction: the save's commit, so the state and the snapshot naming it appear together or not at all.
+``touched_at`` on a chunk row is the last time a save counted on it (an offer that found it present, a manifest
+that names it): the collector never removes a chunk touched within its grace window, which is what makes a save
+safe against a collection running beside it (multiverse/chunks/gc.py, fence.py).
 """
 
 from __future__ import annotations
 
 import bisect
-from concurrent.futures import ThreadPoolExecutor
 import hashlib
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -31,10 +33,10 @@ import sqlalchemy as sa
 from multiverse.chunks import fence
 from multiverse.chunks.cut import Manifest, address, is_manifest
 from multiverse.errors import Corrupt, FailedPrecondition, InvalidArgument, NotFound
-from multiverse.metadata.models import chunked_states, chunks
+from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
 BATCH = 500  # addresses per SQL statement (SQLite's bound parameters)
-_PUTS = ThreadPoolExecutor(4, thread_name_prefix="manifest-put")
+INLINE_MAX = 4 << 20  # a save's new chunks up to this go inline, in its own transaction (one durable write)
 MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
 # must exceed it plus the longest save, so that a chunk a save counts on is never swept under it.
@@ -54,6 +56,16 @@ class Location:
     offset: int
     length: int
     checked: str  # the dtype its values were checked as ("" for raw bytes: header)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A state ready to be recorded: ``write(conn)`` in the committing transaction (``ChunkStore.stage``)."""
+
+    state: str
+    manifest: Manifest
+    new_bytes: int  # chunk bytes stored anew
+    write: Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -101,11 +113,12 @@ class ChunkStore:
         _verify(pieces)
         have = self.locate(list(pieces), touch=True)
         fresh = [(a, p) for a, p in pieces.items() if a not in have]
-        rows, pack, size = self._put_pack(fresh)
+        rows, size = _rows(fresh)
         if rows:
+            pack = self.put_pack(fresh, size)
             with self.meta.transaction(write=True) as conn:
                 fence.hold(conn, pack, [], self.clock(), TOUCH_SLACK_S)  # the pack is still its own (fence.py)
-                self._insert_rows(conn, rows, pack)
+                self._insert_rows(conn, rows, pack, self.clock())
         return size
 
     def put_manifest(self, manifest: Manifest) -> str:
@@ -118,19 +131,27 @@ class ChunkStore:
         """A whole state file already cut (``cut.cut``), its chunks checked as ``checked[i]``: store what is new,
         then the manifest; returns the state's id. ``verified``: the pieces were hashed to their addresses by the
         caller (``cut.cut`` did), so they are not hashed again."""
-        wanted: dict[str, Piece] = {}
-        for a, p, c in zip(manifest.addresses, pieces, checked):
-            wanted.setdefault(a, Piece(p, c))
-        return self.put(manifest, wanted, verified=verified)
+        return self.put(manifest, _wanted(manifest, pieces, checked), verified=verified)
 
     def put(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
             located: dict[str, Location] | None = None) -> str:
-        """Store the chunks ``new`` ({address: Piece}) that are not stored yet as one pack, then ``manifest``, whose
-        every other chunk must be stored (FailedPrecondition naming the first that is not); returns the state's id.
+        """``stage`` and record in one transaction of its own; returns the state's id."""
+        staged = self.stage(manifest, new, verified=verified, located=located)
+        with self.meta.transaction(write=True) as conn:
+            staged.write(conn)
+        self.remember(staged)
+        return staged.state
+
+    def stage(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
+              located: dict[str, Location] | None = None) -> Staged:
+        """Get ``manifest``'s state ready to record: the chunks ``new`` ({address: Piece}) not stored yet, then the
+        manifest, whose every other chunk must be stored (FailedPrecondition naming the first that is not).
         ``located``: ``locate(manifest.addresses, touch=True)`` as the caller just did it (not asked again).
 
-        Order: the pack's row, its bytes, the manifest's blob; then the chunks' rows and the manifest's row in one
-        transaction, so a state is either fully recorded or not at all."""
+        The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
+        into a pack blob put now (its row first, so a crash's orphan is found). ``Staged.write(conn)`` records the
+        rest in the caller's transaction (a save's commit: one durable write for chunks, manifest and record);
+        then ``remember``. Until it commits nothing of the state is visible."""
         if not verified:
             _verify(new)
         have = self.locate(manifest.addresses, touch=True) if located is None else located
@@ -139,37 +160,47 @@ class ChunkStore:
             raise FailedPrecondition(
                 f"chunks[{lost}] ({manifest.addresses[lost]}) of the state is not stored (never sent, or collected "
                 "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
-        # the manifest's blob is put on a second thread while the pack goes up: their flushes overlap
-        putting = _PUTS.submit(self.blobs.put_bytes, manifest.encode())
-        try:
-            rows, pack, _ = self._put_pack([(a, p) for a, p in new.items() if a not in have])
-        finally:
-            state = putting.result()
-        with self.meta.transaction(write=True) as conn:
-            fence.hold(conn, pack, [a for a in manifest.addresses if a in have], self.clock(), TOUCH_SLACK_S)
-            self._insert_rows(conn, rows, pack)
-            # recorded, or its grace window restarted; Unavailable while a collection removes these bytes (fence.py)
-            fence.record_state(conn, self.meta.insert, state, manifest.size, len(manifest.addresses), self.clock())
-        self._remember(state, manifest)
-        return state
+        fresh = [(a, p) for a, p in new.items() if a not in have]
+        rows, at = _rows(fresh)
+        inline = b""
+        if at > INLINE_MAX:
+            pack = self.put_pack(fresh, at)
+        elif fresh:
+            pack, inline = uuid.uuid4().hex, b"".join(bytes(p.data) if isinstance(p.data, memoryview) else p.data
+                                                      for _, p in fresh)
+        else:
+            pack = ""
+        encoded = manifest.encode()
+        state = hashlib.sha256(encoded).hexdigest()
+        present = [a for a in manifest.addresses if a in have]
 
-    def _put_pack(self, fresh: list[tuple[str, Piece]]) -> tuple[list[dict[str, Any]], str, int]:
-        """Put ``fresh`` as one pack blob (its row first); returns (the chunk rows to insert, pack, bytes)."""
-        if not fresh:
-            return [], "", 0
-        h, at, rows = hashlib.sha256(), 0, []
-        for a, p in fresh:
+        def write(conn: Any) -> None:
+            now = self.clock()
+            if inline:
+                conn.execute(chunk_packs.insert().values(digest=pack, size=at, created_at=now, data=inline))
+            fence.hold(conn, "" if inline else pack, present, now, TOUCH_SLACK_S)
+            self._insert_rows(conn, rows, pack, now)
+            # recorded, or its grace window restarted; Unavailable while a collection removes it (fence.py)
+            fence.record_state(conn, self.meta.insert, state, manifest.size, len(manifest.addresses), encoded, now)
+
+        return Staged(state, manifest, at, write)
+
+    def remember(self, staged: Staged) -> None:
+        """After ``staged`` committed: its manifest is kept at hand (the rarity worker reads the state next)."""
+        self._remember(staged.state, staged.manifest)
+
+    def put_pack(self, fresh: list[tuple[str, Piece]], size: int) -> str:
+        """Put ``fresh`` as one pack blob, its row first; returns the pack's digest."""
+        h = hashlib.sha256()
+        for _, p in fresh:
             h.update(p.data)
-            rows.append({"address": a, "pack_offset": at, "length": len(p.data), "checked": p.checked})
-            at += len(p.data)
-        pack, now = h.hexdigest(), self.clock()
+        pack = h.hexdigest()
         with self.meta.transaction(write=True) as conn:  # first, so that a crash's orphan pack is found
-            fence.record_pack(conn, self.meta.insert, pack, at, now)  # as record_state (fence.py)
+            fence.record_pack(conn, self.meta.insert, pack, size, self.clock())  # as record_state (fence.py)
         self.blobs.put_stream((p.data for _, p in fresh), pack)
-        return rows, pack, at
+        return pack
 
-    def _insert_rows(self, conn: Any, rows: list[dict[str, Any]], pack: str) -> None:
-        now = self.clock()
+    def _insert_rows(self, conn: Any, rows: list[dict[str, Any]], pack: str, now: float) -> None:
         for i in range(0, len(rows), BATCH):
             values = [{**r, "pack": pack, "created_at": now, "touched_at": now} for r in rows[i : i + BATCH]]
             conn.execute(self.meta.insert(chunks).values(values).on_conflict_do_nothing())  # a racing save's copy wins
@@ -183,12 +214,13 @@ class ChunkStore:
                 self._manifests.move_to_end(state)
                 return found
         with self.meta.transaction() as conn:
-            known = conn.execute(sa.select(chunked_states.c.id).where(chunked_states.c.id == state)).first()
-        if known is None:
+            data = conn.execute(sa.select(chunked_states.c.manifest).where(chunked_states.c.id == state)).scalar()
+        if data is None:
             return None
-        data = self.blobs.read(state, verify=True)
-        if not is_manifest(data):
-            raise Corrupt(f"state {state} is recorded as chunked but its blob is not a manifest", state=state)
+        data = bytes(data)
+        if not is_manifest(data) or hashlib.sha256(data).hexdigest() != state:
+            raise Corrupt(f"the manifest of state {state} was damaged (it does not hash to the state's id): restore "
+                          "the metadata from a backup", state=state)
         found = Manifest.decode(data)
         self._remember(state, found)
         return found
@@ -210,15 +242,18 @@ class ChunkStore:
         """Chunks ``first..last`` (inclusive; default all) of ``manifest``, each checked against its address;
         chunks lying back to back in one pack are read by one ranged read."""
         wanted = manifest.addresses[first : None if last is None else last + 1]
+        return self._pieces(wanted, self._where(wanted))
+
+    def _where(self, wanted: Sequence[str]) -> dict[str, Location]:
         where = self.locate(wanted)
         lost = next((a for a in wanted if a not in where), None)
         if lost is not None:
             raise NotFound(f"chunk {lost} of a stored state is gone (collected?): restore it from a backup",
                            address=lost)
-        return self._pieces(wanted, where)
+        return where
 
     def _pieces(self, wanted: Sequence[str], where: dict[str, Location]) -> Iterator[bytes]:
-        i = 0
+        i, moved = 0, False
         while i < len(wanted):
             loc = where[wanted[i]]
             j, end = i + 1, loc.offset + loc.length
@@ -226,7 +261,12 @@ class ChunkStore:
                     and end - loc.offset < (8 << 20):
                 end += where[wanted[j]].length
                 j += 1
-            raw = self.blobs.read_range(loc.pack, loc.offset, end - loc.offset)
+            raw = self._read_pack(loc.pack, loc.offset, end - loc.offset)
+            if raw is None:  # an inline pack moved into a blob since it was located: locate the rest again, once
+                if moved:
+                    raise NotFound(f"pack {loc.pack} keeps moving while it is read: read again", pack=loc.pack)
+                moved, where = True, {**where, **self._where(wanted[i:])}
+                continue
             if len(raw) != end - loc.offset:
                 raise Corrupt(f"pack {loc.pack} ends before chunk {wanted[j - 1]}", pack=loc.pack)
             view, at = memoryview(raw), 0
@@ -240,6 +280,15 @@ class ChunkStore:
                 at += n
             i = j
 
+    def _read_pack(self, pack: str, offset: int, length: int) -> bytes | None:
+        """Bytes [offset, offset + length) of ``pack``: a blob's by a ranged read, an inline pack's from the
+        metadata (None when it is no longer inline: it was moved into a blob)."""
+        if len(pack) == 64:
+            return self.blobs.read_range(pack, offset, length)
+        with self.meta.transaction() as conn:
+            data = conn.execute(sa.select(chunk_packs.c.data).where(chunk_packs.c.digest == pack)).scalar()
+        return None if data is None else bytes(memoryview(data)[offset : offset + length])
+
     def span(self, manifest: Manifest, offset: int, length: int) -> tuple[int, int, int]:
         """(first chunk, last chunk, offset into the first) covering bytes [offset, offset+length) of the state."""
         if not 0 <= offset <= manifest.size:
@@ -248,6 +297,22 @@ class ChunkStore:
         first = max(0, bisect.bisect_right(starts, offset) - 1)
         last = max(first, bisect.bisect_right(starts, max(offset, offset + length - 1)) - 1)
         return first, min(last, len(starts) - 1), offset - starts[first] if starts else 0
+
+
+def _wanted(manifest: Manifest, pieces: Sequence[memoryview], checked: Sequence[str]) -> dict[str, Piece]:
+    wanted: dict[str, Piece] = {}
+    for a, p, c in zip(manifest.addresses, pieces, checked):
+        wanted.setdefault(a, Piece(p, c))
+    return wanted
+
+
+def _rows(fresh: list[tuple[str, Piece]]) -> tuple[list[dict[str, Any]], int]:
+    """The chunk rows of ``fresh`` laid back to back in one pack, and the pack's size."""
+    rows, at = [], 0
+    for a, p in fresh:
+        rows.append({"address": a, "pack_offset": at, "length": len(p.data), "checked": p.checked})
+        at += len(p.data)
+    return rows, at
 
 
 def _verify(pieces: dict[str, Piece]) -> None:

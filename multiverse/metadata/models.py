@@ -160,13 +160,15 @@ class VectorBacklogRow(SQLModel, table=True):
 
 
 class ChunkPackRow(SQLModel, table=True):
-    """A pack blob of chunks, recorded before its bytes are put (so a crash's orphan is found and collected)."""
+    """A pack of chunks: inline (``data``, a save's few new chunks, written in its own transaction) or a blob
+    (recorded before its bytes are put, so a crash's orphan is found and collected)."""
 
     __tablename__ = "chunk_packs"
 
-    digest: str = Field(primary_key=True, sa_type=ID)  # sha256 of the pack blob
+    digest: str = Field(primary_key=True, sa_type=ID)  # a blob's sha256 (64 hex), or an inline pack's id (32 hex)
     size: int = Field(sa_type=sa.BigInteger())
     created_at: float = Field(sa_type=SECONDS)
+    data: bytes | None = Field(default=None, sa_type=sa.LargeBinary())
 
 
 class ChunkRow(SQLModel, table=True):
@@ -185,7 +187,7 @@ class ChunkRow(SQLModel, table=True):
 
 
 class ChunkedStateRow(SQLModel, table=True):
-    """A state stored as chunks: its id is the sha256 of its manifest blob (multiverse/chunks)."""
+    """A state stored as chunks: its id is the sha256 of its manifest (multiverse/chunks)."""
 
     __tablename__ = "chunked_states"
 
@@ -193,6 +195,7 @@ class ChunkedStateRow(SQLModel, table=True):
     size: int = Field(sa_type=sa.BigInteger())
     chunk_count: int
     created_at: float = Field(sa_type=SECONDS)
+    manifest: bytes = Field(sa_type=sa.LargeBinary())  # multiverse.chunks.cut's encoding; sha256 of it is the id
 
 
 class LeaseRow(SQLModel, table=True):

@@ -221,14 +221,18 @@ class SqlMetadata(LineageReads, CommitLog):
         idempotency_key: str = "",
         principal: str = "",
         vectors: Sequence[tuple[str, str, int]] | None = None,
+        also: Callable[[Connection], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
+        """``also(conn)``: more writes that must commit with the record or not at all (a chunked state's chunk rows and
+        manifest, multiverse/chunks/store.py), run in the transaction unless an idempotency key replays."""
         _rows.check_record(record)
         _rows.need_name("head", head)
         for _ in range(3):
             try:
                 with self.commits.order:
                     with self._transaction(write=True) as conn:
-                        saved, created = self._commit(conn, record, head, expected, idempotency_key, principal, vectors)
+                        saved, created = self._commit(conn, record, head, expected, idempotency_key, principal, vectors,
+                                                      also)
                     if created:
                         self.commits.fire(saved)
                     return saved, created
@@ -245,6 +249,7 @@ class SqlMetadata(LineageReads, CommitLog):
         key: str,
         principal: str,
         vectors: Sequence[tuple[str, str, int]] | None,
+        also: Callable[[Connection], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         if key:
             seen = conn.execute(
@@ -257,6 +262,8 @@ class SqlMetadata(LineageReads, CommitLog):
             if seen is not None:
                 return self._load(conn, [seen])[seen], False
         self._world(conn, record.world)
+        if also is not None:
+            also(conn)
         record = self._insert_snapshot(conn, record)
         self._move_head(conn, record.world, head, expected, record.id)
         _discoveries.record(conn, self._insert, record, vectors)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths
-from multiverse.chunks.store import ChunkStore, Location, Piece
+from multiverse.chunks.store import ChunkStore, Location, Piece, Staged
 from multiverse.errors import FailedPrecondition, InvalidArgument
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import Header, StateInfo, Tensor, parse_length
@@ -132,14 +132,17 @@ def _hash_rows(prefix: bytes, row: int, pieces: Iterable[bytes | memoryview]) ->
     return tuple(out)
 
 
-def store_whole(chunks: ChunkStore, data: bytes | memoryview, header: Header, vocab: int) -> str:
-    """A validated whole state file -> stored as chunks; returns the state's id (its manifest's sha256)."""
+def store_whole(chunks: ChunkStore, data: bytes | memoryview, header: Header, vocab: int) -> Staged:
+    """A validated whole state file -> its chunks staged (ChunkStore.stage) for the commit that names the state."""
     from multiverse.chunks.cut import cut
 
     manifest, pieces = cut(data)
     n_head = len(header_lengths(memoryview(data)[: header.data_start]))
     checked = [r.need for r in roles(header, n_head, manifest.lengths, vocab)]
-    return chunks.put_state(data, pieces, manifest, checked, verified=True)
+    wanted: dict[str, Piece] = {}
+    for a, p, c in zip(manifest.addresses, pieces, checked):
+        wanted.setdefault(a, Piece(p, c))
+    return chunks.stage(manifest, wanted, verified=True)
 
 
 class _Arrivals:
@@ -267,11 +270,14 @@ class ChunkedSaves:
                 data = got.present(i)
                 if a not in have and data is not None and a not in new:
                     new[a] = Piece(data, role.need)
-            state = self.chunks.put(manifest, new, verified=True, located=have)
+            staged = self.chunks.stage(manifest, new, verified=True, located=have)
+            state = staged.state
             record = store._record(who, req, world, parent, state, info)
             committed, created = store.meta.commit_snapshot(
                 record, head=req.head, expected=parent.id if parent else None,
-                idempotency_key=req.idempotency_key, principal=who.name, vectors=vectors)
+                idempotency_key=req.idempotency_key, principal=who.name, vectors=vectors,
+                also=staged.write)  # the new chunks, inline, and the manifest: one transaction with the record
+            self.chunks.remember(staged)
         finally:
             got.close()
         return committed, created, state

@@ -26,7 +26,7 @@ from pathlib import Path
 from multiverse.blobs.base import CHUNK, BlobStore
 from multiverse.chunks.blobs import StateBlobs
 from multiverse.chunks.cut import Manifest
-from multiverse.chunks.store import ChunkStore
+from multiverse.chunks.store import ChunkStore, Staged
 from multiverse.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from multiverse.metadata.base import Metadata
 from multiverse.records import (
@@ -185,7 +185,8 @@ class Store:
             info = check.finish()
             # each vector's sha256 (its discovery is recorded with the commit), hashed while the blob is put
             vectors = hash_file(spool)
-            state = self._put_chunks(spool, check, space.vocab_size)
+            staged = self._stage_chunks(spool, check, space.vocab_size)
+            state = staged.state
             record = self._record(who, req, world, parent, state, info)
             committed, created = self.meta.commit_snapshot(
                 record,
@@ -194,15 +195,17 @@ class Store:
                 idempotency_key=req.idempotency_key,
                 principal=who.name,
                 vectors=vectors(),
+                also=staged.write,  # the new chunks, inline, and the manifest: one transaction with the record
             )
+            self.chunks.remember(staged)
         finally:
             spool.unlink(missing_ok=True)
         if not created:
             _same_save(req, committed, state)
         return committed, created
 
-    def _put_chunks(self, spool: Path, check: StateValidator, vocab: int) -> str:
-        """The validated state file at ``spool`` stored as chunks; returns the state's id."""
+    def _stage_chunks(self, spool: Path, check: StateValidator, vocab: int) -> Staged:
+        """The validated state file at ``spool`` cut and staged (ChunkStore.stage) for the commit."""
         with open(spool, "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         try:

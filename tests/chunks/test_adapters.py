@@ -1,18 +1,21 @@
 """ChunkStore and StateBlobs over both blob adapters (tests/blobs' ``backend``: a directory and SeaweedFS S3):
-packs, ranged reads of chunked states, damage found, states stored whole read as they are."""
+inline packs moved into pack blobs, ranged reads of chunked states, damage found, states stored whole read as they are."""
 
 from __future__ import annotations
 
 import hashlib
 
 import pytest
+import sqlalchemy as sa
 import torch
 
 from multiverse.chunks.blobs import StateBlobs
 from multiverse.chunks.cut import cut
+from multiverse.chunks.flush import Flusher
 from multiverse.chunks.store import ChunkStore, Piece
 from multiverse.errors import Corrupt, FailedPrecondition
 from multiverse.metadata import open_metadata
+from multiverse.metadata.models import chunk_packs
 from multiverse.state.format import encode_state, stored_header
 from multiverse.state.read import read_row, read_state
 from tests.blobs.conftest import backend, s3_backend, s3_bucket  # noqa: F401 - fixtures
@@ -38,21 +41,34 @@ def put(blobs: StateBlobs, data: bytes) -> str:
     return blobs.chunks.put_state(data, pieces, m, ["float16"] * len(pieces))
 
 
-def test_a_window_is_one_pack_per_save_and_reads_back_whole_and_in_ranges(chunked):
-    backend, blobs = chunked
-    first = put(blobs, state(0))
-    before = set(backend.store.digests())
-    second = put(blobs, state(8))
-    added = set(backend.store.digests()) - before
-    assert len(added) == 2  # one pack (the 8 new frames; header and players are unchanged) and the manifest
-    pack = next(d for d in added if d != second)
-    assert backend.store.size(pack) == 8 * 16 * 18 * 32 * 2
+def inline_packs(blobs: StateBlobs) -> dict[str, int]:
+    with blobs.chunks.meta.transaction() as conn:
+        return dict(conn.execute(sa.select(chunk_packs.c.digest, chunk_packs.c.size)
+                                 .where(chunk_packs.c.data.is_not(None))).all())
+
+
+def check_reads(blobs: StateBlobs, first: str, second: str) -> None:
     for digest, data in ((first, state(0)), (second, state(8))):
         assert blobs.read(digest) == data and blobs.size(digest) == len(data)
         assert b"".join(blobs.open_chunks(digest, 7000, offset=100)) == data[100:]
         assert blobs.read_range(digest, 18000, 50000) == data[18000:68000]
         buf = bytearray(len(data))
         assert blobs.read_into(digest, buf) == len(data) and bytes(buf) == data
+def test_a_window_is_one_inline_pack_per_save_then_one_pack_blob_and_reads_back_whole_and_in_ranges(chunked):
+    backend, blobs = chunked
+    first = put(blobs, state(0))
+    assert set(backend.store.digests()) == set()  # 48 frames: 1.7 MB of new chunks, inline (below INLINE_MAX)
+    before = inline_packs(blobs)
+    second = put(blobs, state(8))
+    added = {d: n for d, n in inline_packs(blobs).items() if d not in before}
+    assert list(added.values()) == [8 * 16 * 18 * 32 * 2]  # one pack: the 8 new frames (header, players unchanged)
+    check_reads(blobs, first, second)
+    total = sum(inline_packs(blobs).values())
+    assert Flusher(blobs.chunks).flush() == total and inline_packs(blobs) == {}
+    packs = set(backend.store.digests())
+    assert len(packs) == 1  # both saves' inline packs gathered into one pack blob: one object, not two per save
+    assert backend.store.size(packs.pop()) == 56 * 16 * 18 * 32 * 2 + len(state(0)) - 48 * 16 * 18 * 32 * 2
+    check_reads(blobs, first, second)
     tensors, info = read_state(blobs, second, len(state(8)))
     assert info.frame_count == 48 and tensors["players"].sum() == 16
     header = stored_header(state(8))
@@ -67,6 +83,7 @@ def test_a_whole_blob_reads_as_it_is_and_damage_is_found(chunked):
     assert whole == hashlib.sha256(data).hexdigest() and blobs.read(whole) == data
     assert blobs.chunks.manifest(whole) is None
     chunked_id = put(blobs, state(8))
+    Flusher(blobs.chunks).flush()
     m = blobs.chunks.manifest(chunked_id)
     loc = blobs.chunks.locate([m.addresses[5]])[m.addresses[5]]
     raw = bytearray(backend.store.read(loc.pack, verify=False))

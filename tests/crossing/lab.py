@@ -15,7 +15,7 @@ import torch
 import sqlalchemy as sa
 
 from multiverse.crossing.stored import state_id
-from multiverse.metadata.models import chunk_packs
+from multiverse.metadata.models import chunk_packs, chunked_states
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import decode_state, encode_state, stored_header
 
@@ -79,9 +79,16 @@ def stored_id(app: Any, data: bytes) -> str:
     return state_id(app.blobs, [memoryview(data)[:head], memoryview(data)[head:]])
 
 
+def stored_now(app: Any) -> set[str]:
+    """Every blob digest and every chunked state's id (its manifest lives in the metadata) stored now."""
+    with app.meta.transaction() as conn:
+        states = set(conn.execute(sa.select(chunked_states.c.id)).scalars())
+    return set(app.blobs.digests()) | states
+
+
 def states_added(app: Any, before: set[str]) -> set[str]:
-    """The blobs added since ``before`` (a set of digests) other than chunk packs: the states (whole files or
-    chunk manifests) stored since."""
+    """The states (whole files or chunked states' manifests) stored since ``before`` (``stored_now``); pack blobs
+    are left out."""
     with app.meta.transaction() as conn:
         packs = set(conn.execute(sa.select(chunk_packs.c.digest)).scalars())
-    return set(app.blobs.digests()) - before - packs
+    return stored_now(app) - before - packs

@@ -7,7 +7,7 @@ import pytest
 from multiverse import errors
 from multiverse.crossing import Crossing, CrossLimits, CrossSpec, pipeline_from
 from tests.crossing.conftest import ADMIN, SERVER
-from tests.crossing.lab import frames, state, states_added
+from tests.crossing.lab import frames, state, states_added, stored_now
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def two(lab):
 
 
 def unchanged(lab):
-    return sorted(lab.app.blobs.digests()), lab.footprint()
+    return sorted(stored_now(lab.app)), lab.footprint()
 
 
 def test_only_an_admin_crosses(two):
@@ -92,7 +92,7 @@ def test_overflow_to_inf_is_refused(two):
 @pytest.mark.parametrize("stop_at", ["load", "merge", "players", "encode", "store"])
 def test_a_cancelled_cross_leaves_no_world_and_no_snapshot(two, stop_at):
     lab = two
-    blobs, before = set(lab.app.blobs.digests()), lab.footprint()
+    blobs, before = stored_now(lab.app), lab.footprint()
     seen: list[str] = []
     spec = CrossSpec(("a", "b"), pipeline_from("slerp", {}, None), name="gone")
     with pytest.raises(errors.Cancelled):

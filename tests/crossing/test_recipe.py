@@ -8,7 +8,7 @@ import pytest
 
 from multiverse import errors
 from multiverse.records import canonical_json
-from tests.crossing.lab import frames, state, states_added, stored_id
+from tests.crossing.lab import frames, state, states_added, stored_now, stored_id
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def two(lab):
 
 def test_the_same_cross_into_two_worlds_is_one_state_and_two_records(two):
     lab = two
-    blobs = set(lab.app.blobs.digests())
+    blobs = stored_now(lab.app)
     first = lab.cross(["a", "b"], "crossover_uniform", {"p": 0.3}, seed=42, name="one")
     second = lab.cross(["a", "b"], "crossover_uniform", {"p": 0.3}, seed=42, name="two")
     assert first.created and second.created
@@ -40,17 +40,17 @@ def test_the_same_cross_into_two_worlds_is_one_state_and_two_records(two):
 def test_resending_the_recipe_returns_the_world_and_stores_nothing(two):
     lab = two
     made = lab.cross(["a", "b"], "slerp", seed=5, name="kid")
-    blobs, worlds = sorted(lab.app.blobs.digests()), lab.footprint()
+    blobs, worlds = sorted(stored_now(lab.app)), lab.footprint()
     again = lab.cross(["a", "b"], "slerp", seed=5, name="kid")
     assert not again.created and again.snapshot == made.snapshot and again.world == made.world
     assert again.stats == made.stats and again.recipe_sha256 == made.recipe_sha256
-    assert sorted(lab.app.blobs.digests()) == blobs and lab.footprint() == worlds
+    assert sorted(stored_now(lab.app)) == blobs and lab.footprint() == worlds
 
 
 def test_the_same_name_with_another_recipe_already_exists(two):
     lab = two
     lab.cross(["a", "b"], "slerp", seed=5, name="kid")
-    before = (sorted(lab.app.blobs.digests()), lab.footprint())
+    before = (sorted(stored_now(lab.app)), lab.footprint())
     for kw in ({"seed": 6}, {"params": {"t": 0.9}}, {"player_policy": "max"}):
         with pytest.raises(errors.AlreadyExists) as e:
             lab.cross(["a", "b"], "slerp", name="kid", **kw)
@@ -58,4 +58,4 @@ def test_the_same_name_with_another_recipe_already_exists(two):
     with pytest.raises(errors.AlreadyExists) as e:
         lab.cross(["a", "b"], "slerp", name="a")  # a game server's world
     assert "made by a game server" in e.value.message
-    assert (sorted(lab.app.blobs.digests()), lab.footprint()) == before
+    assert (sorted(stored_now(lab.app)), lab.footprint()) == before

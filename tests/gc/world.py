@@ -99,7 +99,7 @@ class Env:
         with self.meta.transaction() as conn:
             rows = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t))) for t in
                     (chunks, chunk_packs, chunked_states)}
-        digests = [r[0] for r in rows["chunk_packs"]] + [r[0] for r in rows["chunked_states"]]
+        digests = [r[0] for r in rows["chunk_packs"] if len(r[0]) == 64]  # pack blobs (inline packs live in rows)
         return {**rows, "blobs": {d: self.raw.exists(d) for d in digests}}
 
     def chunk_rows(self) -> set[str]:
