@@ -32,10 +32,9 @@ def scored(tmp_path: Path):
     """A store with space "demo" (no decoder), a public world "w" and a private world "p", one scored snapshot
     each, and the rarity service that scored them."""
     meta = open_metadata(f"sqlite:///{tmp_path / 'meta.db'}")
-    blobs = open_blob_store(str(tmp_path / "blobs"))
-    rarity = RarityService.open(meta, blobs, tmp_path / "rarity")
+    store = Store(meta, open_blob_store(str(tmp_path / "blobs")), tmp_path / "spool")
+    rarity = RarityService.open(meta, store.blobs, tmp_path / "rarity")  # reads states as the store stores them
     meta.commits.subscribe(rarity.snapshot_saved)
-    store = Store(meta, blobs, tmp_path / "spool")
     store.register_space(ADMIN, SPACE)
     store.create_world(ADMIN, "w", SPACE.name, owner="alpha", visibility=PUBLIC)
     store.create_world(ADMIN, "p", SPACE.name, owner="alpha")
