@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from multiverse.chunks.keys import among, bound
 from multiverse.errors import FailedPrecondition, Unavailable
 from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
@@ -52,6 +53,9 @@ def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: 
                           "collection that was interrupted)", digest=name)
 
 
+_HOLD: dict[str, tuple[Any, Any]] = {}  # per dialect: (touch, count), the address list bound as one parameter
+
+
 def hold(conn: Connection, pack: str, present: Sequence[str], now: float, slack: float) -> None:
     """In the transaction that records a save's chunk rows and manifest: restart the grace window of its new pack
     (Unavailable if a collection claimed or removed it) and of the stored chunks it counts on (touched unless
@@ -62,12 +66,16 @@ def hold(conn: Connection, pack: str, present: Sequence[str], now: float, slack:
         raise Unavailable(f"pack {pack} of this save was collected while the save ran longer than the grace window; "
                           "nothing was saved: save again", digest=pack)
     unique = list(dict.fromkeys(present))
-    found = 0
-    for i in range(0, len(unique), 500):
-        part = unique[i : i + 500]
-        conn.execute(chunks.update().where(chunks.c.address.in_(part), chunks.c.touched_at < now - slack)
-                     .values(touched_at=now))
-        found += conn.execute(sa.select(sa.func.count()).where(chunks.c.address.in_(part))).scalar_one()
+    found, dialect = 0, conn.dialect.name
+    if unique and dialect not in _HOLD:
+        where = among(chunks.c.address, dialect, "part")
+        _HOLD[dialect] = (chunks.update().where(where, chunks.c.touched_at < sa.bindparam("before"))
+                          .values(touched_at=sa.bindparam("now")), sa.select(sa.func.count()).where(where))
+    for i in range(0, len(unique), 1 << 16):
+        touch, count = _HOLD[dialect]
+        part = bound(unique[i : i + (1 << 16)], dialect)
+        conn.execute(touch, {"part": part, "now": now, "before": now - slack})
+        found += conn.execute(count, {"part": part}).scalar_one()
     if found != len(unique):
         raise FailedPrecondition(f"{len(unique) - found} chunks this save counted on were collected while it ran "
                                  "longer than the grace window; nothing was saved: ask which chunks are missing again "

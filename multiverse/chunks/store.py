@@ -32,10 +32,12 @@ import sqlalchemy as sa
 
 from multiverse.chunks import fence
 from multiverse.chunks.cut import Manifest, address, is_manifest
+from multiverse.chunks.keys import among, bound
 from multiverse.errors import Corrupt, FailedPrecondition, InvalidArgument, NotFound
 from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
-BATCH = 500  # addresses per SQL statement (SQLite's bound parameters)
+BATCH = 500  # rows per INSERT (SQLite's bound parameters)
+KEYS_PER_QUERY = 1 << 16  # addresses per lookup (one parameter: multiverse/chunks/keys.py)
 INLINE_MAX = 4 << 20  # a save's new chunks up to this go inline, in its own transaction (one durable write)
 MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
@@ -43,11 +45,15 @@ MANIFESTS_CACHED = 4096
 TOUCH_SLACK_S = 60.0
 
 
-# compiled once, the address list bound as one expanding parameter (hundreds of addresses per save)
-_LOCATE = sa.select(chunks.c.address, chunks.c.pack, chunks.c.pack_offset, chunks.c.length, chunks.c.checked).where(
-    chunks.c.address.in_(sa.bindparam("part", expanding=True)))
-_TOUCH = chunks.update().where(chunks.c.address.in_(sa.bindparam("part", expanding=True)),
-                               chunks.c.touched_at < sa.bindparam("before")).values(touched_at=sa.bindparam("now"))
+
+def _statements(dialect: str) -> tuple[Any, Any]:
+    """(locate, touch) for ``dialect``, the address list bound as one parameter (multiverse/chunks/keys.py)."""
+    where = among(chunks.c.address, dialect, "part")
+    locate = sa.select(chunks.c.address, chunks.c.pack, chunks.c.pack_offset, chunks.c.length,
+                       chunks.c.checked).where(where)
+    touch = chunks.update().where(where, chunks.c.touched_at < sa.bindparam("before")).values(
+        touched_at=sa.bindparam("now"))
+    return locate, touch
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class ChunkStore:
         self.meta, self.blobs, self.clock = meta, blobs, clock
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
         self._lock = threading.Lock()
+        self._sql: dict[str, tuple[Any, Any]] = {}
 
     # -- what is there -------------------------------------------------------------------------------------
     def locate(self, addresses: Sequence[str], *, touch: bool = False) -> dict[str, Location]:
@@ -91,12 +98,15 @@ class ChunkStore:
         unique = list(dict.fromkeys(addresses))
         now = self.clock()
         with self.meta.transaction(write=touch) as conn:
-            for i in range(0, len(unique), BATCH):
-                part = unique[i : i + BATCH]
+            dialect = conn.dialect.name
+            if dialect not in self._sql:
+                self._sql[dialect] = _statements(dialect)
+            locate, touch_ = self._sql[dialect]
+            for i in range(0, len(unique), KEYS_PER_QUERY):
+                part = bound(unique[i : i + KEYS_PER_QUERY], dialect)
                 if touch:
-                    conn.execute(_TOUCH, {"part": part, "now": now, "before": now - TOUCH_SLACK_S})
-                rows = conn.execute(_LOCATE, {"part": part})
-                for a, pack, offset, length, checked in rows:
+                    conn.execute(touch_, {"part": part, "now": now, "before": now - TOUCH_SLACK_S})
+                for a, pack, offset, length, checked in conn.execute(locate, {"part": part}):
                     found[a] = Location(pack, offset, length, checked)
         return found
 

@@ -59,10 +59,14 @@ def roles(header: Header, header_chunks: int, lengths: Sequence[int], vocab: int
     """Each chunk's role, for a manifest whose lengths are the canonical cut (``header_chunks`` header chunks, then
     the tensors' data in order)."""
     out = [Role(None, 0, "")] * header_chunks
-    at = 0  # offset in the data section
+    tensors = sorted((t for t in header.tensors if t.end > t.begin), key=lambda t: t.begin)
+    needs = {t.name: checked_as(t, vocab) for t in tensors}
+    at, k = 0, 0  # offset in the data section; the tensor it falls in
     for n in lengths[header_chunks:]:
-        t = next(t for t in header.tensors if t.begin <= at < t.end)
-        out.append(Role(t, at - t.begin, checked_as(t, vocab)))
+        while tensors[k].end <= at:
+            k += 1
+        t = tensors[k]
+        out.append(Role(t, at - t.begin, needs[t.name]))
         at += n
     return out
 
