@@ -5,10 +5,10 @@ in-process server (services/decode.py)."""
 
 from __future__ import annotations
 
-import os
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
@@ -16,6 +16,7 @@ from grpc_status import rpc_status
 from multiverse.app import App
 from multiverse.client import Client
 from multiverse.config import Limits, Settings
+from multiverse.metadata.models import chunked_states
 from multiverse.records import SpaceRecord
 from multiverse.state.synth import synth_state
 from multiverse.store.auth import ensure_admin_key
@@ -103,13 +104,9 @@ def test_the_connection_serves_after_200_undecodable_requests(served):
 
 
 def blobs(app: App) -> int:
-    """State files in the blob store (the rarity index, saved in the background, is left out)."""
-    count = 0
-    for folder, _, files in os.walk(app.settings.data_dir / "blobs" / "sha256"):
-        for name in files:
-            with open(os.path.join(folder, name), "rb") as f:
-                count += b'"frames"' in f.read(4096)
-    return count
+    """States stored (chunked: their manifests live in the metadata, their chunks in packs)."""
+    with app.meta.transaction() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(chunked_states)).scalar_one()
 
 
 def test_a_save_whose_trailer_cannot_be_decoded_commits_nothing(served):
@@ -127,7 +124,7 @@ def test_a_save_whose_trailer_cannot_be_decoded_commits_nothing(served):
     assert violation.field == "request"
     assert "send a serialized multiverse.v1.SaveSnapshotRequest" in violation.description
     assert admin.heads("w") == {"main": first.id}, "the head stays where it was"
-    assert blobs(app) == before, "no new blob"
+    assert blobs(app) == before, "no new state"
     assert not any((app.settings.data_dir / "spool").glob("*.upload")), "the spooled upload is gone"
 
 
