@@ -20,7 +20,7 @@ import faiss
 import numpy as np
 
 from multiverse.errors import AlreadyExists
-from multiverse.rarity import calibrate
+from multiverse.rarity import calibrate, chunkrows
 from multiverse.rarity import stage as stage_mod
 from multiverse.rarity.embed import Embedder
 from multiverse.rarity.ids import Registry
@@ -53,6 +53,7 @@ class Population:
         self.calibration: calibrate.Calibration | None = None
         self.deferred = False  # inside RarityEngine.bulk(): rows are added unlinked, relinked at the end
         self.cache: dict = {}  # reads.py's memos (rarity/memo.py), keyed by index and calibration version
+        self.chunk_rows = chunkrows.ChunkRows()  # which rows each scored chunk's vectors are (chunkrows.py); a cache
         self._alive_count: tuple[tuple, int] = ((), 0)
 
     # -- state -----------------------------------------------------------------------------------------
@@ -109,11 +110,16 @@ class Population:
 
     def stage(self, batch: list[tuple[np.ndarray, str, str, np.ndarray]]) -> stage_mod.Staged:
         """What adding ``batch`` changes, worked out without publishing it (``stage.py``); ``commit`` publishes.
-        Inside ``RarityEngine.bulk()`` (``deferred``) rows are added unlinked."""
-        return stage_mod.stage(self, batch, link=not self.deferred)
+        Inside ``RarityEngine.bulk()`` (``deferred``) rows are added unlinked. A snapshot's vectors may come as
+        ``chunkrows.Pieces``: those of chunks already scored are registered onto their rows, the rest embedded."""
+        batch, pieces = chunkrows.resolve(self, batch)
+        st = stage_mod.stage(self, batch, link=not self.deferred)
+        st.pieces = pieces
+        return st
 
     def commit(self, staged: stage_mod.Staged) -> None:
         stage_mod.commit(self, staged)
+        chunkrows.remember(self, staged.pieces, staged)
 
     def _re_add(self, snapshot: str, emb: np.ndarray, indices: np.ndarray) -> np.ndarray:
         pos = self.registry.snapshot_keys(snapshot)

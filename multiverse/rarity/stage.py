@@ -28,6 +28,7 @@ import faiss
 import numpy as np
 
 from multiverse.errors import AlreadyExists, InvalidArgument
+from multiverse.rarity.chunkrows import Embedded
 from multiverse.rarity.embed import content_hash
 from multiverse.rarity.index import VectorIndex
 from multiverse.rarity.knn import Graph, lists_of, pair_distances, sort_lists
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
     from multiverse.rarity.calibrate import Calibration
     from multiverse.rarity.population import Population
 
-# (vectors, snapshot, world, indices) of one snapshot's vectors of one kind
-Item = tuple[np.ndarray, str, str, np.ndarray]
+# (vectors, snapshot, world, indices) of one snapshot's vectors of one kind; the vectors may come embedded already,
+# with the rows some of them are known to be (chunkrows.Embedded: frames in chunks already scored)
+Item = tuple["np.ndarray | Embedded", str, str, np.ndarray]
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Staged:
     lists: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (rows, dist, nbr) written at commit
     changed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # earlier rows whose lists change
     calibration: Calibration | None = None  # fitted on the preview when due: published with the rows
+    pieces: list = field(default_factory=list)  # (item, chunkrows.Pieces) to remember at commit
 
     @property
     def n_after(self) -> int:
@@ -74,7 +77,7 @@ def stage(pop: Population, batch: list[Item], *, link: bool = True) -> Staged:
     pending: dict[int, list[int]] = {}  # hash -> new rows of this batch
     hashes_new: list[int] = []
     fresh = 0
-    for (_, snapshot, world, indices), emb in zip(batch, embedded):
+    for (vectors, snapshot, world, indices), emb in zip(batch, embedded):
         if isinstance(emb, Exception):
             outcomes.append(emb)
             continue
@@ -94,14 +97,20 @@ def stage(pop: Population, batch: list[Item], *, link: bool = True) -> Staged:
             continue
         rows = np.full(len(emb), -1, dtype=np.int64)
         mine: list[int] = []
-        for i, h in enumerate(content_hash(emb).tolist()):
+        base = n0 + len(hashes_new)  # this snapshot's new rows start here (a frame may repeat within it)
+        todo, look = range(len(emb)), emb
+        if isinstance(vectors, Embedded):  # known rows: registered as they are, neither looked up nor added
+            todo = np.flatnonzero(vectors.known < 0).tolist()
+            rows[vectors.known >= 0] = vectors.known[vectors.known >= 0]
+            look = emb[todo]
+        for i, h in zip(todo, content_hash(look).tolist()):
             for r in pop.by_hash.get(h, ()):
                 if np.array_equal(pop.x[r], emb[i]):
                     rows[i] = r
                     break
             else:
                 for r in pending.get(h, ()):
-                    if np.array_equal(_new_vector(blocks, r - n0), emb[i]):
+                    if np.array_equal(emb[mine[r - base]] if r >= base else _new_vector(blocks, r - n0), emb[i]):
                         rows[i] = r
                         break
                 else:
@@ -154,7 +163,8 @@ def _embed(pop: Population, batch: list[Item]) -> list[np.ndarray | Exception]:
     projection together (one GEMM, where a BLAS gives each row the bits it gives it alone); a single vector, whose
     product takes another path, is embedded alone, as it is on its own."""
     field = f"{pop.kind}s"
-    out: list[np.ndarray | Exception | None] = [None] * len(batch)
+    out: list[np.ndarray | Exception | None] = [
+        (item[0].error or item[0].x) if isinstance(item[0], Embedded) else None for item in batch]
     together = [i for i, item in enumerate(batch) if _rows(item[0]) >= 2]
     if len(together) > 1:
         parts = [np.asarray(batch[i][0]) for i in together]

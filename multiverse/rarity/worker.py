@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from multiverse.rarity.chunked import ChunkReader
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.sync import committed, snapshot_vectors
 from multiverse.rarity.types import RarityScore
@@ -98,6 +99,9 @@ class Worker:
     _fetched: dict[str, int]
     _stuck: dict[str, list]
     _watchers: list[tuple[queue.Queue, Callable[[str, RarityScore], bool]]]
+    # frames in chunks already scored are neither read nor embedded again (chunked.py, chunkrows.py); False reads
+    # every snapshot whole (what the tests compare it with)
+    reuse_chunks = True
 
     # and calls its engine(), _enqueue(), _flush_due(), _save_quietly() and _surrender()
 
@@ -189,6 +193,7 @@ class Worker:
         for name, group in by_space.items():
             space = self._space_record(name)
             engine, items, known = self.engine(name), [], []
+            reader = ChunkReader(self.blobs, space, engine) if self.reuse_chunks else None
             for item in group:
                 record = item.record
                 if record.id in engine.unscorable:
@@ -197,7 +202,7 @@ class Worker:
                     known.append(record.id)
                     continue
                 try:
-                    frames, players = snapshot_vectors(self.blobs, record, space)
+                    frames, players = reader.read(record) if reader else snapshot_vectors(self.blobs, record, space)
                 except Exception as exc:
                     self._refused(name, engine, item, exc)
                     continue
@@ -267,6 +272,7 @@ class Worker:
         """Rebuild ``space``'s engine from every committed snapshot, in commit order, then serve it (the old one
         serves meanwhile) as covering the commits up to the last one listed."""
         engine, added = RarityEngine.for_space(space, self.config), []
+        reader = ChunkReader(self.blobs, space, engine) if self.reuse_chunks else None
         started = time.monotonic()
         try:
             stored = committed(self.meta, space.name)
@@ -275,7 +281,9 @@ class Worker:
                     if self._stopping.is_set() or self._epochs.get(space.name) != epoch:
                         raise Abandoned
                     try:
-                        frames, players = snapshot_vectors(self.blobs, record, space)
+                        if reader:
+                            reader.new_batch()  # each snapshot is committed before the next is read
+                        frames, players = reader.read(record) if reader else snapshot_vectors(self.blobs, record, space)
                         engine.add_snapshot(record.id, record.world, frames=frames,
                                             players=players if engine.player_dim else None)
                     except Exception as exc:
