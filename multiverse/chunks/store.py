@@ -156,7 +156,8 @@ class ChunkStore:
               located: dict[str, Location] | None = None) -> Staged:
         """Get ``manifest``'s state ready to record: the chunks ``new`` ({address: Piece}) not stored yet, then the
         manifest, whose every other chunk must be stored (FailedPrecondition naming the first that is not).
-        ``located``: ``locate(manifest.addresses, touch=True)`` as the caller just did it (not asked again).
+        ``located``: ``locate(manifest.addresses)`` as the caller just did it (not asked again); ``write`` touches
+        and re-counts the stored chunks in the committing transaction whatever the caller did.
 
         The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
         into a pack blob put now (its row first, so a crash's orphan is found). ``Staged.write(conn)`` records the

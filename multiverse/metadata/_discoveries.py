@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from multiverse.metadata.models import vector_backlog, vector_discoveries
+from multiverse.metadata.models import vector_backlog
 from multiverse.records import SnapshotRecord
 
 BATCH = 2000  # rows per INSERT: a 64 MB state of 18 KB frames holds about 3,600
@@ -28,7 +28,11 @@ def record(conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRec
         conn.execute(insert(vector_backlog).values(snapshot=snapshot.id, created_at=snapshot.created_at)
                      .on_conflict_do_nothing())
         return
-    rows = [{"vector": v, "snapshot": snapshot.id, "kind": k, "vector_index": i, "legacy_at": None}
-            for v, k, i in vectors]
+    # the driver's own executemany: SQLAlchemy's per-row parameter processing cost more than the inserts (a 512-frame
+    # window: 6 ms against 1)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = (f"INSERT INTO vector_discoveries (vector, snapshot, kind, vector_index, legacy_at) "
+           f"VALUES ({mark}, {mark}, {mark}, {mark}, NULL) ON CONFLICT (vector) DO NOTHING")
+    rows = [(v, snapshot.id, k, i) for v, k, i in vectors]
     for s in range(0, len(rows), BATCH):
-        conn.execute(insert(vector_discoveries).on_conflict_do_nothing(), rows[s:s + BATCH])
+        conn.exec_driver_sql(sql, rows[s:s + BATCH])
