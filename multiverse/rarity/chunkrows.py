@@ -8,7 +8,7 @@ of the population. ``ChunkRows`` remembers, per population (one space and kind),
 came to (keyed by the frames' dtype and the chunk's BLAKE3 address; a chunk holding part of a frame is never
 given), so that a snapshot's frames in a known chunk are registered onto those rows without being read, embedded
 or added. It is a cache: nothing of it is saved, it starts empty (after a restart, a reload, a rebuild) and fills
-again as snapshots are scored; an entry whose rows were removed since is forgotten when met.
+again as snapshots are scored; a removal that takes rows out clears it.
 
 It never makes a score differ from what the population gives without it:
 
@@ -79,25 +79,26 @@ class ChunkRows:
         return len(self._rows)
 
     def rows(self, pop: Population, key: str) -> tuple[int, ...] | None:
-        """The rows remembered for ``key``, when every one of them is still alive in ``pop``; else None."""
+        """The rows remembered for ``key`` (alive: a removal that kills rows clears the memory), or None."""
         self._current(pop)
         rows = self._rows.get(key)
-        if rows is None:
-            return None
-        if not all(r < pop.n_rows and pop.alive[r] for r in rows):
-            del self._rows[key]  # a removed snapshot took the last id of one of them
-            return None
-        self._rows.move_to_end(key)
+        if rows is not None:
+            self._rows.move_to_end(key)
         return rows
 
-    def remember(self, pop: Population, key: str, rows: np.ndarray) -> None:
+    def remember(self, pop: Population, keys: tuple[str, ...], counts: tuple[int, ...], rows: list[int]) -> None:
+        """Piece j, ``keys[j]``, holds the next ``counts[j]`` of ``rows``."""
         self._current(pop)
-        self._rows[key] = tuple(rows.tolist())
-        self._rows.move_to_end(key)
+        at = 0
+        for key, count in zip(keys, counts):
+            self._rows[key] = tuple(rows[at : at + count])
+            self._rows.move_to_end(key)
+            at += count
         while len(self._rows) > self.capacity:
             self._rows.popitem(last=False)
 
     def clear(self) -> None:
+        """Forget everything (rows died: a removal; the memory fills again as snapshots are scored)."""
         self._rows.clear()
 
     def _current(self, pop: Population) -> None:
@@ -138,10 +139,7 @@ def remember(pop: Population, chunked: list[tuple[int, Pieces]], st: Staged) -> 
         outcome = st.outcomes[i]
         if isinstance(outcome, Exception):
             continue
-        rows, at = outcome[0], 0
-        for key, count in zip(p.keys, p.counts):
-            pop.chunk_rows.remember(pop, key, rows[at : at + count])
-            at += count
+        pop.chunk_rows.remember(pop, p.keys, p.counts, outcome[0].tolist())
 
 
 def _embed(pop: Population, fresh: dict[str, np.ndarray]) -> dict[str, np.ndarray | Exception]:
@@ -173,11 +171,12 @@ def _product(pop: Population, vectors: np.ndarray, field: str) -> np.ndarray:
 
 
 def _assemble(pop: Population, p: Pieces, embedded: dict[str, np.ndarray | Exception]) -> Embedded:
-    known, fresh = [], []
+    known: list[int] = []
+    fresh = []
     for key, count in zip(p.keys, p.counts):
         rows = pop.chunk_rows.rows(pop, key)
         if rows is not None and len(rows) == count:
-            known.append(np.array(rows, dtype=np.int64))
+            known += rows
             continue
         vectors = embedded.get(key)
         if isinstance(vectors, Exception):
@@ -187,8 +186,8 @@ def _assemble(pop: Population, p: Pieces, embedded: dict[str, np.ndarray | Excep
                 f"the rows of chunk {key} left the rarity index while the snapshot was read: it is read again",
                 chunk=key))
         fresh.append(vectors)
-        known.append(np.full(count, -1, dtype=np.int64))
-    rows = np.concatenate(known) if known else np.zeros(0, np.int64)
+        known += [-1] * count
+    rows = np.array(known, dtype=np.int64)
     x = np.empty((len(rows), pop.dim), dtype=np.float32)  # (n, dim): remembered rows' vectors, then the fresh
     have = rows >= 0
     x[have] = pop.x[rows[have]]

@@ -196,6 +196,7 @@ class Population:
             for r in gone.tolist():
                 self.by_hash[int(self.hashes[r])].remove(r)
             self.graph.drop(gone)
+            self.chunk_rows.clear()  # it may name rows that died (chunkrows.py: a cache)
             touched = self.graph.pointing_to(gone, self.alive)
             self._search_lists(touched)
         else:

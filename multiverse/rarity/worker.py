@@ -283,7 +283,8 @@ class Worker:
                     try:
                         if reader:
                             reader.new_batch()  # each snapshot is committed before the next is read
-                        frames, players = reader.read(record) if reader else snapshot_vectors(self.blobs, record, space)
+                        frames, players = (reader.read(record) if reader
+                                           else snapshot_vectors(self.blobs, record, space))
                         engine.add_snapshot(record.id, record.world, frames=frames,
                                             players=players if engine.player_dim else None)
                     except Exception as exc:

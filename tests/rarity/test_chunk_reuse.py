@@ -149,9 +149,13 @@ def test_scores_index_and_ids_are_those_of_whole_reads_over_40_saves(store, embe
     reused, whole = RarityEngine.for_space(SMALL), RarityEngine.for_space(SMALL)
     reader = ChunkReader(store.blobs, SMALL, reused)
     sizes, at, rows = [1, 3, 1, 6, 2, 1, 1, 5, 4, 1, 2, 9, 4], 0, {"reused": 0, "whole": 0}
-    for size in sizes:
+    for n, size in enumerate(sizes):
         batch = records[at : at + size]
         at += size
+        if n == 6:  # the snapshot reaching furthest taken out: its newest frames die, and the memory forgets
+            assert at == 15 and len(reused.population("frame").chunk_rows) > 0
+            assert reused.remove_snapshot(records[8].id) == whole.remove_snapshot(records[8].id) > 0
+            assert len(reused.population("frame").chunk_rows) == 0
         for name, engine, r in (("reused", reused, reader), ("whole", whole, None)):
             embedded.clear()
             got = _score(engine, store, batch, r)
@@ -223,3 +227,19 @@ def test_a_state_stored_whole_before_chunking_scores_as_before(store, embedded, 
         assert engine.save(out) == reference.save(out)
     finally:
         rarity.close()
+
+
+def test_a_chunk_forgotten_between_read_and_add_is_retried_never_scored_wrong(store):
+    records = [save(store, "s", state(SMALL, stream(SMALL, 104)[start : start + 96])) for start in (0, 8)]
+    engine = RarityEngine.for_space(SMALL)
+    reader = ChunkReader(store.blobs, SMALL, engine)
+    _score(engine, store, records[:1], reader)
+    reader.new_batch()
+    frames, players = reader.read(records[1])
+    assert len(frames.fresh) == 2 and len(frames.keys) == 24  # 8 new frames: two chunks of four
+    engine.population("frame").chunk_rows.clear()  # a removal meanwhile
+    results, failed = engine.add_snapshots([(records[1].id, "s", frames, players)])
+    assert not results and failed[records[1].id].retriable  # the worker reads it again later
+    assert not engine.has_snapshot(records[1].id)
+    got, failed = _score(engine, store, records[1:], reader)  # read again: all of it now
+    assert not failed and got[records[1].id]["frame"].new_points == 8
