@@ -77,6 +77,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    held = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM chunked_states")).scalar_one()
+    if held:
+        raise RuntimeError(f"{held} states are stored as chunks: downgrading below 0009_chunks would drop them. "
+                           "Keep this revision (or restore a backup taken before the upgrade)")
     # in place, not batch mode (SQLite 3.35+ drops a column itself), as 0006 does
     op.drop_column("worlds", "deleted_at")
     op.drop_column("snapshots", "pruned_at")
