@@ -78,10 +78,13 @@ def stream(space: SpaceRecord, n: int, seed: int = 0) -> torch.Tensor:
     return frames
 
 
-def state(space: SpaceRecord, frames: torch.Tensor, players: torch.Tensor | None = None, text: str = "") -> bytes:
+def state(space: SpaceRecord, frames: torch.Tensor, players: torch.Tensor | None = None, text: str = "",
+          texts: int = 1) -> bytes:
+    """A state of ``frames``; ``texts`` guidance texts of ``text`` (80 of 4,000 characters: a header of several
+    chunks, cut by content)."""
     players = torch.zeros((1, 8), dtype=torch.float16) if players is None else players
     return encode_state(frames, players, space=space.name, players=PEOPLE[: len(players)],
-                        timeline=[{"frame": 0, "text": text}] if text else [])
+                        timeline=[{"frame": i, "text": text} for i in range(texts)] if text else [])
 
 
 def save(store: Store, world: str, data: bytes) -> SnapshotRecord:
@@ -118,7 +121,7 @@ def test_a_sliding_window_embeds_and_reads_only_its_new_frames(store, embedded, 
 def _saves(store: Store) -> list[SnapshotRecord]:
     """40 saves of two worlds of SMALL: windows of 96 frames sliding by 8 (chunk-aligned), 3 (not), 0 (the same
     state again), a window jumping back onto frames seen before, short windows (under the 64 frames the memory
-    serves), a world sharing the other's frames; player vectors change at every save."""
+    serves), a world sharing the other's frames, two long headers; player vectors change at every save."""
     frames, g = stream(SMALL, 600, seed=3), torch.Generator().manual_seed(9)
     start, out = 0, []
     slides = [8, 3, 0, 8, 4, 5, 8, 8, -40, 8, 1, 8, 16, 8, 2, 8, 12, 8, 8, 3]
@@ -127,7 +130,10 @@ def _saves(store: Store) -> list[SnapshotRecord]:
         begin = start + 6 if world == "t" else start
         length = 10 if i % 13 == 6 else 1 if i == 33 else 96
         players = torch.randn((2, 8), generator=g).to(torch.float16)
-        out.append(save(store, world, state(SMALL, frames[begin : begin + length], players, text=f"save {i}")))
+        long = i in (21, 22)
+        text = f"save {i} " + "x" * 4000 if long else f"save {i}"
+        out.append(save(store, world, state(SMALL, frames[begin : begin + length], players, text[:4000],
+                                            texts=80 if long else 1)))
         start = max(0, start + slides[i % len(slides)])
     return out
 
