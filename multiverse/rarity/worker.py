@@ -11,6 +11,11 @@ saves costs a few batches rather than one search each. Once the service is stopp
 in hand (a rebuild stops between snapshots) and drops the rest: metadata still holds it, and the next start (or
 the next holder) queues it again from the persisted index's seq.
 
+A chunked state is read by ``chunked.ChunkReader``: the frames whose chunks the space's index has already scored
+(or that an earlier snapshot of the batch read) are neither read nor embedded, and are registered onto the rows
+they came to (``chunkrows.py``: a cache, empty after a restart, that never changes a score); a sliding window's
+save costs its new frames.
+
 A snapshot that cannot be scored is recorded in its engine as unscorable (``RarityEngine.mark_unscorable``, saved
 with the engine) and reported; a failure that may pass (``passing``: the blob store is down, say) is reported and
 holds the space's persisted seq below it, and the follower queues it again after ``RETRY_S``.
