@@ -10,6 +10,7 @@ chance: all the dedup measured is the window's.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import subprocess
@@ -68,16 +69,20 @@ class Stream:
 
 
 def serve(data: Path) -> tuple[subprocess.Popen, str]:
-    """``multiverse up --no-demo`` on data directory ``data``, as its own process: (the process, its gRPC address)."""
+    """``multiverse serve --services store,multiverse`` on data directory ``data``, as its own process (the store and
+    crossing services as the split topology runs them: no rarity worker in the process, whose scoring of each save
+    would share the saves' interpreter): (the process, its gRPC address)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "multiverse.cli", "--data", str(data), "--grpc", "127.0.0.1:0", "up", "--no-demo"],
+        [sys.executable, "-m", "multiverse.cli", "--data", str(data), "serve", "--services", "store,multiverse",
+         "--listen", "127.0.0.1:0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "MULTIVERSE_MARKET": "off"},
     )
     for line in proc.stdout:
-        if m := re.match(r"gRPC\s+(\S+)", line):
+        if m := re.match(r"serving .* on (\S+)", line):
             threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc, m.group(1)
-    raise SystemExit(f"multiverse up on {data} did not start")
+    raise SystemExit(f"multiverse serve on {data} did not start")
 
 
 def stored_bytes(data: Path) -> int:
