@@ -38,7 +38,7 @@ from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
 BATCH = 500  # rows per INSERT (SQLite's bound parameters)
 KEYS_PER_QUERY = 1 << 16  # addresses per lookup (one parameter: multiverse/chunks/keys.py)
-INLINE_MAX = 4 << 20  # a save's new chunks up to this go inline, in its own transaction (one durable write)
+INLINE_MAX = 256 << 10  # a save's new chunks up to this go inline, in its own transaction (one durable write)
 MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
 # must exceed it plus the longest save, so that a chunk a save counts on is never swept under it.

@@ -54,21 +54,28 @@ def check_reads(blobs: StateBlobs, first: str, second: str) -> None:
         assert blobs.read_range(digest, 18000, 50000) == data[18000:68000]
         buf = bytearray(len(data))
         assert blobs.read_into(digest, buf) == len(data) and bytes(buf) == data
-def test_a_window_is_one_inline_pack_per_save_then_one_pack_blob_and_reads_back_whole_and_in_ranges(chunked):
+
+
+def test_a_window_is_a_pack_blob_then_one_inline_pack_per_save_and_reads_back_whole_and_in_ranges(chunked):
     backend, blobs = chunked
     first = put(blobs, state(0))
-    assert set(backend.store.digests()) == set()  # 48 frames: 1.7 MB of new chunks, inline (below INLINE_MAX)
-    before = inline_packs(blobs)
+    packs = set(backend.store.digests())  # 48 frames: 1.7 MB of new chunks, over INLINE_MAX: a pack blob
+    assert len(packs) == 1 and inline_packs(blobs) == {}
+    assert backend.store.size(next(iter(packs))) == len(state(0))  # every chunk of the first state, once
     second = put(blobs, state(8))
-    added = {d: n for d, n in inline_packs(blobs).items() if d not in before}
-    assert list(added.values()) == [8 * 16 * 18 * 32 * 2]  # one pack: the 8 new frames (header, players unchanged)
+    assert set(backend.store.digests()) == packs
+    # one inline pack: the 8 new frames (header and players unchanged)
+    assert list(inline_packs(blobs).values()) == [8 * 16 * 18 * 32 * 2]
     check_reads(blobs, first, second)
+    third = put(blobs, state(16))
+    assert len(inline_packs(blobs)) == 2 and set(backend.store.digests()) == packs
     total = sum(inline_packs(blobs).values())
     assert Flusher(blobs.chunks).flush() == total and inline_packs(blobs) == {}
-    packs = set(backend.store.digests())
-    assert len(packs) == 1  # both saves' inline packs gathered into one pack blob: one object, not two per save
-    assert backend.store.size(packs.pop()) == 56 * 16 * 18 * 32 * 2 + len(state(0)) - 48 * 16 * 18 * 32 * 2
+    moved = set(backend.store.digests()) - packs
+    assert len(moved) == 1  # both saves' inline packs gathered into one pack blob: one object, not one per save
+    assert backend.store.size(moved.pop()) == 16 * 16 * 18 * 32 * 2
     check_reads(blobs, first, second)
+    assert blobs.read(third) == state(16)
     tensors, info = read_state(blobs, second, len(state(8)))
     assert info.frame_count == 48 and tensors["players"].sum() == 16
     header = stored_header(state(8))
