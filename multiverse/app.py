@@ -71,7 +71,8 @@ class App:
         raw = open_blob_store(
             settings.blobs_url, access_key=settings.s3_access_key or None, secret_key=settings.s3_secret_key or None
         )
-        blobs = StateBlobs(raw, ChunkStore(meta, raw))  # reads a chunked state's id as its bytes
+        # reads a chunked state's id as its bytes; the journal names this process's pack blobs not yet recorded
+        blobs = StateBlobs(raw, ChunkStore(meta, raw, journal=settings.data_dir / "pack-journal"))
         app = None
         try:
             # Rarity first: it loads its saved indexes (what they lack, and any rebuild, its worker does in the
@@ -90,6 +91,7 @@ class App:
                 threading.Thread(target=fused.warm_up, name="merge-kernels-warm-up", daemon=True).start()
             if wanted & WRITERS:
                 store.recover()  # the spool is this data directory's own
+                blobs.chunks.recover()  # pack blobs put just before a crash, their rows never committed: deleted
                 # The data directory's own blob directory belongs to this process alone, so nothing in its staging
                 # area is in flight; a directory named by --blobs or an S3 bucket may be shared with replicas
                 # whose uploads are in flight: leave those an hour.

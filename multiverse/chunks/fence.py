@@ -1,14 +1,14 @@
-"""The save's half of the collector's protocol: recording a pack or a manifest restarts its grace window, and
-refuses one that a collection is removing.
+"""The save's half of the collector's protocol: recording a manifest restarts its grace window, and refuses one
+that a collection is removing; the chunks a save counts on are touched and re-counted in its commit.
 
-Packs and manifests are named by the SHA-256 of their bytes, so a save may put again the very bytes of a pack or
-manifest that nothing references any more (a deleted world's game replayed, a state saved again after its
-snapshots were pruned). The collector (multiverse/chunks/gc.py) removes one in three steps: it *claims* the row
-(``created_at`` set to minus the claim's time, only while it is older than the grace window and unreferenced),
-deletes the blob, then deletes the row. A save records its pack or manifest by an upsert that sets ``created_at``
-to now unless the row is claimed:
+Manifests are named by the SHA-256 of their bytes, so a save may record again the very manifest that nothing
+references any more (a deleted world's game replayed, a state saved again after its snapshots were pruned). (Pack
+blobs open with random bytes, so no save ever puts another's: multiverse/chunks/store.py.) The collector
+(multiverse/chunks/gc.py) removes one in steps: it *claims* the row (``created_at`` set to minus the claim's time,
+only while it is older than the grace window and unreferenced), then deletes it. A save records its manifest by an
+upsert that sets ``created_at`` to now unless the row is claimed:
 
-- recorded before the claim: the row is young, so the claim fails and the blob stays;
+- recorded before the claim: the row is young, so the claim fails and the manifest stays;
 - claimed first: the upsert finds the claim and the save fails with Unavailable (nothing half-written is
   visible: the snapshot is not committed); a retry after the collection ends stores the bytes anew.
 
@@ -25,12 +25,7 @@ from sqlalchemy.engine import Connection
 
 from multiverse.chunks.keys import among, bound
 from multiverse.errors import FailedPrecondition, Unavailable
-from multiverse.metadata.models import chunk_packs, chunked_states, chunks
-
-
-def record_pack(conn: Connection, insert: Callable[..., Any], digest: str, size: int, now: float) -> None:
-    """Record pack ``digest`` (``insert``: the metadata's dialect INSERT), or restart its grace window."""
-    _record(conn, insert, chunk_packs, chunk_packs.c.digest, dict(digest=digest, size=size, created_at=now), "pack")
+from multiverse.metadata.models import chunked_states, chunks
 
 
 def record_state(conn: Connection, insert: Callable[..., Any], state: str, size: int, count: int, manifest: bytes,
@@ -56,15 +51,11 @@ def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: 
 _HOLD: dict[str, tuple[Any, Any]] = {}  # per dialect: (touch, count), the address list bound as one parameter
 
 
-def hold(conn: Connection, pack: str, present: Sequence[str], now: float, slack: float) -> None:
-    """In the transaction that records a save's chunk rows and manifest: restart the grace window of its new pack
-    (Unavailable if a collection claimed or removed it) and of the stored chunks it counts on (touched unless
-    touched within ``slack``), and check those are all still there (FailedPrecondition otherwise): a save slower
-    than the grace window then fails cleanly instead of recording a state whose bytes were swept under it."""
-    if pack and conn.execute(chunk_packs.update().where(chunk_packs.c.digest == pack, chunk_packs.c.created_at >= 0)
-                             .values(created_at=now)).rowcount != 1:
-        raise Unavailable(f"pack {pack} of this save was collected while the save ran longer than the grace window; "
-                          "nothing was saved: save again", digest=pack)
+def hold(conn: Connection, present: Sequence[str], now: float, slack: float) -> None:
+    """In the transaction that records a save's chunk rows and manifest: restart the grace window of the stored
+    chunks it counts on (touched unless touched within ``slack``), and check those are all still there
+    (FailedPrecondition otherwise): a save slower than the grace window then fails cleanly instead of recording a
+    state whose bytes were swept under it."""
     unique = list(dict.fromkeys(present))
     found, dialect = 0, conn.dialect.name
     if unique and dialect not in _HOLD:

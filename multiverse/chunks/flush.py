@@ -14,8 +14,7 @@ import threading
 
 import sqlalchemy as sa
 
-from multiverse.chunks import fence
-from multiverse.chunks.store import TOUCH_SLACK_S, ChunkStore, Piece
+from multiverse.chunks.store import SALT, ChunkStore, Piece
 from multiverse.metadata.models import chunk_packs, chunks
 
 FLUSH_TARGET = 32 << 20
@@ -57,8 +56,8 @@ class Flusher:
 
         Safe beside saves (each inline pack is one save's, never written again), readers (a read that finds a pack
         gone locates its chunks again), the collector (a claimed pack is left to it) and another flusher: the
-        transaction that repoints the chunk rows deletes exactly the inline packs it read, or rolls back (the pack
-        blob it put is then an orphan with its row, which the collector removes)."""
+        transaction that records the pack blob and repoints the chunk rows deletes exactly the inline packs it read,
+        or rolls back and the pack blob it put is deleted."""
         moved = 0
         while True:
             with self.chunks.meta.transaction() as conn:
@@ -98,20 +97,31 @@ class Flusher:
             at += n
         blob = ""
         if pieces:
-            blob = self.chunks.put_pack([(m["a"], Piece(v)) for m, v in zip(moves, pieces)], at)
+            rows = [{"address": m["a"], "pack_offset": m["offset"], "length": len(v), "checked": ""}
+                    for m, v in zip(moves, pieces)]
+            blob, rows = self.chunks.put_pack([(m["a"], Piece(v)) for m, v in zip(moves, pieces)], rows, at)
+            for m, r in zip(moves, rows):
+                m["offset"] = r["pack_offset"]  # past the pack's salt
         try:
             with self.chunks.meta.transaction(write=True) as conn:
                 if moves:
+                    conn.execute(chunk_packs.insert().values(digest=blob, size=at + SALT,
+                                                             created_at=self.chunks.clock()))
                     conn.execute(chunks.update().where(chunks.c.address == sa.bindparam("a"),
                                                        chunks.c.pack == sa.bindparam("p"))
                                  .values(pack=blob, pack_offset=sa.bindparam("offset")), moves)
-                    fence.hold(conn, blob, [], self.chunks.clock(), TOUCH_SLACK_S)
                 left = conn.execute(sa.select(sa.func.count()).where(chunks.c.pack.in_(pick))).scalar_one()
                 gone = conn.execute(chunk_packs.delete().where(chunk_packs.c.digest.in_(pick),
                                                                chunk_packs.c.data.is_not(None),
                                                                chunk_packs.c.created_at >= 0)).rowcount
                 if left or gone != len(pick):
                     raise _Raced
-        except _Raced:
-            return False
+        except BaseException as exc:
+            if blob:
+                self.chunks.abandon_pack(blob)  # rolled back: the pack blob put for it goes
+            if isinstance(exc, _Raced):
+                return False
+            raise
+        if blob:
+            self.chunks.settled(blob)
         return True

@@ -3,14 +3,15 @@
 A save's new chunks go into one pack, back to back. A small pack (a sliding window's few new frames: up to
 INLINE_MAX) is *inline*: its bytes are a row of ``chunk_packs``, written in the save's own commit, so a save costs one
 durable write (the metadata's) instead of a blob's fsyncs plus the metadata's; ``flush.Flusher`` later gathers
-inline packs into pack blobs. A big pack (a first save, a mask cross's new frames) is a blob, under the SHA-256 of
-its bytes, recorded in ``chunk_packs`` before its bytes are put so that the collector finds one a crash left
-behind. The ``chunks`` table says where each chunk is (pack, offset, length) and what its values were checked as;
+inline packs into pack blobs. A big pack (a first save, a mask cross's new frames) is a blob: 16 random bytes and
+the chunks, under the SHA-256 of those, so that it is its put's alone (a failed save deletes its own; no other save
+ever counts on it), named in a journal of the process's own until its row commits in the save's transaction (a
+crash in between: ``recover`` deletes it at the next start). The ``chunks`` table says where each chunk is (pack, offset, length) and what its values were checked as;
 ``chunked_states`` holds each state's manifest (multiverse/chunks/cut.py), whose SHA-256 is the state's id.
 
 ``stage`` gets a state ready (puts a big pack's blob; checks every chunk it counts on is stored) and returns a
-``Staged`` whose ``write(conn)`` records the inline pack, the chunk rows and the manifest in the caller's
-transaction: the save's commit, so the state and the snapshot naming it appear together or not at all.
+``Staged`` whose ``write(conn)`` records the pack's row (inline: with its bytes), the chunk rows and the manifest in
+the caller's transaction, one write transaction per save: the save's commit, so the state and the snapshot naming it appear together or not at all.
 ``touched_at`` on a chunk row is the last time a save counted on it (an offer that found it present, a manifest
 that names it): the collector never removes a chunk touched within its grace window, which is what makes a save
 safe against a collection running beside it (multiverse/chunks/gc.py, fence.py).
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
+import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +42,7 @@ from multiverse.metadata.models import chunk_packs, chunked_states, chunks
 
 BATCH = 500  # rows per INSERT (SQLite's bound parameters)
 KEYS_PER_QUERY = 1 << 16  # addresses per lookup (one parameter: multiverse/chunks/keys.py)
+SALT = 16  # random bytes opening every pack blob: each is its put's own
 INLINE_MAX = 256 << 10  # a save's new chunks up to this go inline, in its own transaction (one durable write)
 MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
@@ -72,6 +77,7 @@ class Staged:
     manifest: Manifest
     new_bytes: int  # chunk bytes stored anew
     write: Callable[[Any], None]
+    blob: str = ""  # the pack blob put for it ("" for none: inline or nothing new)
 
 
 @dataclass(frozen=True)
@@ -83,8 +89,14 @@ class Piece:
 
 
 class ChunkStore:
-    def __init__(self, meta: Any, blobs: Any, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, meta: Any, blobs: Any, clock: Callable[[], float] = time.time, *,
+                 journal: Path | None = None) -> None:
+        """``journal``: a directory of this process's own (in its data directory) naming the pack blobs put whose
+        rows have not committed yet (``recover``); None: none kept (a crash may leave an unrecorded pack blob)."""
         self.meta, self.blobs, self.clock = meta, blobs, clock
+        self.journal = journal
+        if journal is not None:
+            journal.mkdir(parents=True, exist_ok=True)
         self._manifests: OrderedDict[str, Manifest] = OrderedDict()
         self._lock = threading.Lock()
         self._sql: dict[str, tuple[Any, Any]] = {}
@@ -125,10 +137,15 @@ class ChunkStore:
         fresh = [(a, p) for a, p in pieces.items() if a not in have]
         rows, size = _rows(fresh)
         if rows:
-            pack = self.put_pack(fresh, size)
-            with self.meta.transaction(write=True) as conn:
-                fence.hold(conn, pack, [], self.clock(), TOUCH_SLACK_S)  # the pack is still its own (fence.py)
-                self._insert_rows(conn, rows, pack, self.clock())
+            pack, rows = self.put_pack(fresh, rows, size)
+            try:
+                with self.meta.transaction(write=True) as conn:
+                    conn.execute(chunk_packs.insert().values(digest=pack, size=size + SALT, created_at=self.clock()))
+                    self._insert_rows(conn, rows, pack, self.clock())
+            except BaseException:
+                self.abandon_pack(pack)
+                raise
+            self.settled(pack)
         return size
 
     def put_manifest(self, manifest: Manifest) -> str:
@@ -147,8 +164,12 @@ class ChunkStore:
             located: dict[str, Location] | None = None) -> str:
         """``stage`` and record in one transaction of its own; returns the state's id."""
         staged = self.stage(manifest, new, verified=verified, located=located)
-        with self.meta.transaction(write=True) as conn:
-            staged.write(conn)
+        try:
+            with self.meta.transaction(write=True) as conn:
+                staged.write(conn)
+        except BaseException:
+            self.abandon(staged)
+            raise
         self.remember(staged)
         return staged.state
 
@@ -160,9 +181,10 @@ class ChunkStore:
         and re-counts the stored chunks in the committing transaction whatever the caller did.
 
         The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
-        into a pack blob put now (its row first, so a crash's orphan is found). ``Staged.write(conn)`` records the
-        rest in the caller's transaction (a save's commit: one durable write for chunks, manifest and record);
-        then ``remember``. Until it commits nothing of the state is visible."""
+        into a pack blob put now (``put_pack``: unique to this save, journalled until its row commits).
+        ``Staged.write(conn)`` records the rest in the caller's transaction (a save's commit: one write transaction
+        for pack row, chunks, manifest and record); then ``remember`` (committed) or ``abandon`` (not: the pack
+        blob goes). Until it commits nothing of the state is visible."""
         if not verified:
             _verify(new)
         have = self.locate(manifest.addresses, touch=True) if located is None else located
@@ -174,8 +196,9 @@ class ChunkStore:
         fresh = [(a, p) for a, p in new.items() if a not in have]
         rows, at = _rows(fresh)
         inline = b""
-        if at > INLINE_MAX:
-            pack = self.put_pack(fresh, at)
+        blob = at > INLINE_MAX
+        if blob:
+            pack, rows = self.put_pack(fresh, rows, at)
         elif fresh:
             pack, inline = uuid.uuid4().hex, b"".join(bytes(p.data) if isinstance(p.data, memoryview) else p.data
                                                       for _, p in fresh)
@@ -189,27 +212,67 @@ class ChunkStore:
             now = self.clock()
             if inline:
                 conn.execute(chunk_packs.insert().values(digest=pack, size=at, created_at=now, data=inline))
-            fence.hold(conn, "" if inline else pack, present, now, TOUCH_SLACK_S)
+            elif blob:
+                conn.execute(chunk_packs.insert().values(digest=pack, size=at + SALT, created_at=now))
+            fence.hold(conn, present, now, TOUCH_SLACK_S)
             self._insert_rows(conn, rows, pack, now)
             # recorded, or its grace window restarted; Unavailable while a collection removes it (fence.py)
             fence.record_state(conn, self.meta.insert, state, manifest.size, len(manifest.addresses), encoded, now)
 
-        return Staged(state, manifest, at, write)
+        return Staged(state, manifest, at, write, pack if blob else "")
 
     def remember(self, staged: Staged) -> None:
-        """After ``staged`` committed: its manifest is kept at hand (the rarity worker reads the state next)."""
+        """After ``staged`` committed: its manifest is kept at hand (the rarity worker reads the state next), its
+        pack blob's journal entry goes."""
         self._remember(staged.state, staged.manifest)
+        if staged.blob:
+            self.settled(staged.blob)
 
-    def put_pack(self, fresh: list[tuple[str, Piece]], size: int) -> str:
-        """Put ``fresh`` as one pack blob, its row first; returns the pack's digest."""
-        h = hashlib.sha256()
+    def abandon(self, staged: Staged) -> None:
+        """After ``staged`` did not commit (a moved head, a refusal, an error): its pack blob goes."""
+        if staged.blob:
+            self.abandon_pack(staged.blob)
+
+    # -- pack blobs: unique to the save that puts them, journalled until their row commits ----------------------
+    def put_pack(self, fresh: list[tuple[str, Piece]], rows: list[dict[str, Any]],
+                 size: int) -> tuple[str, list[dict[str, Any]]]:
+        """Put ``fresh`` as one pack blob: SALT random bytes, then the chunks back to back, so the blob is this
+        put's alone (no other save can count on it, so one that fails can delete it). Its name goes into the
+        journal first, so that ``recover`` finds it if the process dies before its row commits. Returns (its
+        digest, ``rows`` with their offsets past the salt); the caller records the row in its transaction, then
+        ``settled`` (committed) or ``abandon_pack`` (not)."""
+        salt = os.urandom(SALT)
+        h = hashlib.sha256(salt)
         for _, p in fresh:
             h.update(p.data)
         pack = h.hexdigest()
-        with self.meta.transaction(write=True) as conn:  # first, so that a crash's orphan pack is found
-            fence.record_pack(conn, self.meta.insert, pack, size, self.clock())  # as record_state (fence.py)
-        self.blobs.put_stream((p.data for _, p in fresh), pack)
-        return pack
+        if self.journal is not None:
+            (self.journal / pack).touch()
+        self.blobs.put_stream(itertools.chain([salt], (p.data for _, p in fresh)), pack)
+        return pack, [{**r, "pack_offset": r["pack_offset"] + SALT} for r in rows]
+
+    def settled(self, pack: str) -> None:
+        if self.journal is not None:
+            (self.journal / pack).unlink(missing_ok=True)
+
+    def abandon_pack(self, pack: str) -> None:
+        """Delete pack blob ``pack`` unless its row committed after all (checked: the pack is this process's alone)."""
+        with self.meta.transaction() as conn:
+            recorded = conn.execute(sa.select(chunk_packs.c.digest).where(chunk_packs.c.digest == pack)).first()
+        if recorded is None:
+            self.blobs.delete(pack)
+        self.settled(pack)
+
+    def recover(self) -> int:
+        """Delete the pack blobs this process put whose rows never committed (it died in between); returns how many
+        journal entries it settled. Run on start-up, before any save."""
+        if self.journal is None:
+            return 0
+        self.journal.mkdir(parents=True, exist_ok=True)
+        names = [p.name for p in self.journal.iterdir() if len(p.name) == 64]
+        for name in names:
+            self.abandon_pack(name)
+        return len(names)
 
     def _insert_rows(self, conn: Any, rows: list[dict[str, Any]], pack: str, now: float) -> None:
         for i in range(0, len(rows), BATCH):

@@ -188,15 +188,19 @@ class Store:
             staged = self._stage_chunks(spool, check, space.vocab_size)
             state = staged.state
             record = self._record(who, req, world, parent, state, info)
-            committed, created = self.meta.commit_snapshot(
-                record,
-                head=req.head,
-                expected=parent.id if parent else None,
-                idempotency_key=req.idempotency_key,
-                principal=who.name,
-                vectors=vectors(),
-                also=staged.write,  # the new chunks, inline, and the manifest: one transaction with the record
-            )
+            try:
+                committed, created = self.meta.commit_snapshot(
+                    record,
+                    head=req.head,
+                    expected=parent.id if parent else None,
+                    idempotency_key=req.idempotency_key,
+                    principal=who.name,
+                    vectors=vectors(),
+                    also=staged.write,  # the new chunks (or their pack's row) and the manifest: one transaction
+                )
+            except BaseException:
+                self.chunks.abandon(staged)  # a pack blob put for it goes
+                raise
             self.chunks.remember(staged)
         finally:
             spool.unlink(missing_ok=True)

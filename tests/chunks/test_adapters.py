@@ -12,7 +12,7 @@ import torch
 from multiverse.chunks.blobs import StateBlobs
 from multiverse.chunks.cut import cut
 from multiverse.chunks.flush import Flusher
-from multiverse.chunks.store import ChunkStore, Piece
+from multiverse.chunks.store import SALT, ChunkStore, Piece
 from multiverse.errors import Corrupt, FailedPrecondition
 from multiverse.metadata import open_metadata
 from multiverse.metadata.models import chunk_packs
@@ -61,7 +61,7 @@ def test_a_window_is_a_pack_blob_then_one_inline_pack_per_save_and_reads_back_wh
     first = put(blobs, state(0))
     packs = set(backend.store.digests())  # 48 frames: 1.7 MB of new chunks, over INLINE_MAX: a pack blob
     assert len(packs) == 1 and inline_packs(blobs) == {}
-    assert backend.store.size(next(iter(packs))) == len(state(0))  # every chunk of the first state, once
+    assert backend.store.size(next(iter(packs))) == SALT + len(state(0))  # every chunk of the first state, once
     second = put(blobs, state(8))
     assert set(backend.store.digests()) == packs
     # one inline pack: the 8 new frames (header and players unchanged)
@@ -73,7 +73,7 @@ def test_a_window_is_a_pack_blob_then_one_inline_pack_per_save_and_reads_back_wh
     assert Flusher(blobs.chunks).flush() == total and inline_packs(blobs) == {}
     moved = set(backend.store.digests()) - packs
     assert len(moved) == 1  # both saves' inline packs gathered into one pack blob: one object, not one per save
-    assert backend.store.size(moved.pop()) == 16 * 16 * 18 * 32 * 2
+    assert backend.store.size(moved.pop()) == SALT + 16 * 16 * 18 * 32 * 2
     check_reads(blobs, first, second)
     assert blobs.read(third) == state(16)
     tensors, info = read_state(blobs, second, len(state(8)))

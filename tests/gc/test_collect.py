@@ -119,24 +119,5 @@ def test_only_admins_and_a_safe_grace(env, monkeypatch):
     assert env.meta.get_world("a").deleted_at is None
 
 
-def test_a_pack_being_collected_is_never_reused(local_env):
-    """A save that puts the very bytes of a pack the collector has claimed fails (Unavailable) instead of counting
-    on a blob about to go; the next collection finishes the claim and the save then succeeds."""
-    env = local_env
-    data = window(2000)
-    manifest, pieces = cut(data)
-    fresh = {a: Piece(p) for a, p in zip(manifest.addresses, pieces)}
-    env.store.chunks.put_chunks(fresh)
-    with env.meta.transaction(write=True) as conn:  # what a collector that died after its claim leaves
-        conn.execute(sa.text("UPDATE chunks SET touched_at = 0"))
-        conn.execute(sa.text("DELETE FROM chunks"))
-        conn.execute(sa.text("UPDATE chunk_packs SET created_at = -1"))
-    with pytest.raises(errors.Unavailable, match="garbage collection is removing a pack"):
-        env.store.chunks.put_chunks(fresh)
-    assert env.house.collect(ADMIN, 0.0).swept["packs"].count == 1
-    env.store.chunks.put_chunks(fresh)
-    assert env.store.chunks.read_chunk(manifest.addresses[1]) == bytes(pieces[1])
-
-
 def test_token_table_is_read_by_name():
     assert keep.TOKENS.name == tables.tokens.name and "snapshot" in tables.tokens.c
