@@ -10,8 +10,8 @@ Errors: ``NotFound``, ``AlreadyExists``, ``HeadMoved``, ``Unavailable`` from ``m
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from multiverse.metadata.commitlog import IndexPointer
 from multiverse.metadata.events import Commits
@@ -73,9 +73,11 @@ class Metadata(Protocol):
         idempotency_key: str = "",
         principal: str = "",
         vectors: Sequence[tuple[str, str, int]] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         """In one transaction: if (principal, world, idempotency_key) was seen, return (that snapshot, False) and
-        change nothing. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
+        change nothing. ``also(conn)``: more writes of the same transaction (a chunked state's pack, chunk rows and
+        manifest: multiverse/chunks/store.py), made unless the key replays. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
         yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
         record ``vectors`` ((sha256, kind, index) of each distinct vector the state holds,
         ``multiverse.state.vectors.state_vectors``) as discovered by it where no earlier commit holds them (None: queue the

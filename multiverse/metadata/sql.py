@@ -221,7 +221,7 @@ class SqlMetadata(LineageReads, CommitLog):
         idempotency_key: str = "",
         principal: str = "",
         vectors: Sequence[tuple[str, str, int]] | None = None,
-        also: Callable[[Connection], None] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         """``also(conn)``: more writes that must commit with the record or not at all (a chunked state's chunk rows and
         manifest, multiverse/chunks/store.py), run in the transaction unless an idempotency key replays."""
@@ -249,7 +249,7 @@ class SqlMetadata(LineageReads, CommitLog):
         key: str,
         principal: str,
         vectors: Sequence[tuple[str, str, int]] | None,
-        also: Callable[[Connection], None] | None = None,
+        also: Callable[[Any], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         if key:
             seen = conn.execute(
