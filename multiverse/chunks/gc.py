@@ -124,7 +124,7 @@ class Collector:
             live.update(manifest.addresses)
         out.kept_snapshots, out.kept_states, out.live_chunks = len(kept_ids), len(states), len(live)
         dead = self._sweep_chunks(out, live, cutoff)
-        self._sweep_packs(out, dead, guarded, cutoff, start)
+        self._sweep_packs(out, dead, cutoff, start)
         self._sweep_manifests(out, states, cutoff, start)
         self._sweep_whole(out, guarded, cutoff)
         self._held(out, dead)
@@ -171,8 +171,8 @@ class Collector:
         return dead
 
     # -- 3: packs ---------------------------------------------------------------------------------------
-    def _sweep_packs(self, out: Collection, dead: dict[str, list[tuple[str, int]]], guarded: set[str],
-                     cutoff: float, start: float) -> None:
+    def _sweep_packs(self, out: Collection, dead: dict[str, list[tuple[str, int]]], cutoff: float,
+                     start: float) -> None:
         old = (chunk_packs.c.created_at >= 0) & (chunk_packs.c.created_at < cutoff)
         with self.meta.transaction() as conn:
             if out.dry_run:  # the packs whose every row is dead (or that have none)
@@ -183,8 +183,8 @@ class Collector:
             else:
                 rows = conn.execute(sa.select(chunk_packs.c.digest, chunk_packs.c.size)
                                     .where(old, ~_has_chunks())).all()
-            states = _among(conn, chunked_states.c.id, [d for d, _ in rows])
-        rows = [(d, size) for d, size in rows if d not in guarded and d not in states]  # the same bytes named otherwise
+        # (a pack blob opens with random bytes and a manifest lives in its row: no pack ever shares a digest with a
+        # state or a rarity index, so none needs guarding here)
         if out.dry_run:
             for _, size in rows:
                 out.swept["packs"].add(size)
@@ -202,10 +202,8 @@ class Collector:
     def _sweep_manifests(self, out: Collection, states: set[str], cutoff: float, start: float) -> None:
         old = (chunked_states.c.created_at >= 0) & (chunked_states.c.created_at < cutoff)
         with self.meta.transaction() as conn:
-            rows = [(s, n) for s, n in conn.execute(sa.select(chunked_states.c.id, chunked_states.c.chunk_count)
-                                                    .where(old)) if s not in states]
-            packs = _among(conn, chunk_packs.c.digest, [s for s, _ in rows])
-        counts = {s: n for s, n in rows if s not in packs}
+            counts = {s: n for s, n in conn.execute(sa.select(chunked_states.c.id, chunked_states.c.chunk_count)
+                                                    .where(old)) if s not in states}
         if out.dry_run:
             for n in counts.values():
                 out.swept["manifests"].add(manifest_bytes(n))

@@ -129,30 +129,6 @@ class ChunkStore:
         return [i for i, a in enumerate(addresses) if a not in have]
 
     # -- writing -------------------------------------------------------------------------------------------
-    def put_chunks(self, pieces: dict[str, Piece]) -> int:
-        """Store the chunks ``{address: Piece}`` that are not stored yet as one pack (each piece is checked against
-        its address first: Corrupt, nothing stored); returns the bytes written."""
-        _verify(pieces)
-        have = self.locate(list(pieces), touch=True)
-        fresh = [(a, p) for a, p in pieces.items() if a not in have]
-        rows, size = _rows(fresh)
-        if rows:
-            pack, rows = self.put_pack(fresh, rows, size)
-            try:
-                with self.meta.transaction(write=True) as conn:
-                    conn.execute(chunk_packs.insert().values(digest=pack, size=size + SALT, created_at=self.clock()))
-                    self._insert_rows(conn, rows, pack, self.clock())
-            except BaseException:
-                self.abandon_pack(pack)
-                raise
-            self.settled(pack)
-        return size
-
-    def put_manifest(self, manifest: Manifest) -> str:
-        """Store ``manifest`` (every chunk it names must be stored: FailedPrecondition naming the first that is not)
-        and return the state's id. Its chunks are touched, so they outlive any collection for the grace window."""
-        return self.put(manifest, {})
-
     def put_state(self, data: bytes | memoryview, pieces: Sequence[memoryview], manifest: Manifest,
                   checked: Sequence[str], *, verified: bool = False) -> str:
         """A whole state file already cut (``cut.cut``), its chunks checked as ``checked[i]``: store what is new,

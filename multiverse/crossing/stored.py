@@ -7,7 +7,7 @@ crosses a tensor's edge. The manifest is the one ``cut.cut`` gives for the joine
 the one a client recomputes from the bytes it loads, and the same child stored twice is one state.
 
 A k-point cross copies whole frames bit for bit (merge_kernels' selection operators), so every chunk of its
-frames is already stored under its parents, and ``ChunkStore.put_chunks`` writes only its header and player
+frames is already stored under its parents, and ``ChunkStore.put`` writes only its header and player
 chunks: a 512-frame child of 9.4 MB stores about 2 KB anew. A spatial mask mixes parents inside each frame, so
 its frames are new bytes and are stored as such.
 

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 import torch
 
 from multiverse import errors
-from multiverse.chunks.cut import address, cut
+from multiverse.chunks.cut import Manifest, address, cut
+from multiverse.chunks.store import Piece
 from multiverse.metadata.models import chunked_states, chunks
 from multiverse.records import SnapshotRecord
 from multiverse.state.format import encode_state, stored_header
@@ -151,8 +152,8 @@ def test_a_stored_chunk_checked_as_another_dtype_is_read_and_checked(oasis):
     frames = torch.full((1, 8), 7, dtype=torch.int16)  # 7 is outside the vocabulary 0..3
     bad = encode_state(frames, torch.zeros((0, 8)), space="ids", players=[], timeline=[])
     m, pieces = cut(bad)
-    oasis.app.store.chunks.put_chunks({m.addresses[1]: __import__("multiverse.chunks.store", fromlist=["Piece"]).Piece(
-        pieces[1], "")})  # the same 16 bytes, stored as raw bytes (as a header's would be)
+    raw = Manifest(len(pieces[1]), (m.addresses[1],), (len(pieces[1]),))  # the same 16 bytes, stored as raw bytes
+    oasis.app.store.chunks.put(raw, {m.addresses[1]: Piece(pieces[1], "")})  # (as a header's would be)
     with pytest.raises(errors.InvalidArgument) as e:
         oasis.server.save_snapshot("t", bad)
     assert e.value.field == "state.frames" and "token ids" in str(e.value)
