@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,8 +36,7 @@ import sqlalchemy as sa
 
 from multiverse.chain import Chain, ChainEvent
 from multiverse.errors import FailedPrecondition, InvalidArgument, MultiverseError
-from multiverse.metadata.leases import Lease, Leases
-from multiverse.metadata.models import leases
+from multiverse.metadata.leases import Lease, LeaseLost, Leases, fence, holder_id
 
 from .db import EventRow, MarketDb
 
@@ -68,19 +64,11 @@ class Leadership:
     leading: bool
 
 
-class LeaseLost(FailedPrecondition):
-    """The indexer's lease passed to another holder: the write it was about to make was rolled back."""
-
-
-def process_holder() -> str:
-    """This process's holder id for leases (host:pid:random; the random part tells apart containers that share a
-    host name and pid)."""
-    return _holder(socket.gethostname(), os.getpid())
-
-
 @functools.cache
-def _holder(host: str, pid: int) -> str:
-    return f"{host}:{pid}:{secrets.token_hex(3)}"
+def process_holder() -> str:
+    """This process's holder id for the indexer's lease (one per process: its indexers share it, so a ``sync()``
+    called directly works beside the polling thread)."""
+    return holder_id()
 
 
 class Indexer:
@@ -158,16 +146,7 @@ class Indexer:
         if lease is None:
             raise LeaseLost(f"indexer {self.holder} does not hold {self.lease_name}", lease=self.lease_name)
         expires = self._clock() + self.lease_ttl_s
-        done = conn.execute(
-            leases.update()
-            .where(leases.c.name == lease.name, leases.c.holder == lease.holder, leases.c.token == lease.token)
-            .values(expires_at=expires)
-        ).rowcount
-        if done != 1:
-            raise LeaseLost(
-                f"the lease {lease.name} (token {lease.token}) passed to another indexer; this write was not made",
-                lease=lease.name,
-            )
+        fence(conn, lease, "the indexer's write", expires_at=expires)
         self._lease = replace(lease, expires_at=expires)
 
     def _standing_by(self) -> SyncResult:

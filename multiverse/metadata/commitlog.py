@@ -24,17 +24,13 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from multiverse.errors import FailedPrecondition, InvalidArgument
+from multiverse.errors import InvalidArgument
 from multiverse.metadata import _rows
-from multiverse.metadata.leases import Lease
-from multiverse.metadata.models import leases, rarity_indexes, snapshots, worlds
+from multiverse.metadata.leases import Lease, fence
+from multiverse.metadata.models import rarity_indexes, snapshots, worlds
 from multiverse.records import SnapshotRecord, SpaceRecord
 
 COMMIT_LOCK_KEY = 0x6D76_7365_7100  # PostgreSQL advisory lock id ("mvseq"): held by a committer from its seq on
-
-
-class LeaseLost(FailedPrecondition):
-    """The writer's lease is no longer its own (it expired and another holder took it): its write is refused."""
 
 
 @dataclass(frozen=True)
@@ -109,14 +105,7 @@ class CommitLog:
         with self._transaction(write=True) as conn:
             self._space(conn, space)  # NotFound for a space that is not registered
             if lease is not None:
-                held = conn.execute(
-                    sa.select(leases.c.holder, leases.c.token).where(leases.c.name == lease.name).with_for_update()
-                ).first()
-                if held is None or (held[0], held[1]) != (lease.holder, lease.token):
-                    raise LeaseLost(
-                        f"lease {lease.name!r} (token {lease.token}) is no longer held by {lease.holder!r}: another "
-                        f"worker took it over, so the rarity index of {space!r} is not pointed at {manifest[:12]}",
-                        lease=lease.name, space=space)
+                fence(conn, lease, f"the pointer of the rarity index of {space!r} at {manifest[:12]}")
             before = conn.execute(
                 sa.select(rarity_indexes.c.manifest).where(rarity_indexes.c.space == space).with_for_update()
             ).scalar_one_or_none()

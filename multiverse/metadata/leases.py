@@ -15,15 +15,42 @@ TTL should exceed the clock skew between hosts by a wide margin.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from multiverse.errors import InvalidArgument
+from multiverse.errors import FailedPrecondition, InvalidArgument
 from multiverse.metadata.models import leases
+
+
+class LeaseLost(FailedPrecondition):
+    """The writer's lease is no longer its own (it expired and another holder took it): its write is refused."""
+
+
+def holder_id() -> str:
+    """A new holder id, host:pid:random (the random part tells apart two holders of one process, and containers
+    that share a host name and pid)."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def fence(conn: Any, lease: Lease, what: str, expires_at: float | None = None) -> None:
+    """In the caller's write transaction: lock ``lease``'s row and raise LeaseLost (the transaction then rolls back,
+    so ``what`` is not written) unless the lease is still its holder's, same token; with ``expires_at`` extend it.
+    The row lock orders the write before any takeover, or the takeover before the write, which then fails."""
+    done = conn.execute(
+        leases.update()
+        .where(leases.c.name == lease.name, leases.c.holder == lease.holder, leases.c.token == lease.token)
+        .values(expires_at=leases.c.expires_at if expires_at is None else expires_at)
+    ).rowcount
+    if done != 1:
+        raise LeaseLost(f"lease {lease.name!r} (token {lease.token}) is no longer held by {lease.holder!r}: another "
+                        f"holder took it over, so {what} was not written", lease=lease.name)
 
 
 @dataclass(frozen=True)

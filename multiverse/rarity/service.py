@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from multiverse.errors import InvalidArgument, MultiverseError, Unavailable
-from multiverse.metadata.commitlog import LeaseLost
+from multiverse.metadata.leases import LeaseLost
 from multiverse.metadata.leases import Lease
 from multiverse.rarity.answers import Answers
 from multiverse.rarity.engine import RarityEngine

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import socket
-import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from multiverse.metadata.leases import Lease, Leases
+from multiverse.metadata.leases import Lease, Leases, holder_id
 from multiverse.metadata.models import leases as lease_rows
 
 SPACE_PREFIX, WORKER_PREFIX = "rarity:", "rarity-worker:"
@@ -30,7 +27,7 @@ SPACE_PREFIX, WORKER_PREFIX = "rarity:", "rarity-worker:"
 
 def default_holder() -> str:
     """host:pid:random, unique per service (two services of one process are two workers)."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return holder_id()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from multiverse.errors import InvalidArgument, NotFound
 from multiverse.metadata import open_metadata
-from multiverse.metadata.commitlog import LeaseLost
+from multiverse.metadata.leases import LeaseLost
 from multiverse.metadata.leases import Leases
 from multiverse.records import SpaceRecord
 from tests.metadata.factory import SPACE, snap, world
