@@ -199,13 +199,17 @@ class Worker:
             space = self._space_record(name)
             engine, items, known = self.engine(name), [], []
             reader = ChunkReader(self.blobs, space, engine) if self.reuse_chunks else None
+            batch_ids: set[str] = set()
             for item in group:
                 record = item.record
                 if record.id in engine.unscorable:
                     continue
-                if engine.has_snapshot(record.id):  # already added (by a rebuild that listed it)
+                # already added (by a rebuild that listed it), or queued twice into this very batch (the start's
+                # backlog and the follower's catch-up from the pointer's seq can both queue it): added once
+                if engine.has_snapshot(record.id) or record.id in batch_ids:
                     known.append(record.id)
                     continue
+                batch_ids.add(record.id)
                 try:
                     frames, players = reader.read(record) if reader else snapshot_vectors(self.blobs, record, space)
                 except Exception as exc:
