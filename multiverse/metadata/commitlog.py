@@ -75,6 +75,13 @@ class CommitLog:
             records = self._load(conn, ids)
         return [records[sid] for sid in ids]
 
+    def count_after(self, seq: int, space: str) -> int:
+        """How many snapshots of worlds of ``space`` committed after ``seq``."""
+        query = (sa.select(sa.func.count()).select_from(snapshots.join(worlds, worlds.c.name == snapshots.c.world))
+                 .where(snapshots.c.seq > seq, worlds.c.space == space))
+        with self._transaction() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def last_seq(self) -> int:
         """The seq of the newest commit (0: none yet)."""
         with self._transaction() as conn:

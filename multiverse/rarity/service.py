@@ -5,8 +5,8 @@ commitlog.py), not an in-process listener, so a worker in another process than t
 follower thread (``follow.py``) polls it for each space this process holds and queues what the space's engine
 lacks; one worker thread (``worker.py``) embeds, scores and adds it, in commit order. ``snapshot_saved`` (subscribed
 to ``meta.commits`` where the store runs in this process) only wakes the follower early. ``wait_scored(snapshot_id)``
-blocks until a snapshot is in the index this process serves; ``pending`` counts what is queued. ``watch`` streams
-newly scored vectors at or above a tier. Reads are in ``answers.py``.
+blocks until a snapshot is in the index this process serves; ``pending`` counts what is committed and not scored
+yet. ``watch`` streams newly scored vectors at or above a tier. Reads are in ``answers.py``.
 
 Roles (``role``): ``embedded`` (one process scores every space, without leases: ``multiverse up``); ``worker``
 (spaces spread over the workers by lease, each its fair share: ``tenure.py``); ``reader`` (scores nothing: the HTTP
@@ -205,9 +205,13 @@ class RarityService(Worker, Follower, Answers):
 
     @property
     def pending(self) -> int:
-        """Snapshots committed but not scored yet (a rebuild and the start-up checkpoint count one each)."""
+        """Snapshots committed but not scored yet: those queued (a rebuild and the start-up checkpoint count one
+        each) and those of held spaces the follower has not fetched yet (a save it has not polled for: a save that
+        returned is never missing from it)."""
         with self._lock:
-            return self._queued
+            queued = self._queued
+            fetched = {n: self._fetched[n] for n in self._held if n in self._fetched and n not in self._rebuilding}
+        return queued + sum(self.meta.count_after(seq, name) for name, seq in fetched.items())
 
     def wait_scored(self, snapshot: str, timeout: float = 30.0) -> bool:
         """Block until ``snapshot`` is in the index this process serves (True) or ``timeout`` passes (False): one

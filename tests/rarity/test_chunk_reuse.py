@@ -7,6 +7,7 @@ a state stored whole before chunking scores as before."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,33 @@ def test_a_chunk_forgotten_between_read_and_add_is_retried_never_scored_wrong(st
     assert not engine.has_snapshot(records[1].id)
     got, failed = _score(engine, store, records[1:], reader)  # read again: all of it now
     assert not failed and got[records[1].id]["frame"].new_points == 8
+
+
+def test_a_snapshot_queued_twice_into_one_batch_is_added_once(store, tmp_path):
+    """The follower's catch-up and a retry from just before a stuck snapshot can both queue one snapshot; when
+    both copies land in one batch it is added to the index once (as it is when they land in two)."""
+    from multiverse.rarity.worker import Fetched
+
+    frames = stream(OASIS, 40)
+    rarity = RarityService.open(store.meta, store.blobs, tmp_path / "rarity")
+    try:
+        first = save(store, "w", state(OASIS, frames[:16]))
+        assert rarity.wait_scored(first.id, timeout=60)
+        with rarity._lock:  # the follower cannot queue, and the worker cannot score, until it is let go
+            again = save(store, "w", state(OASIS, frames[16:40]))
+            epoch = rarity._epochs["oasis"]
+            rarity._enqueue(Fetched(first, "oasis", epoch))  # scored already: the worker takes it and waits
+            time.sleep(0.3)
+            rarity._enqueue(Fetched(again, "oasis", epoch))
+            rarity._enqueue(Fetched(again, "oasis", epoch))  # both behind it: gathered into one batch
+        assert rarity.wait_scored(again.id, timeout=60) and rarity.wait_idle(timeout=60)
+        engine = rarity.engine("oasis")
+        assert engine.stats()["frame"].ids == 16 + 24 and engine.stats()["frame"].points == 40
+        once = RarityEngine.for_space(OASIS)  # each snapshot added once, in a batch of its own
+        for r in (first, again):
+            frames_, players = snapshot_vectors(store.blobs, r, OASIS)
+            once.add_snapshots([(r.id, r.world, frames_, players)])
+        out = open_blob_store(str(tmp_path / "out"))
+        assert engine.save(out) == once.save(out)  # the same index, lists, scores and calibration
+    finally:
+        rarity.close()

@@ -4,6 +4,7 @@ scored twice, and a damaged pointer costs a rebuild, never a wrong score."""
 from __future__ import annotations
 
 import json
+import time
 
 import sqlalchemy as sa
 
@@ -142,5 +143,25 @@ def test_a_failed_flush_keeps_scoring_and_the_next_flush_saves(tmp_path):
         pointer = app.meta.rarity_manifests()["tokens"]
         loaded = RarityEngine.load(app.blobs, pointer)
         assert loaded.has_snapshot(first) and loaded.has_snapshot(second)
+    finally:
+        app.close()
+
+
+def test_pending_counts_a_save_the_follower_has_not_fetched_yet(tmp_path):
+    """``pending`` (RarityStats.pending) is every committed snapshot not scored yet, so a client that saves and
+    then waits for it to reach 0 sees its save scored; before, it counted only what the follower had queued."""
+    settings = Settings(data_dir=tmp_path / "data")
+    app = App.open(settings)
+    try:
+        app.store.register_space(ADMIN, TOKENS)
+        app.store.create_world(ADMIN, "t1", "tokens")
+        first = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=1))
+        assert app.rarity.wait_scored(first) and app.rarity.wait_idle() and app.rarity.pending == 0
+        with app.rarity._lock:  # the follower cannot fetch, nor the worker score, until it is let go
+            later = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=2))
+            assert app.rarity.pending == 1
+        while app.rarity.pending:
+            time.sleep(0.05)
+        assert app.rarity.wait_scored(later, timeout=0)
     finally:
         app.close()
