@@ -34,15 +34,7 @@ from multiverse.rarity import stage as stage_mod
 from multiverse.rarity.calibrate import Calibration
 from multiverse.rarity.embed import make_embedder
 from multiverse.rarity.population import Population
-from multiverse.rarity.types import (
-    KINDS,
-    AddResult,
-    KindStats,
-    Neighbor,
-    RarityConfig,
-    RarityScore,
-    VectorId,
-)
+from multiverse.rarity.types import KINDS, AddResult, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
 from multiverse.records import SpaceRecord
 
 # One batch of a replay: (kind, vectors, snapshot, world, indices or None)
@@ -238,6 +230,15 @@ class RarityEngine:
             pop = self.population(vid.kind)
             row, key = pop.registry.row_of(vid.snapshot, vid.index, vid.kind)
             return reads.member_scores(pop, np.array([row]), np.array([key]))[0]
+
+    def snapshot_scores(self, snapshot: str) -> list[RarityScore]:
+        """The current scores of every vector of an added snapshot, frames first (none when it is not added)."""
+        with self._lock:
+            out: list[RarityScore] = []
+            for pop in self._pops.values():
+                keys = pop.registry.snapshot_keys(snapshot)
+                out += reads.member_scores(pop, pop.registry.key_row[keys], keys) if len(keys) else []
+            return out
 
     def neighbors(
         self,

@@ -9,7 +9,8 @@ is only a hint, correctness comes from the seq) it
 - polls ``commits_after(seq)`` for each space it holds and queues what the space's engine lacks, then a ``Mark``
   (everything up to that seq is queued ahead of it), so the persisted seq only ever covers scored snapshots;
 - follows the pointers of the spaces it does not hold (every ``reload_s``): when a holder published a new
-  manifest, it loads it and serves it from then on.
+  manifest, it loads it and serves it from then on, and tells its watchers (``watch``: the gallery's live feed) of
+  the vectors of the snapshots the new manifest covers beyond the one it replaced, as the holder told its own.
 Taking a space loads the persisted index the pointer names (unless it is what this process serves already) and
 catches up from the seq the pointer covers, skipping what the index has (``has_snapshot``): nothing is scored
 twice into one index, and nothing is skipped.
@@ -66,6 +67,8 @@ class Follower:
     _epoch_counter: int
     _stale: set[str]
     _legacy_digests: dict[str, str]
+    _watchers: list[tuple[queue.Queue, Any]]
+    _pointer_seqs: dict[str, int]
 
     # and calls its _load()
 
@@ -154,6 +157,7 @@ class Follower:
             self._epoch_counter += 1
             epoch = self._epochs[name] = self._epoch_counter
             self._held[name] = lease
+            self._pointer_seqs.pop(name, None)  # held: its worker announces; following again starts afresh
             self._engines[name] = engine
             self._reload.discard(name)
             self._stale.discard(name)
@@ -255,6 +259,8 @@ class Follower:
                     continue  # taken meanwhile: _take loaded it
                 self._engines[name] = engine
                 self._digests[name] = pointer.manifest
+                since, self._pointer_seqs[name] = self._pointer_seqs.get(name), pointer.seq
+                watchers = list(self._watchers)
                 self._reload.discard(name)
                 if engine.config != replace(self.config, threads=engine.config.threads):
                     self._stale.add(name)
@@ -262,3 +268,19 @@ class Follower:
                     self._stale.discard(name)
                 self._failed.update(engine.unscorable)
                 self._done.notify_all()
+            if watchers and since is not None:
+                self._announce(name, engine, since, pointer.seq, watchers)
+
+    def _announce(self, name: str, engine: RarityEngine, since: int, upto: int, watchers: list) -> None:
+        """Tell ``watchers`` the scores of the vectors of ``name``'s snapshots committed in (since, upto] that the
+        newly loaded ``engine`` holds: a reader's news of what the space's worker scored."""
+        while since < upto and not self._stopping.is_set():
+            records = [r for r in self.meta.commits_after(since, PAGE, space=name) if r.seq <= upto]
+            if not records:
+                return
+            for record in records:
+                for score in engine.snapshot_scores(record.id):
+                    for q, wanted in watchers:
+                        if wanted(name, score):
+                            q.put((name, score))
+            since = records[-1].seq

@@ -108,6 +108,7 @@ class RarityService(Worker, Follower, Answers):
         self._surrendering: set[str] = set()
         self._reload: set[str] = set()  # spaces to load again from their pointer (a lost lease)
         self._stale: set[str] = set()  # spaces served from an index of another configuration
+        self._pointer_seqs: dict[str, int] = {}  # the seq each followed (not held) space's loaded index covers
         self._round = self._polled = 0
         self._wake = threading.Event()
         self._queue: queue.Queue = queue.Queue()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -129,3 +130,38 @@ def test_sigkill_of_a_worker_process_loses_and_doubles_nothing(db, tmp_path):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+
+
+def test_a_reader_tells_its_watchers_what_the_worker_scored(db, tmp_path):
+    """A reader process (the gallery of a split topology) scores nothing, so its live feed (``watch``) hears of new
+    vectors when it loads the index the worker published: each vector of each later snapshot once, none before."""
+    url, meta = db
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    a = worker(url, blobs, tmp_path, "a")
+    reader = RarityService.open(open_metadata(url), blobs, tmp_path / "r", role="reader", **FAST)
+    heard: list[tuple[str, str, int]] = []
+    stop = threading.Event()
+
+    def listen() -> None:
+        for _, score in reader.watch(SPACES[0].name, tier="common", stop=stop.is_set):
+            heard.append((score.id.snapshot, score.id.kind, score.id.index))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    try:
+        wait_for(lambda: held(a) == {s.name for s in SPACES}, what="the worker holds every space")
+        before = commit(meta, blobs, SPACES[0], seed=1)
+        assert reader.wait_scored(before.id, 20)  # the first index it loads is its start, not news
+        listener.start()
+        time.sleep(0.2)
+        later = [commit(meta, blobs, SPACES[0], seed=10 + i) for i in range(3)]
+        later.append(commit(meta, blobs, SPACES[1], seed=20))  # another space: not watched
+        assert all(reader.wait_scored(r.id, 20) for r in later)
+        want = {(r.id, kind, i) for r in later[:3] for kind, n in (("frame", r.frame_count), ("player", r.player_count))
+                for i in range(n)}
+        wait_for(lambda: set(heard) == want, 20, "the reader's news of every vector of the later snapshots")
+        time.sleep(3 * FAST["reload_s"])
+        assert len(heard) == len(want)  # each once (and nothing of the first snapshot, nor of the other space)
+    finally:
+        stop.set()
+        for service in (a, reader):
+            service.close()
