@@ -48,7 +48,7 @@ def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: 
                           "collection that was interrupted)", digest=name)
 
 
-_HOLD: dict[str, tuple[Any, Any]] = {}  # per dialect: (touch, count), the address list bound as one parameter
+_HOLD: dict[str, tuple[Any, Any]] = {}  # per dialect: (touch, count and stale count), the list bound as one parameter
 
 
 def hold(conn: Connection, present: Sequence[str], now: float, slack: float) -> None:
@@ -60,13 +60,19 @@ def hold(conn: Connection, present: Sequence[str], now: float, slack: float) -> 
     found, dialect = 0, conn.dialect.name
     if unique and dialect not in _HOLD:
         where = among(chunks.c.address, dialect, "part")
-        _HOLD[dialect] = (chunks.update().where(where, chunks.c.touched_at < sa.bindparam("before"))
-                          .values(touched_at=sa.bindparam("now")), sa.select(sa.func.count()).where(where))
+        stale = chunks.c.touched_at < sa.bindparam("before")
+        _HOLD[dialect] = (chunks.update().where(where, stale).values(touched_at=sa.bindparam("now")),
+                          sa.select(sa.func.count(), sa.func.count(sa.case((stale, 1)))).where(where))
     for i in range(0, len(unique), 1 << 16):
         touch, count = _HOLD[dialect]
         part = bound(unique[i : i + (1 << 16)], dialect)
-        conn.execute(touch, {"part": part, "now": now, "before": now - slack})
-        found += conn.execute(count, {"part": part}).scalar_one()
+        there, stale = conn.execute(count, {"part": part, "before": now - slack}).one()
+        if stale:  # touched, then counted again: on PostgreSQL a collection may delete an untouched row meanwhile
+            conn.execute(touch, {"part": part, "now": now, "before": now - slack})
+            there = conn.execute(count, {"part": part, "before": now - slack}).one()[0]
+        # all touched within ``slack``: none is a collection's candidate (the grace window is at least twice the slack,
+        # and its DELETE re-checks touched_at), so the count stands: one scan of the list, not two
+        found += there
     if found != len(unique):
         raise FailedPrecondition(f"{len(unique) - found} chunks this save counted on were collected while it ran "
                                  "longer than the grace window; nothing was saved: ask which chunks are missing again "

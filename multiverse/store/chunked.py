@@ -81,6 +81,28 @@ def find_missing(chunks: ChunkStore, raw: bytes) -> list[int]:
     return chunks.missing([raw[i : i + 32].hex() for i in range(0, len(raw), 32)])
 
 
+def located(chunks: ChunkStore, manifest: Manifest, parent: str | None) -> dict[str, Location]:
+    """``chunks.locate(manifest.addresses)`` for a save on top of state ``parent`` (None: the world's first): the
+    chunks of the parent's manifest (when this process has it at hand) whose check it remembers come from memory, as
+    Locations with no pack (a save uses only which chunks are stored and their checks), the rest from the metadata
+    (multiverse/chunks/known.py says why that is safe)."""
+    held = chunks.cached_manifest(parent) if parent else None
+    if held is None:
+        return chunks.locate(manifest.addresses)
+    ours = set(held.addresses)
+    found: dict[str, Location] = {}
+    ask: list[str] = []
+    for a, n in zip(manifest.addresses, manifest.lengths):
+        checked = chunks.checks.get(a) if a in ours else None
+        if checked is None:
+            ask.append(a)
+        elif a not in found:
+            found[a] = Location("", 0, n, checked)
+    if ask:
+        found.update(chunks.locate(ask))
+    return found
+
+
 class RowIds:
     """The vector ids (sha256 of canonical bytes, multiverse.state.vectors) of the rows a chunk holds, kept per
     chunk address and row format: a chunk seen before costs no hashing."""
@@ -240,7 +262,7 @@ class ChunkedSaves:
         parent = store.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
         # a read: the commit's transaction touches and re-counts what this save counts on (fence.hold), so a write
         # transaction here would only queue the save behind other writers for nothing
-        have = self.chunks.locate(manifest.addresses)
+        have = located(self.chunks, manifest, parent.state if parent else None)  # the head's chunks from memory
         got = _Arrivals(manifest, store.spool_dir / f"{uuid.uuid4().hex}.chunks")
         try:
             for index, data in sent:

@@ -86,6 +86,45 @@ def test_a_sliding_window_sends_only_its_new_frames_and_loads_byte_identical(oas
     assert first.snapshot.generation == 1 and reply.snapshot.generation == 4
 
 
+def test_a_save_on_its_head_looks_up_only_what_the_head_lacks_and_a_chunk_lost_under_it_changes_nothing(oasis,
+                                                                                                     monkeypatch):
+    import threading
+
+    import multiverse.store.chunked as saves
+
+    store, inside, asked = oasis.app.store.chunks, threading.local(), []
+    real_locate, real_located = type(store).locate, saves.located
+
+    def locate(self, addresses, **kw):
+        if getattr(inside, "save", False):
+            asked.append(len(addresses))
+        return real_locate(self, addresses, **kw)
+
+    def located(*args):
+        inside.save = True
+        try:
+            return real_located(*args)
+        finally:
+            inside.save = False
+
+    monkeypatch.setattr(type(store), "locate", locate)
+    monkeypatch.setattr(saves, "located", located)
+    mv = oasis.server
+    assert mv.save_snapshot("w", window(0)).created and asked == [66]  # a first save: every chunk looked up
+    head = mv.save_snapshot("w", window(8)).snapshot.id
+    assert asked == [66, 9]  # the header and 8 new frames; the head's 57 others are known
+
+    data = window(16)
+    gone = cut(data)[0].addresses[10]  # a frame of the head, deleted under it (a collection gone wrong, say)
+    with oasis.app.meta.transaction(write=True) as conn:
+        conn.execute(sa.delete(chunks).where(chunks.c.address == gone))
+    before = visible(oasis)
+    with pytest.raises(grpc.RpcError) as e:
+        raw_save(oasis, offer(data, head, [0, *range(57, 65)]))  # the commit re-counts what the save counts on
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "ask which chunks are missing" in e.value.details()
+    assert visible(oasis) == before
+
+
 def test_a_save_whose_chunks_are_all_present_sends_none(oasis):
     mv = oasis.server
     data = window(0)

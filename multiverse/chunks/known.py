@@ -1,0 +1,40 @@
+"""What a store process remembers of chunks, so that a save on top of its world's head asks the metadata only about
+the chunks that head does not hold (``multiverse.store.chunked.located``).
+
+A chunk's check (``checked``: the dtype its values passed as, "" for raw bytes) is a property of its bytes, which
+its address names, so ``Checks`` remembers it for any chunk this process checked or looked up, whether or not the
+chunk is still stored. Whether a chunk is stored comes from the parent's manifest: the parent of a save that commits
+is its world's head (the commit's compare-and-swap), and the collector keeps every head's chunks. ``located`` then
+answers ``ChunkStore.locate`` for those chunks from memory and looks up only the rest (a sliding window's new frames);
+the commit's ``fence.hold`` touches and re-counts every chunk the save counts on whatever this said, so a chunk gone
+after all fails the save cleanly, as it did before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+
+CHECKS_CACHED = 1 << 17  # addresses (about 20 MB): the windows of a few hundred game servers
+
+
+class Checks:
+    """{chunk address: the check its bytes passed}, the most recent CHECKS_CACHED of them."""
+
+    def __init__(self, size: int = CHECKS_CACHED) -> None:
+        self._seen: OrderedDict[str, str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def note(self, checks: Iterable[tuple[str, str]]) -> None:
+        with self._lock:
+            for a, checked in checks:
+                self._seen[a] = checked
+                self._seen.move_to_end(a)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+    def get(self, address: str) -> str | None:
+        with self._lock:
+            return self._seen.get(address)
