@@ -86,16 +86,17 @@ class Saver:
         finally:
             self.chunked = before
 
-    def save(self, stub: Any, call: dict[str, Any], header: store_pb2.SaveHeader, state: bytes | Path,
+    def save(self, stubs: tuple[Any, Any], call: dict[str, Any], header: store_pb2.SaveHeader, state: bytes | Path,
              progress: Callable[[int, int], None] | None,
              upload: Callable[[], Iterator[store_pb2.SaveSnapshotRequest]]) -> store_pb2.SaveSnapshotResponse:
         """One try of a save: chunked, or ``upload()``'s whole-file messages by SaveSnapshot where the server does
         not speak SaveChunks (older servers) or the state does not cut (the server then says what is wrong).
-        Raises grpc.RpcError as the calls do."""
+        ``stubs``: (the one questions go by, the one the save goes by). Raises grpc.RpcError as the calls do."""
+        ask, stub = stubs
         if self.chunked:
             data = state if isinstance(state, bytes) else Path(state).read_bytes()
             try:
-                response, self.last = save_chunks(stub, header, data, self.confirmed, call)
+                response, self.last = save_chunks((ask, stub), header, data, self.confirmed, call)
             except errors.MultiverseError:
                 pass  # not a state file the cut can read: the whole-file save gets the server's clear error
             except grpc.RpcError as exc:
@@ -118,10 +119,12 @@ def manifest_pb(m: Manifest) -> store_pb2.ChunkManifest:
                                    lengths=m.lengths)
 
 
-def save_chunks(stub: Any, header: store_pb2.SaveHeader, data: bytes | memoryview, confirmed: Confirmed,
-                call: dict[str, Any]) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
+def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: bytes | memoryview,
+                confirmed: Confirmed, call: dict[str, Any]) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
     """A chunked save of the whole state file ``data``; raises grpc.RpcError as the calls do (the caller maps
-    them, and falls back to SaveSnapshot on UNIMPLEMENTED). ``call``: metadata and timeout of every call."""
+    them, and falls back to SaveSnapshot on UNIMPLEMENTED). ``stubs``: (questions', the save's); ``call``: metadata
+    and timeout of every call."""
+    ask, stub = stubs
     started = time.perf_counter()
     manifest, pieces = cut(data)
     sent = 0
@@ -136,7 +139,7 @@ def save_chunks(stub: Any, header: store_pb2.SaveHeader, data: bytes | memoryvie
             asked = len(unknown)
             question = store_pb2.FindMissingChunksRequest(addresses=b"".join(bytes.fromhex(a) for a in unknown))
             sent += question.ByteSize()
-            reply = stub.FindMissingChunks(question, **call)
+            reply = ask.FindMissingChunks(question, **call)
             order = list(unknown.values())
             missing = [order[j] for j in reply.missing]
         messages = _messages(header, manifest, pieces, missing)

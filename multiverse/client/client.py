@@ -61,6 +61,11 @@ class Client(MarketCalls, AdminCalls):
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
         self._channel, self.replicas = open_channel(target, tls, options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
+        # over replicas the saves get a channel of their own, so that round-robin spreads the saves themselves, not
+        # a save's calls (a head read, a chunk question and the save itself alternating over two replicas put every
+        # save on one of them)
+        self._save_channel = open_channel(target, tls, options)[0] if self.replicas > 1 else self._channel
+        self._saves = store_pb2_grpc.StoreStub(self._save_channel) if self.replicas > 1 else self._stub
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
         self._rarity = rarity_pb2_grpc.RarityStub(self._channel)
         self._market = market_pb2_grpc.MarketStub(self._channel)
@@ -68,6 +73,8 @@ class Client(MarketCalls, AdminCalls):
 
     def close(self) -> None:
         self._channel.close()
+        if self._save_channel is not self._channel:
+            self._save_channel.close()
 
     def __enter__(self) -> Self:
         return self
@@ -228,13 +235,17 @@ class Client(MarketCalls, AdminCalls):
     ) -> store_pb2.SaveSnapshotResponse:
         """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
 
-        ``expected_parent``: AUTO reads the current head first; "" means the world's first save; an id pins it.
+        ``expected_parent``: AUTO saves onto the current head (the one this client's last save of ``world@head``
+        made, else read first; a head another writer moved meanwhile is taken from the refusal, once); "" means
+        the world's first save; an id pins it.
         UNAVAILABLE is retried ``retries`` times (at least once per other replica when the client has several,
         each try going to the next healthy one), and RESOURCE_EXHAUSTED (the server's stream limits are full,
         e.g. more parallel uploads on one key than it allows) for up to ``busy_wait_s``, with growing pauses and
         the same idempotency key and bytes, so a save that did land is not stored twice."""
+        remembered = self.__dict__.setdefault("_heads_saved", {})  # {(world, head): the snapshot this client saved}
+        cached = expected_parent is AUTO and (world, head) in remembered
         if expected_parent is AUTO:
-            expected_parent = self.heads(world).get(head, "")
+            expected_parent = remembered[(world, head)] if cached else self.heads(world).get(head, "")
         size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
         header = store_pb2.SaveHeader(world=world, head=head, expected_parent=expected_parent,
                                       idempotency_key=idempotency_key or uuid.uuid4().hex, size=size,
@@ -243,9 +254,14 @@ class Client(MarketCalls, AdminCalls):
         retries = max(retries, self.replicas - 1)  # once per other replica at least
         while True:
             try:
-                return self._save_once(header, state, size, progress)
+                reply = self._save_once(header, state, size, progress)
+                remembered[(world, head)] = reply.snapshot.id
+                return reply
             except grpc.RpcError as exc:
-                code = exc.code()
+                code, moved = exc.code(), from_rpc_error(exc)
+                if cached and isinstance(moved, errors.HeadMoved):  # another writer saved since: onto its head, once
+                    header.expected_parent, cached = moved.current or "", False
+                    continue
                 if code == grpc.StatusCode.UNAVAILABLE and failed < retries:
                     failed += 1
                 elif not (code == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() + pause < busy_until):
@@ -268,7 +284,7 @@ class Client(MarketCalls, AdminCalls):
     def _save_once(self, header: store_pb2.SaveHeader, state: bytes | Path, size: int,
                    progress: Progress | None) -> store_pb2.SaveSnapshotResponse:
         call = {"metadata": self._metadata, "timeout": self.timeout}
-        return self._saver().save(self._stub, call, header, state, progress,
+        return self._saver().save((self._stub, self._saves), call, header, state, progress,
                                   lambda: _upload(header, state, size, progress))
 
     def save_whole(self, world: str, state: bytes, **kw: Any) -> store_pb2.SaveSnapshotResponse:

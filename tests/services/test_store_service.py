@@ -102,6 +102,24 @@ def test_idempotent_retry_returns_the_same_snapshot(stack):
     assert len(list(stack.admin.log("w1"))) == 1
 
 
+def test_auto_saves_read_the_head_once_and_take_a_head_moved_by_another_writer_from_the_refusal(stack, monkeypatch):
+    """AUTO (no expected_parent) reads the head before this client's first save of a world only, so each save is one
+    call (round-robin spreads saves over replicas, not the reads and the saves apart); a head another writer moved
+    is taken from the compare-and-swap's refusal and the save goes onto it."""
+    stack.admin.create_world("w1", "demo", owner="alpha")
+    mine, reads = stack.server, []
+    real = type(mine).heads
+    monkeypatch.setattr(mine, "heads", lambda world: reads.append(world) or real(mine, world))
+    a = mine.save_snapshot("w1", synth(1)).snapshot
+    b = mine.save_snapshot("w1", synth(2)).snapshot
+    assert reads == ["w1"] and list(b.parents) == [a.id]
+    other = stack.client(stack.admin.create_api_key("alpha", "server").token)
+    c = other.save_snapshot("w1", synth(3)).snapshot  # another writer: the head is c now
+    d = mine.save_snapshot("w1", synth(4)).snapshot
+    assert list(c.parents) == [b.id] and list(d.parents) == [c.id] and reads == ["w1"]
+    assert stack.admin.heads("w1") == {"main": d.id}
+
+
 def test_two_writers_race_without_lost_updates(stack):
     stack.admin.create_world("w1", "demo", owner="alpha")
     acknowledged: list[str] = []
