@@ -68,6 +68,7 @@ class Follower:
     _stale: set[str]
     _legacy_digests: dict[str, str]
     _watchers: list[tuple[queue.Queue, Any]]
+    _taking: dict[str, Lease | None]
     _pointer_seqs: dict[str, int]
 
     # and calls its _load()
@@ -114,16 +115,6 @@ class Follower:
         tenure = self._tenure
         tenure.announce()
         with self._lock:
-            held = dict(self._held)
-        for name, lease in held.items():
-            renewed = tenure.renew(lease) if lease is not None else None
-            if renewed is None:
-                self._lose(name, self._epochs.get(name))
-            else:
-                with self._lock:
-                    if name in self._held:
-                        self._held[name] = renewed
-        with self._lock:
             held_now = set(self._held) - self._surrendering
         todo = plan(tenure.holder, held_now, names, tenure.live())
         for name in todo.take:
@@ -141,8 +132,39 @@ class Follower:
             with self._lock:
                 self._queued += 1
 
+    def _keep(self) -> None:
+        """The keeper thread (worker role): every third of the TTL, announce this worker and renew its leases, those
+        of the spaces held and of those whose index is loading; a space whose lease was lost stops being scored."""
+        tenure = self._tenure
+        while not self._stopping.wait(tenure.ttl_s / 3):
+            try:
+                tenure.announce()
+                with self._lock:
+                    held = {n: (lease, self._epochs.get(n)) for n, lease in self._held.items() if lease is not None}
+                    taking = {n: lease for n, lease in self._taking.items() if lease is not None}
+                for name, (lease, epoch) in held.items():
+                    renewed = tenure.renew(lease)
+                    with self._lock:
+                        current = self._held.get(name) is lease
+                        if renewed is not None and current:
+                            self._held[name] = renewed
+                    if renewed is None:
+                        self._lose(name, epoch)
+                    elif not current:  # given up meanwhile (a surrender): the renewal must not keep it from others
+                        tenure.release(renewed)
+                for name, lease in taking.items():
+                    renewed = tenure.renew(lease)
+                    with self._lock:
+                        if self._taking.get(name) is lease:
+                            self._taking[name] = renewed  # None: lost while loading, _take gives it up
+            except Exception:  # the database is down, say: the next round tries again, within the TTL
+                log.exception("rarity: renewing the leases failed; trying again")
+
     def _take(self, name: str, lease: Lease | None) -> None:
         """Hold space ``name`` from now: serve the index its pointer names, catch up from the seq it covers."""
+        if lease is not None:
+            with self._lock:
+                self._taking[name] = lease  # renewed by the keeper while the index loads
         space = self.meta.get_space(name)
         pointer = self.meta.rarity_pointers().get(name)
         digest = pointer.manifest if pointer else self._legacy_digests.get(name)
@@ -154,6 +176,12 @@ class Follower:
         else:
             engine, current = (self._engines[name], True) if reuse else self._load(space, digest)
         with self._done:
+            if lease is not None:
+                lease = self._taking.pop(name, None)
+                if lease is None:
+                    log.warning("rarity: the lease of %s was lost while its index loaded; another worker scores it",
+                                name)
+                    return
             self._epoch_counter += 1
             epoch = self._epochs[name] = self._epoch_counter
             self._held[name] = lease

@@ -50,8 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from multiverse.errors import InvalidArgument, MultiverseError, Unavailable
-from multiverse.metadata.leases import LeaseLost
-from multiverse.metadata.leases import Lease
+from multiverse.metadata.leases import Lease, LeaseLost
 from multiverse.rarity.answers import Answers
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.follow import Follower
@@ -115,6 +114,10 @@ class RarityService(Worker, Follower, Answers):
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name="rarity-worker", daemon=True)
         self._follower = threading.Thread(target=self._follow, name="rarity-follower", daemon=True)
+        # the worker role's leases are renewed by a thread of their own, so that loading a big index (a takeover,
+        # a followed space) on the follower never lets the others expire
+        self._taking: dict[str, Lease | None] = {}  # leases taken whose index is loading (None: lost meanwhile)
+        self._keeper = threading.Thread(target=self._keep, name="rarity-keeper", daemon=True)
         self._worker.start()
 
     @property
@@ -138,6 +141,8 @@ class RarityService(Worker, Follower, Answers):
 
     def _start(self) -> None:
         self._legacy_digests = self._legacy.read()  # the file: where releases before migration 0003 kept them
+        if self._tenure is not None:
+            self._keeper.start()
         self._tend()
         self._follow_pointers()  # the spaces held elsewhere: served from their persisted index at once
         with self._lock:
@@ -190,8 +195,9 @@ class RarityService(Worker, Follower, Answers):
         self._wake.set()
         self._queue.put(STOP)
         self._worker.join()
-        if self._follower.is_alive():
-            self._follower.join()
+        for thread in (self._follower, self._keeper):
+            if thread.is_alive():
+                thread.join()
 
     # -- the store's listener --------------------------------------------------------------------------
     def snapshot_saved(self, record: SnapshotRecord) -> None:

@@ -165,3 +165,33 @@ def test_a_reader_tells_its_watchers_what_the_worker_scored(db, tmp_path):
         stop.set()
         for service in (a, reader):
             service.close()
+
+
+def test_a_slow_index_load_does_not_cost_the_other_leases(db, tmp_path, monkeypatch):
+    """Loading a big index (a followed space's newly published one, a taken-over space's) runs on the follower
+    thread; the leases and the worker's announcement are renewed by a thread of their own, so a load three TTLs
+    long loses none of them to the other worker (which would otherwise find them expired and take them)."""
+    url, meta = db
+    blobs = open_blob_store(str(tmp_path / "blobs"))
+    a = worker(url, blobs, tmp_path, "a")
+    b = worker(url, blobs, tmp_path, "b")
+    try:
+        wait_for(lambda: len(held(a)) + len(held(b)) == 3 and held(a) and held(b), what="a split")
+        lost: list[str] = []
+        lose, follow = a._lose, a._follow_pointers
+        monkeypatch.setattr(a, "_lose", lambda name, epoch: (lost.append(name), lose(name, epoch)))
+
+        def slow() -> None:  # every reload of another's index takes three TTLs
+            time.sleep(3 * FAST["lease_ttl_s"])
+            follow()
+
+        monkeypatch.setattr(a, "_follow_pointers", slow)
+        mine = {n: Leases(meta).holder(f"rarity:{n}").token for n in held(a)}
+        for i, space in enumerate(SPACES):
+            commit(meta, blobs, space, seed=i)
+        time.sleep(5 * FAST["lease_ttl_s"])
+        assert not lost and held(a) == set(mine)
+        assert {n: Leases(meta).holder(f"rarity:{n}").token for n in mine} == mine  # held all along, never retaken
+    finally:
+        for service in (a, b):
+            service.close()
