@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import functools
+import gc
 import io
 import pstats
 import sys
@@ -60,6 +61,8 @@ def main() -> None:
     try:
         ensure_admin_key(app.meta, settings.data_dir)
         server, port = build_server(app, settings.grpc_addr)
+        gc.collect()  # as `multiverse serve` does once started (multiverse/cli/serve.py)
+        gc.freeze()
         server.start()
         print(f"gRPC 127.0.0.1:{port}", flush=True)
         sys.stdin.read()  # until the bench closes our stdin
