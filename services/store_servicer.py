@@ -115,10 +115,15 @@ def _header(requests: Iterator, then: str = "then the chunks") -> SaveRequest:
 
 def _sent(requests: Iterator[store_pb2.SaveChunksRequest]) -> Iterator[tuple[int, bytes]]:
     for i, message in enumerate(requests, start=2):
-        if message.WhichOneof("msg") != "chunk":
-            raise InvalidArgument(f"messages[{i}]", message.WhichOneof("msg"),
-                                  "send the header, then the manifest, once each; then only chunks")
-        yield message.chunk.index, message.chunk.data
+        kind = message.WhichOneof("msg")
+        if kind == "chunk":
+            yield message.chunk.index, message.chunk.data
+        elif kind == "batch":
+            for chunk in message.batch.chunks:
+                yield chunk.index, chunk.data
+        else:
+            raise InvalidArgument(f"messages[{i}]", kind,
+                                  "send the header, then the manifest, once each; then only chunks (or batches)")
 
 
 def _chunks(requests: Iterator[store_pb2.SaveSnapshotRequest]) -> Iterator[bytes | EndDigest]:

@@ -154,15 +154,23 @@ class SaveChunk(_message.Message):
     data: bytes
     def __init__(self, index: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
+class SaveChunkBatch(_message.Message):
+    __slots__ = ("chunks",)
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    chunks: _containers.RepeatedCompositeFieldContainer[SaveChunk]
+    def __init__(self, chunks: _Optional[_Iterable[_Union[SaveChunk, _Mapping]]] = ...) -> None: ...
+
 class SaveChunksRequest(_message.Message):
-    __slots__ = ("header", "manifest", "chunk")
+    __slots__ = ("header", "manifest", "chunk", "batch")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     MANIFEST_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     header: SaveHeader
     manifest: ChunkManifest
     chunk: SaveChunk
-    def __init__(self, header: _Optional[_Union[SaveHeader, _Mapping]] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ..., chunk: _Optional[_Union[SaveChunk, _Mapping]] = ...) -> None: ...
+    batch: SaveChunkBatch
+    def __init__(self, header: _Optional[_Union[SaveHeader, _Mapping]] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ..., chunk: _Optional[_Union[SaveChunk, _Mapping]] = ..., batch: _Optional[_Union[SaveChunkBatch, _Mapping]] = ...) -> None: ...
 
 class LoadSnapshotRequest(_message.Message):
     __slots__ = ("ref", "chunk_size")

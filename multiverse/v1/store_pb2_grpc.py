@@ -191,7 +191,8 @@ class StoreServicer:
     def SaveChunks(self, request_iterator, context):
         """Send only what is missing, step 2. Client stream: one `header` (as SaveSnapshot's; its `sha256` is ignored),
         then one `manifest` (the state cut as docs/chunks.md says: header, frames at frame boundaries, players at row
-        boundaries), then the chunks the server lacks, each once, in any order. Validated, compare-and-swapped and
+        boundaries), then the chunks the server lacks, each once, in any order, one a message (`chunk`) or several
+        (`batch`, at most 4 MiB a message). Validated, compare-and-swapped and
         idempotent exactly as SaveSnapshot; the resulting snapshot is the one SaveSnapshot of the same bytes gives.
         A chunk that hashes to another address: INVALID_ARGUMENT naming `chunks[i]`. A chunk neither sent nor
         stored (collected since it was found present): FAILED_PRECONDITION naming `chunks[i]`: ask again and resend.
