@@ -21,6 +21,9 @@ from multiverse.rarity.index import uses_gpu
 from multiverse.rarity.types import KINDS, KindStats, Neighbor, RarityConfig, RarityScore, VectorId
 
 
+SPACES_REMEMBERED = 1 << 16  # snapshots whose space ``space_of`` keeps at hand
+
+
 class Answers:
     """Reads over ``_engines`` (one engine per space); mixed into ``RarityService``, which fills them."""
 
@@ -49,7 +52,16 @@ class Answers:
         return names[0]
 
     def space_of(self, snapshot: str) -> str:
-        return self.meta.get_world(self.meta.get_snapshot(snapshot).world).space
+        """The space of a stored snapshot (NotFound if none): remembered, since a snapshot never changes world nor
+        a world its space (two metadata reads a RarityOf before)."""
+        known: dict[str, str] = self.__dict__.setdefault("_spaces_of", {})
+        space = known.get(snapshot)
+        if space is None:
+            space = self.meta.get_world(self.meta.get_snapshot(snapshot).world).space
+            if len(known) >= SPACES_REMEMBERED:
+                known.clear()
+            known[snapshot] = space
+        return space
 
     def score(self, space: str, kind: str, vectors: np.ndarray) -> list[RarityScore]:
         return self.engine(space).score(kind or "frame", vectors)
