@@ -165,16 +165,21 @@ class Follower:
         if lease is not None:
             with self._lock:
                 self._taking[name] = lease  # renewed by the keeper while the index loads
-        space = self.meta.get_space(name)
-        pointer = self.meta.rarity_pointers().get(name)
-        digest = pointer.manifest if pointer else self._legacy_digests.get(name)
-        with self._lock:
-            reuse = (digest is not None and self._digests.get(name) == digest and name in self._engines
-                     and name not in self._reload and name not in self._stale)
-        if digest is None and not self.meta.commits_after(0, 1, space=name):  # a new space: nothing to rebuild
-            engine, current = RarityEngine.for_space(space, self.config), True
-        else:
-            engine, current = (self._engines[name], True) if reuse else self._load(space, digest)
+        try:
+            space = self.meta.get_space(name)
+            pointer = self.meta.rarity_pointers().get(name)
+            digest = pointer.manifest if pointer else self._legacy_digests.get(name)
+            with self._lock:
+                reuse = (digest is not None and self._digests.get(name) == digest and name in self._engines
+                         and name not in self._reload and name not in self._stale)
+            if digest is None and not self.meta.commits_after(0, 1, space=name):  # a new space: nothing to rebuild
+                engine, current = RarityEngine.for_space(space, self.config), True
+            else:
+                engine, current = (self._engines[name], True) if reuse else self._load(space, digest)
+        except BaseException:  # not renewed any more: it expires, and the next round (here or elsewhere) takes it
+            with self._lock:
+                self._taking.pop(name, None)
+            raise
         with self._done:
             if lease is not None:
                 lease = self._taking.pop(name, None)
