@@ -190,6 +190,11 @@ def _mutate_field(msg: Any, ctx: Ctx, rng: random.Random, path: str = "") -> str
         value = rng.choice([{"k" * 65: "v"}, {str(i): "v" for i in range(33)}, {"a": "v" * 257}, {"": ""}, {"a": "x" * 100_000}])
         labels.update(value)
         return f"{where} = {show(value)}"
+    if fd.is_repeated and fd.message_type is not None:  # a list of messages (SaveChunkBatch.chunks): each mutated
+        items = getattr(msg, fd.name)
+        del items[:]
+        done = [_mutate_field(items.add(), ctx, rng, f"{where}[{i}].") for i in range(rng.randint(0, 3))]
+        return f"{where} = [{'; '.join(done)}]"
     if fd.is_repeated:
         value = _repeated_for(fd, ctx, rng)
         del getattr(msg, fd.name)[:]

@@ -61,9 +61,8 @@ class Client(MarketCalls, AdminCalls):
         options = [("grpc.max_receive_message_length", 4 << 20), ("grpc.max_send_message_length", 4 << 20)]
         self._channel, self.replicas = open_channel(target, tls, options)
         self._stub = store_pb2_grpc.StoreStub(self._channel)
-        # over replicas the saves get a channel of their own, so that round-robin spreads the saves themselves, not
-        # a save's calls (a head read, a chunk question and the save itself alternating over two replicas put every
-        # save on one of them)
+        # over replicas saves get a channel of their own: round-robin then spreads saves, not a save's calls (a chunk
+        # question and the save alternating over two replicas put every save on one)
         self._save_channel = open_channel(target, tls, options)[0] if self.replicas > 1 else self._channel
         self._saves = store_pb2_grpc.StoreStub(self._save_channel) if self.replicas > 1 else self._stub
         self._multiverse = multiverse_pb2_grpc.MultiverseStub(self._channel)
@@ -72,9 +71,8 @@ class Client(MarketCalls, AdminCalls):
         self._metadata = (("authorization", f"Bearer {key}"),) if key else ()
 
     def close(self) -> None:
-        self._channel.close()
-        if self._save_channel is not self._channel:
-            self._save_channel.close()
+        for channel in {self._channel, self._save_channel}:
+            channel.close()
 
     def __enter__(self) -> Self:
         return self
@@ -235,17 +233,17 @@ class Client(MarketCalls, AdminCalls):
     ) -> store_pb2.SaveSnapshotResponse:
         """Upload a state file (bytes or a path) and move ``world@head`` to it by compare-and-swap.
 
-        ``expected_parent``: AUTO saves onto the current head (the one this client's last save of ``world@head``
-        made, else read first; a head another writer moved meanwhile is taken from the refusal, once); "" means
-        the world's first save; an id pins it.
+        ``expected_parent``: AUTO saves onto the head (this client's last save's, else read; one moved by another
+        writer is taken from the refusal, once); "" means the world's first save; an id pins it.
         UNAVAILABLE is retried ``retries`` times (at least once per other replica when the client has several,
         each try going to the next healthy one), and RESOURCE_EXHAUSTED (the server's stream limits are full,
         e.g. more parallel uploads on one key than it allows) for up to ``busy_wait_s``, with growing pauses and
         the same idempotency key and bytes, so a save that did land is not stored twice."""
         remembered = self.__dict__.setdefault("_heads_saved", {})  # {(world, head): the snapshot this client saved}
-        cached = expected_parent is AUTO and (world, head) in remembered
-        if expected_parent is AUTO:
-            expected_parent = remembered[(world, head)] if cached else self.heads(world).get(head, "")
+        if cached := (expected_parent is AUTO and (world, head) in remembered):
+            expected_parent = remembered[(world, head)]
+        elif expected_parent is AUTO:
+            expected_parent = self.heads(world).get(head, "")
         size = len(state) if isinstance(state, bytes) else os.path.getsize(state)
         header = store_pb2.SaveHeader(world=world, head=head, expected_parent=expected_parent,
                                       idempotency_key=idempotency_key or uuid.uuid4().hex, size=size,
