@@ -35,6 +35,7 @@ class Checks:
             while len(self._seen) > self._size:
                 self._seen.popitem(last=False)
 
-    def get(self, address: str) -> str | None:
+    def of(self, addresses: Iterable[str]) -> dict[str, str]:
+        """{address: its check} for those of ``addresses`` remembered."""
         with self._lock:
-            return self._seen.get(address)
+            return {a: c for a in addresses if (c := self._seen.get(a)) is not None}

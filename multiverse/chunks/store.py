@@ -6,12 +6,14 @@ durable write (the metadata's) instead of a blob's fsyncs plus the metadata's; `
 inline packs into pack blobs. A big pack (a first save, a mask cross's new frames) is a blob: 16 random bytes and
 the chunks, under the SHA-256 of those, so that it is its put's alone (a failed save deletes its own; no other save
 ever counts on it), named in a journal of the process's own until its row commits in the save's transaction (a
-crash in between: ``recover`` deletes it at the next start). The ``chunks`` table says where each chunk is (pack, offset, length) and what its values were checked as;
-``chunked_states`` holds each state's manifest (multiverse/chunks/cut.py), whose SHA-256 is the state's id.
+crash in between: ``recover`` deletes it at the next start). The ``chunks`` table says where each chunk is (pack,
+offset, length) and what its values were checked as; ``chunked_states`` holds each state's manifest
+(multiverse/chunks/cut.py), whose SHA-256 is the state's id.
 
 ``stage`` gets a state ready (puts a big pack's blob; checks every chunk it counts on is stored) and returns a
 ``Staged`` whose ``write(conn)`` records the pack's row (inline: with its bytes), the chunk rows and the manifest in
-the caller's transaction, one write transaction per save: the save's commit, so the state and the snapshot naming it appear together or not at all.
+the caller's transaction, one write transaction per save: the save's commit (inside ``recording``), so the state and
+the snapshot naming it appear together or not at all.
 ``touched_at`` on a chunk row is the last time a save counted on it (an offer that found it present, a manifest
 that names it): the collector never removes a chunk touched within its grace window, which is what makes a save
 safe against a collection running beside it (multiverse/chunks/gc.py, fence.py).
@@ -20,6 +22,7 @@ safe against a collection running beside it (multiverse/chunks/gc.py, fence.py).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import itertools
 import os
@@ -144,13 +147,8 @@ class ChunkStore:
             located: dict[str, Location] | None = None) -> str:
         """``stage`` and record in one transaction of its own; returns the state's id."""
         staged = self.stage(manifest, new, verified=verified, located=located)
-        try:
-            with self.meta.transaction(write=True) as conn:
-                staged.write(conn)
-        except BaseException:
-            self.abandon(staged)
-            raise
-        self.remember(staged)
+        with self.recording(staged) as write, self.meta.transaction(write=True) as conn:
+            write(conn)
         return staged.state
 
     def stage(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
@@ -163,8 +161,8 @@ class ChunkStore:
         The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
         into a pack blob put now (``put_pack``: unique to this save, journalled until its row commits).
         ``Staged.write(conn)`` records the rest in the caller's transaction (a save's commit: one write transaction
-        for pack row, chunks, manifest and record); then ``remember`` (committed) or ``abandon`` (not: the pack
-        blob goes). Until it commits nothing of the state is visible."""
+        for pack row, chunks, manifest and record), inside ``recording``. Until it commits nothing of the state is
+        visible."""
         if not verified:
             _verify(new)
         have = self.locate(manifest.addresses, touch=True) if located is None else located
@@ -202,17 +200,20 @@ class ChunkStore:
 
         return Staged(state, manifest, at, write, pack if blob else "")
 
-    def remember(self, staged: Staged) -> None:
-        """After ``staged`` committed: its manifest is kept at hand (the rarity worker reads the state next), its
-        pack blob's journal entry goes."""
+    @contextlib.contextmanager
+    def recording(self, staged: Staged) -> Iterator[Callable[[Any], None]]:
+        """Around the transaction that records ``staged``, whose ``write`` it yields: once that committed, the
+        manifest is kept at hand (the rarity worker reads the state next) and the pack blob's journal entry goes;
+        if it did not (a moved head, a refusal, an error), the pack blob put for it goes."""
+        try:
+            yield staged.write
+        except BaseException:
+            if staged.blob:
+                self.abandon_pack(staged.blob)
+            raise
         self._remember(staged.state, staged.manifest)
         if staged.blob:
             self.settled(staged.blob)
-
-    def abandon(self, staged: Staged) -> None:
-        """After ``staged`` did not commit (a moved head, a refusal, an error): its pack blob goes."""
-        if staged.blob:
-            self.abandon_pack(staged.blob)
 
     # -- pack blobs: unique to the save that puts them, journalled until their row commits ----------------------
     def put_pack(self, fresh: list[tuple[str, Piece]], rows: list[dict[str, Any]],

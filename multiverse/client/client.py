@@ -256,9 +256,9 @@ class Client(MarketCalls, AdminCalls):
                 remembered[(world, head)] = reply.snapshot.id
                 return reply
             except grpc.RpcError as exc:
-                code, moved = exc.code(), from_rpc_error(exc)
-                if cached and isinstance(moved, errors.HeadMoved):  # another writer saved since: onto its head, once
-                    header.expected_parent, cached = moved.current or "", False
+                code = exc.code()
+                if cached and isinstance(moved := from_rpc_error(exc), errors.HeadMoved):  # another writer saved
+                    header.expected_parent, cached = moved.current or "", False  # since: onto its head, once
                     continue
                 if code == grpc.StatusCode.UNAVAILABLE and failed < retries:
                     failed += 1

@@ -77,8 +77,8 @@ class Metadata(Protocol):
     ) -> tuple[SnapshotRecord, bool]:
         """In one transaction: if (principal, world, idempotency_key) was seen, return (that snapshot, False) and
         change nothing. ``also(conn)``: more writes of the same transaction (a chunked state's pack, chunk rows and
-        manifest: multiverse/chunks/store.py), made unless the key replays. Otherwise the head ``record.world@head`` must currently be ``expected`` (None: no head
-        yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
+        manifest: multiverse/chunks/store.py), made unless the key replays. Otherwise the head
+        ``record.world@head`` must currently be ``expected`` (None: no head yet) or HeadMoved(current) is raised; then insert the record (if its id is new), move the head to it,
         record ``vectors`` ((sha256, kind, index) of each distinct vector the state holds,
         ``multiverse.state.vectors.state_vectors``) as discovered by it where no earlier commit holds them (None: queue the
         snapshot to be hashed later), remember the idempotency key, and return (record, True)."""

@@ -50,13 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from multiverse.errors import InvalidArgument, MultiverseError, Unavailable
-from multiverse.metadata.leases import Lease, LeaseLost
+from multiverse.metadata.leases import Lease, LeaseLost, holder_id
 from multiverse.rarity.answers import Answers
 from multiverse.rarity.engine import RarityEngine
 from multiverse.rarity.follow import Follower
 from multiverse.rarity.persist import blobs_of
 from multiverse.rarity.sync import LegacyPointers
-from multiverse.rarity.tenure import Tenure, default_holder
+from multiverse.rarity.tenure import Tenure
 from multiverse.rarity.types import RarityConfig, RarityScore
 from multiverse.rarity.worker import CHECKPOINT, STOP, Worker
 from multiverse.records import SnapshotRecord, SpaceRecord
@@ -75,7 +75,7 @@ class RarityService(Worker, Follower, Answers):
             raise InvalidArgument("rarity.role", role, f"use one of {', '.join(ROLES)}")
         self.meta, self.blobs, self.config = meta, blobs, config or RarityConfig()
         self.role, self.poll_s, self.reload_s = role, poll_s, reload_s
-        self._tenure = Tenure(meta, holder or default_holder(), lease_ttl_s) if role == "worker" else None
+        self._tenure = Tenure(meta, holder or holder_id(), lease_ttl_s) if role == "worker" else None
         self._legacy = LegacyPointers(Path(state_dir) / "pointers.json")
         self._legacy_digests: dict[str, str] = {}
         self.persist_every, self.persist_fraction = persist_every, persist_fraction

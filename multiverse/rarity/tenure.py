@@ -19,15 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from multiverse.metadata.leases import Lease, Leases, holder_id
+from multiverse.metadata.leases import Lease, Leases
 from multiverse.metadata.models import leases as lease_rows
 
 SPACE_PREFIX, WORKER_PREFIX = "rarity:", "rarity-worker:"
-
-
-def default_holder() -> str:
-    """host:pid:random, unique per service (two services of one process are two workers)."""
-    return holder_id()
 
 
 @dataclass(frozen=True)

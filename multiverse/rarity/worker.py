@@ -199,17 +199,13 @@ class Worker:
             space = self._space_record(name)
             engine, items, known = self.engine(name), [], []
             reader = ChunkReader(self.blobs, space, engine) if self.reuse_chunks else None
-            batch_ids: set[str] = set()
             for item in group:
                 record = item.record
                 if record.id in engine.unscorable:
                     continue
-                # already added (by a rebuild that listed it), or queued twice into this very batch (the start's
-                # backlog and the follower's catch-up from the pointer's seq can both queue it): added once
-                if engine.has_snapshot(record.id) or record.id in batch_ids:
+                if engine.has_snapshot(record.id):  # already added (by a rebuild that listed it)
                     known.append(record.id)
                     continue
-                batch_ids.add(record.id)
                 try:
                     frames, players = reader.read(record) if reader else snapshot_vectors(self.blobs, record, space)
                 except Exception as exc:

@@ -89,11 +89,11 @@ def located(chunks: ChunkStore, manifest: Manifest, parent: str | None) -> dict[
     held = chunks.cached_manifest(parent) if parent else None
     if held is None:
         return chunks.locate(manifest.addresses)
-    ours = set(held.addresses)
+    known = chunks.checks.of(set(held.addresses).intersection(manifest.addresses))
     found: dict[str, Location] = {}
     ask: list[str] = []
     for a, n in zip(manifest.addresses, manifest.lengths):
-        checked = chunks.checks.get(a) if a in ours else None
+        checked = known.get(a)
         if checked is None:
             ask.append(a)
         elif a not in found:
@@ -301,15 +301,11 @@ class ChunkedSaves:
             staged = self.chunks.stage(manifest, new, verified=True, located=have)
             state = staged.state
             record = store._record(who, req, world, parent, state, info)
-            try:
+            with self.chunks.recording(staged) as write:
                 committed, created = store.meta.commit_snapshot(
                     record, head=req.head, expected=parent.id if parent else None,
                     idempotency_key=req.idempotency_key, principal=who.name, vectors=vectors,
-                    also=staged.write)  # the new chunks (or their pack's row) and the manifest: one transaction
-            except BaseException:
-                self.chunks.abandon(staged)  # a pack blob put for it goes
-                raise
-            self.chunks.remember(staged)
+                    also=write)  # the new chunks (or their pack's row) and the manifest: one transaction
         finally:
             got.close()
         return committed, created, state

@@ -188,7 +188,7 @@ class Store:
             staged = self._stage_chunks(spool, check, space.vocab_size)
             state = staged.state
             record = self._record(who, req, world, parent, state, info)
-            try:
+            with self.chunks.recording(staged) as write:
                 committed, created = self.meta.commit_snapshot(
                     record,
                     head=req.head,
@@ -196,12 +196,8 @@ class Store:
                     idempotency_key=req.idempotency_key,
                     principal=who.name,
                     vectors=vectors(),
-                    also=staged.write,  # the new chunks (or their pack's row) and the manifest: one transaction
+                    also=write,  # the new chunks (or their pack's row) and the manifest: one transaction
                 )
-            except BaseException:
-                self.chunks.abandon(staged)  # a pack blob put for it goes
-                raise
-            self.chunks.remember(staged)
         finally:
             spool.unlink(missing_ok=True)
         if not created:

@@ -160,7 +160,8 @@ def test_pending_counts_a_save_the_follower_has_not_fetched_yet(tmp_path):
         with app.rarity._lock:  # the follower cannot fetch, nor the worker score, until it is let go
             later = save(app, "t1", synth_state(TOKENS, frames=30, players=2, seed=2))
             assert app.rarity.pending == 1
-        while app.rarity.pending:
+        deadline = time.monotonic() + 60
+        while app.rarity.pending and time.monotonic() < deadline:
             time.sleep(0.05)
         assert app.rarity.wait_scored(later, timeout=0)
     finally:
