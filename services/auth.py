@@ -23,7 +23,7 @@ import grpc
 
 from multiverse import errors
 from multiverse.metadata.base import Metadata
-from multiverse.store.auth import Principal, authenticate
+from multiverse.store.auth import Keys, Principal
 from services.handlers import wrap_behaviors
 
 ANYONE, API_KEY, KEY_OR_WALLET = "anyone", "an API key", "an API key or a wallet session"
@@ -77,13 +77,14 @@ class Authenticator:
 
     def __init__(self, meta: Metadata, sessions: Callable[[str], Principal] | None = None) -> None:
         self.meta = meta
+        self.keys = Keys(meta)
         self.sessions = sessions
 
     def principal(self, token: str | None, access: str) -> Principal:
         """The Principal for ``token`` on a method that accepts ``access``; raises errors.Unauthenticated."""
         if access == KEY_OR_WALLET and self.sessions is not None and token and token.startswith("mvw_"):
             return self.sessions(token)
-        return authenticate(self.meta, token)
+        return self.keys.principal(token)
 
 
 class AuthInterceptor(grpc.ServerInterceptor):

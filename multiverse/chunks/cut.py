@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import blake3
+import numpy
 
 from multiverse.errors import Corrupt, InvalidArgument
 from multiverse.state.format import Header, stored_header
@@ -197,6 +198,52 @@ def cut(data: bytes | memoryview) -> tuple[Manifest, list[memoryview]]:
         pieces.append(view[at : at + n])
         at += n
     return Manifest(len(view), tuple(address(p) for p in pieces), tuple(len(p) for p in pieces)), pieces
+
+
+def recut(data: bytes | memoryview, before: tuple[bytes, Manifest] | None) -> tuple[Manifest, list[memoryview]]:
+    """``cut(data)``, hashing only what changed since ``before``: an earlier state file's bytes and its manifest
+    (the last one saved, say). A chunk that hashes to an address of ``before`` anchors a run: the chunks after it
+    whose lengths match the chunks after that address are compared with those bytes at once, and take their
+    addresses if every byte is equal (a window that slid keeps its frames, moved back by a few). A run that differs
+    anywhere is hashed chunk by chunk. The comparison is exact, so the result is ``cut(data)``'s."""
+    if before is None:
+        return cut(data)
+    view, (old, om) = memoryview(data), before
+    lengths, pieces, starts, at = lengths_of(view), [], [], 0
+    for n in lengths:
+        pieces.append(view[at : at + n])
+        starts.append(at)
+        at += n
+    old_starts = om.offsets()
+    where: dict[str, int] = {}
+    for j, a in enumerate(om.addresses):
+        where.setdefault(a, j)
+    addresses: list[str] = []
+    while len(addresses) < len(pieces):
+        i = len(addresses)
+        addresses.append(address(pieces[i]))
+        j = where.get(addresses[i])
+        if j is None:
+            continue
+        k = 0  # the run: chunks i+1.. against before's j+1.., as long as their lengths match
+        while i + 1 + k < len(lengths) and j + 1 + k < len(om.lengths) and lengths[i + 1 + k] == om.lengths[j + 1 + k]:
+            k += 1
+        if k and _same(data, starts[i + 1], old, old_starts[j + 1], sum(lengths[i + 1 : i + 1 + k])):
+            addresses += om.addresses[j + 1 : j + 1 + k]
+        else:
+            addresses += [address(p) for p in pieces[i + 1 : i + 1 + k]]
+    return Manifest(len(view), tuple(addresses), tuple(lengths)), pieces
+
+
+def _same(a: bytes | memoryview, at: int, b: bytes | memoryview, bt: int, n: int) -> bool:
+    """Whether ``n`` bytes of ``a`` from ``at`` equal those of ``b`` from ``bt`` (compared 8 bytes at a time: memory
+    speed, 4x faster than hashing them)."""
+    words = n // 8
+    if words and not numpy.array_equal(numpy.frombuffer(a, numpy.uint64, words, at),
+                                       numpy.frombuffer(b, numpy.uint64, words, bt)):
+        return False
+    tail = words * 8
+    return bytes(memoryview(a)[at + tail : at + n]) == bytes(memoryview(b)[bt + tail : bt + n])
 
 
 def check_lengths(manifest: Manifest, header_bytes: bytes | memoryview, header: Header) -> None:

@@ -1,6 +1,7 @@
 """The client's side of chunked saves and checked loads (docs/chunks.md).
 
-A save cuts the state as the server will (``multiverse.chunks.cut``), asks ``FindMissingChunks`` about the
+A save cuts the state as the server will (``multiverse.chunks.cut``; against the world's last state, so that only
+what changed is hashed: ``Cuts``), asks ``FindMissingChunks`` about the
 addresses this connection has not seen confirmed (``Confirmed``: the last saves' and loads' manifests) when they hold
 more than ASK_OVER bytes (else it sends them outright: one round trip fewer), and streams only the missing chunks
 with ``SaveChunks``. An older server (UNIMPLEMENTED) gets the whole file by
@@ -17,7 +18,7 @@ import contextlib
 import hashlib
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import blake3
 import grpc
 
 from multiverse import errors
-from multiverse.chunks.cut import Manifest, cut
+from multiverse.chunks.cut import Manifest, recut
 from multiverse.v1 import store_pb2
 
 # Chunks the server is not known to hold are asked about first when they hold more than this; fewer (a sliding
@@ -35,6 +36,7 @@ from multiverse.v1 import store_pb2
 ASK_OVER = 1 << 20
 BATCH_BYTES = 2 << 20  # chunk bytes per message at most (the server takes messages of up to 4 MiB)
 REMEMBERED = 4  # manifests whose addresses count as confirmed (a sliding window shares all but a few with the last)
+WORLDS_CUT = 4  # worlds whose last state is kept to cut the next against (``Cuts``)
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,34 @@ class Confirmed:
             self._recent.clear()
 
 
+class Cuts:
+    """The last state cut for each of the WORLDS_CUT worlds saved last (its bytes and manifest), so that the next
+    save of the world hashes only what changed (``multiverse.chunks.cut.recut``). Only immutable bytes are kept: a
+    buffer the caller may change after the save would make the kept addresses lie."""
+
+    def __init__(self) -> None:
+        self._last: OrderedDict[str, tuple[bytes, Manifest]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def cut(self, world: str, data: bytes | memoryview) -> tuple[Manifest, list[memoryview]]:
+        with self._lock:
+            before = self._last.get(world)
+        manifest, pieces = recut(data, before)
+        if isinstance(data, bytes):
+            with self._lock:
+                self._last[world] = (data, manifest)
+                self._last.move_to_end(world)
+                while len(self._last) > WORLDS_CUT:
+                    self._last.popitem(last=False)
+        return manifest, pieces
+
+
 class Saver:
     """One client's saves: chunked while the server speaks SaveChunks, else whole (see the module docstring)."""
 
     def __init__(self) -> None:
         self.confirmed = Confirmed()
+        self.cuts = Cuts()
         self.chunked = True  # until the server answers UNIMPLEMENTED
         self.last: SaveStats | None = None
 
@@ -97,7 +122,7 @@ class Saver:
         if self.chunked:
             data = state if isinstance(state, bytes) else Path(state).read_bytes()
             try:
-                response, self.last = save_chunks((ask, stub), header, data, self.confirmed, call)
+                response, self.last = save_chunks((ask, stub), header, data, self.confirmed, call, self.cuts)
             except errors.MultiverseError:
                 pass  # not a state file the cut can read: the whole-file save gets the server's clear error
             except grpc.RpcError as exc:
@@ -121,13 +146,14 @@ def manifest_pb(m: Manifest) -> store_pb2.ChunkManifest:
 
 
 def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: bytes | memoryview,
-                confirmed: Confirmed, call: dict[str, Any]) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
+                confirmed: Confirmed, call: dict[str, Any],
+                cuts: Cuts | None = None) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
     """A chunked save of the whole state file ``data``; raises grpc.RpcError as the calls do (the caller maps
     them, and falls back to SaveSnapshot on UNIMPLEMENTED). ``stubs``: (questions', the save's); ``call``: metadata
-    and timeout of every call."""
+    and timeout of every call; ``cuts``: the world's last states, to cut against."""
     ask, stub = stubs
     started = time.perf_counter()
-    manifest, pieces = cut(data)
+    manifest, pieces = (cuts or Cuts()).cut(header.world, data)
     sent = 0
     for attempt in range(2):
         unknown: dict[str, int] = {}

@@ -5,10 +5,16 @@ held it: an insert-if-absent on its key, in the transaction that commits the sna
 key (SQLite's writers queue; PostgreSQL makes a second inserter of the key wait for the first to commit or roll
 back), so the first commit wins, exactly. A commit that gives no vectors puts its snapshot in ``vector_backlog``
 instead, to be hashed from its blob before a discovery is looked up (multiverse/market/discovery.py).
+
+A row, once committed, stays (the backlog may give it an earlier holder, never remove it), so ``Recorded`` leaves
+out of the insert the vectors whose row a commit of this process made or met: a sliding window's saves insert
+their few new frames, not all 512 again, inside the write lock every writer queues for.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +24,33 @@ from multiverse.metadata.models import vector_backlog
 from multiverse.records import SnapshotRecord
 
 BATCH = 2000  # rows per INSERT: a 64 MB state of 18 KB frames holds about 3,600
+RECORDED_KEPT = 1 << 17  # vectors (about 20 MB): the windows of a few hundred game servers
+
+
+class Recorded:
+    """The vectors whose discovery row committed, the RECORDED_KEPT met last: ``record`` leaves them out."""
+
+    def __init__(self, size: int = RECORDED_KEPT) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def record(self, conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRecord,
+               vectors: Sequence[tuple[str, str, int]] | None) -> None:
+        """``record``, less the vectors whose row is known to be committed."""
+        if vectors is not None:
+            with self._lock:
+                vectors = [v for v in vectors if v[0] not in self._seen]
+        record(conn, insert, snapshot, vectors)
+
+    def committed(self, vectors: Sequence[tuple[str, str, int]] | None) -> None:
+        """The transaction that recorded ``vectors`` committed: each has its row."""
+        with self._lock:
+            for v, _, _ in vectors or ():
+                self._seen[v] = None
+                self._seen.move_to_end(v)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
 
 
 def record(conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRecord,

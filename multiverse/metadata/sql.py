@@ -59,6 +59,7 @@ class SqlMetadata(LineageReads, CommitLog):
         shared = isinstance(engine.pool, StaticPool)
         self._serial = threading.RLock() if shared else nullcontext()
         self.commits = Commits()  # fired after each snapshot newly committed (multiverse/metadata/events.py)
+        self.discoveries = _discoveries.Recorded()  # the vectors whose discovery row committed: not inserted again
 
     @property
     def engine(self) -> Engine:
@@ -234,6 +235,7 @@ class SqlMetadata(LineageReads, CommitLog):
                         saved, created = self._commit(conn, record, head, expected, idempotency_key, principal, vectors,
                                                       also)
                     if created:
+                        self.discoveries.committed(vectors)
                         self.commits.fire(saved)
                     return saved, created
             except _KeyTaken:
@@ -266,7 +268,7 @@ class SqlMetadata(LineageReads, CommitLog):
             also(conn)
         record = self._insert_snapshot(conn, record)
         self._move_head(conn, record.world, head, expected, record.id)
-        _discoveries.record(conn, self._insert, record, vectors)
+        self.discoveries.record(conn, self._insert, record, vectors)
         if key and not self._insert_new(
             conn,
             idempotency_keys,
@@ -311,7 +313,8 @@ class SqlMetadata(LineageReads, CommitLog):
                     return stored, self._load(conn, [current])[current], False
                 first = self._insert_snapshot(conn, first)
                 self._move_head(conn, world.name, head, None, first.id)
-                _discoveries.record(conn, self._insert, first, vectors)
+                self.discoveries.record(conn, self._insert, first, vectors)
+            self.discoveries.committed(vectors)
             self.commits.fire(first)
             return stored, first, True
 

@@ -1,7 +1,9 @@
 """API keys: minting, hashing and checking. The secret is shown once and only its sha256 is stored.
 
 A token reads ``mvk_<key id>_<secret>``: the key id finds the record, the secret is compared in constant time
-against the stored hash. Secrets are 32 random bytes, so a plain sha256 (no slow KDF) is enough.
+against the stored hash. Secrets are 32 random bytes, so a plain sha256 (no slow KDF) is enough. ``Keys`` keeps a
+checked token's principal for KEY_KEPT_S seconds (a game server calls several times a second; each check is a
+metadata read): a key revoked in the metadata stops working within that.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +24,8 @@ from multiverse.metadata.base import Metadata
 from multiverse.records import PUBLIC, ROLE_ADMIN, ROLE_SERVER, SHARED, ApiKeyRecord, WorldRecord
 
 PREFIX = "mvk"
+KEY_KEPT_S = 1.0
+KEYS_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,31 @@ def authenticate(meta: Metadata, token: str | None) -> Principal:
     if record.revoked or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
         raise Unauthenticated(f"API key {parts[1]!r} is revoked or its secret is wrong: {fix}")
     return Principal(record.principal, record.role, record.id)
+
+
+class Keys:
+    """``authenticate`` with the principal of each token that passed kept for ``kept_s`` seconds, under the token's
+    sha256 (the secret is not kept); a refused token is checked again every time."""
+
+    def __init__(self, meta: Metadata, kept_s: float = KEY_KEPT_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.meta, self.kept_s, self.clock = meta, kept_s, clock
+        self._kept: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def principal(self, token: str | None) -> Principal:
+        key = hashlib.sha256(token.encode()).digest() if token else b""
+        now = self.clock()
+        with self._lock:
+            hit = self._kept.get(key)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        who = authenticate(self.meta, token)
+        with self._lock:
+            self._kept[key] = (who, now + self.kept_s)
+            self._kept.move_to_end(key)
+            while len(self._kept) > KEYS_KEPT:
+                self._kept.popitem(last=False)
+        return who
 
 
 def ensure_admin_key(meta: Metadata, data_dir: Path) -> str | None:

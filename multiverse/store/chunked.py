@@ -258,8 +258,8 @@ class ChunkedSaves:
             manifest = Manifest.from_wire(manifest, size=None)
         if manifest.size != req.size:
             raise InvalidArgument("manifest.size", manifest.size, f"the header says {req.size} bytes: send one size")
-        space = store.meta.get_space(world.space)
-        parent = store.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
+        space = store.facts.space(world.space)
+        parent = store.facts.parent(req.expected_parent) if req.expected_parent else None
         # a read: the commit's transaction touches and re-counts what this save counts on (fence.hold), so a write
         # transaction here would only queue the save behind other writers for nothing
         have = located(self.chunks, manifest, parent.state if parent else None)  # the head's chunks from memory

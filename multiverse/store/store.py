@@ -45,6 +45,7 @@ from multiverse.state.validate import StateValidator
 from multiverse.state.vectors import hash_file
 from multiverse.store.auth import Principal, can_manage, can_read, mint_key, reader_name
 from multiverse.store.chunked import ChunkedSaves, find_missing, store_whole
+from multiverse.store.facts import Facts
 from multiverse.store.visibility import check_settings, unseen_snapshot, unseen_world
 
 HEX_RE = re.compile(r"^[0-9a-f]{8,64}$")
@@ -92,6 +93,7 @@ class Store:
         self.meta, self.blobs, self.limits, self.clock = meta, blobs, limits, clock
         self.chunks: ChunkStore = blobs.chunks
         self.chunked = ChunkedSaves(self, self.chunks)
+        self.facts = Facts(meta)  # what a save reads that does not change: no metadata read for it
         self.spool_dir = spool_dir
         spool_dir.mkdir(parents=True, exist_ok=True)
 
@@ -176,8 +178,8 @@ class Store:
         reused for other bytes or another head is refused (AlreadyExists naming the first snapshot): replaying
         the first result would drop this save without a word."""
         world = self._writable_world(who, req)
-        space = self.meta.get_space(world.space)
-        parent = self.meta.get_snapshot(req.expected_parent) if req.expected_parent else None
+        space = self.facts.space(world.space)
+        parent = self.facts.parent(req.expected_parent) if req.expected_parent else None
         spool = self.spool_dir / f"{uuid.uuid4().hex}.upload"
         try:
             check = StateValidator(space, self.limits, req.size)
@@ -202,6 +204,7 @@ class Store:
             spool.unlink(missing_ok=True)
         if not created:
             _same_save(req, committed, state)
+        self.facts.saved(committed)
         return committed, created
 
     def _stage_chunks(self, spool: Path, check: StateValidator, vocab: int) -> Staged:
@@ -228,12 +231,15 @@ class Store:
         committed, created, state = self.chunked.save(who, req, manifest, sent)
         if not created:
             _same_save(req, committed, state)
+        self.facts.saved(committed)
         return committed, created
 
     def _writable_world(self, who: Principal, req: SaveRequest) -> WorldRecord:
         check_name("header.world", req.world)
         check_name("header.head", req.head)
-        world = self.readable_world(who, req.world)  # a world it may not read: as if it did not exist
+        world = self.facts.writer_world(req.world)  # its owner never changes; the commit re-reads the rest
+        if world is None or not (who.admin or world.owner == who.name):
+            world = self.readable_world(who, req.world)  # a world it may not read: as if it did not exist
         if not who.admin and world.owner != who.name:
             raise PermissionDenied(f"world {world.name!r} belongs to {world.owner!r}; server {who.name!r} may write only its own worlds")
         if req.expected_parent and not SHA_RE.match(req.expected_parent):
@@ -246,6 +252,7 @@ class Store:
             raise InvalidArgument("header.idempotency_key", req.idempotency_key, "use 1-128 printable ASCII characters without spaces")
         if len(req.labels) > self.limits.max_labels or any(len(k) > 64 or len(v) > 256 for k, v in req.labels.items()):
             raise InvalidArgument("header.labels", f"{len(req.labels)} labels", f"use at most {self.limits.max_labels} labels, keys <= 64 and values <= 256 characters")
+        self.facts.saw_world(world)
         return world
 
     def _spool(self, req: SaveRequest, chunks: Iterable[bytes | EndDigest], spool: Path, check: StateValidator) -> str:

@@ -335,3 +335,23 @@ def test_hostile_manifests_and_questions_are_refused(oasis):
     with pytest.raises(errors.Unauthenticated):
         unknown._call("FindMissingChunks", store_pb2.FindMissingChunksRequest(addresses=b"\x00" * 32))
     assert json.loads(oasis.admin.get_snapshot("w").provenance_json)["kind"] == "save"
+
+
+def test_a_save_to_a_world_deleted_since_its_last_save_is_refused_and_changes_nothing(oasis):
+    """The store keeps the world and the head it last saved (multiverse/store/facts.py); the commit re-reads the
+    world, so a deletion meanwhile refuses the save as it did before anything was kept, chunked or whole."""
+    head = oasis.server.save_snapshot("w", window(0)).snapshot.id
+    oasis.admin.delete_world("w")
+
+    def stored() -> tuple:  # visible() but the heads, which a deleted world has none of
+        with oasis.app.meta.transaction() as conn:
+            return (conn.execute(sa.select(sa.func.count()).select_from(chunks)).scalar(),
+                    conn.execute(sa.select(sa.func.count()).select_from(chunked_states)).scalar(),
+                    sorted(oasis.app.blobs.digests()))
+
+    before = stored()
+    for whole in (False, True):
+        save = oasis.server.save_whole if whole else oasis.server.save_snapshot
+        with pytest.raises(errors.NotFound, match="'w' was deleted at"):
+            save("w", window(8), expected_parent=head)
+        assert stored() == before

@@ -131,3 +131,69 @@ def test_check_lengths_names_the_first_wrong_chunk():
     with pytest.raises(InvalidArgument) as e:
         C.check_lengths(other, memoryview(data)[: h.data_start], h)
     assert e.value.field == "manifest.lengths[2]"
+
+
+def _same_cut(data: bytes, before: tuple[bytes, C.Manifest] | None) -> C.Manifest:
+    m, pieces = C.recut(data, before)
+    expected, expected_pieces = C.cut(data)
+    assert m == expected and [bytes(p) for p in pieces] == [bytes(p) for p in expected_pieces]
+    return m
+
+
+def test_a_recut_against_the_last_state_is_the_cut_and_hashes_only_what_changed(monkeypatch):
+    window = torch.randn((48, 16, 18, 32)).to(torch.float16)
+    a, b = state(window[:32]), state(window[8:40], texts=2)  # slid by 8 frames, the header changed
+    ma = _same_cut(a, None)
+    hashed: list[int] = []
+    real = C.address
+    monkeypatch.setattr(C, "address", lambda p: hashed.append(len(p)) or real(p))
+    mb, _ = C.recut(b, (a, ma))
+    frame = 16 * 18 * 32 * 2
+    # the header, the first kept frame (which finds the run), the 8 new frames and the players: the other 23 compared
+    assert hashed.count(frame) == 1 + 8 and len(hashed) == 1 + 1 + 8 + 1
+    hashed.clear()
+    assert C.recut(b, (b, mb))[0] == mb and len(hashed) == 1  # the same state again: its header anchors one run
+    monkeypatch.undo()
+    assert mb == C.cut(b)[0]
+
+
+def test_a_recut_never_takes_an_address_for_bytes_that_differ():
+    window = torch.randn((40, 16, 18, 32)).to(torch.float16)
+    a = state(window[:32])
+    ma = C.cut(a)[0]
+    start = stored_header(a).data_start
+    for at in (start, start + 5 * 18432 + 7, len(a) - 8 * 18432 - 1, start + 31 * 18432 + 18431):
+        changed = bytearray(a)
+        changed[at] ^= 0x40  # one bit of one frame (first, middle, last byte of a frame, in the compared run)
+        _same_cut(bytes(changed), (a, ma))
+    _same_cut(state(window[:32].flip(0)), (a, ma))  # the same frames in reverse: no run holds, each found alone
+    _same_cut(state(window[8:40], space="small"), (a, ma))  # another space's header: everything moved
+    small = synth_state(SMALL, frames=300, players=3, seed=1)
+    _same_cut(small, (a, ma))  # another frame size: no length matches
+    _same_cut(synth_state(SMALL, frames=301, players=3, seed=1), (small, C.cut(small)[0]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 11), min_size=1, max_size=12), st.lists(st.integers(0, 11), min_size=1, max_size=12),
+       st.integers(1, 7))
+def test_a_recut_is_the_cut_for_any_two_states_of_shared_frames(old, new, odd):
+    pool = torch.randn((12, 4, 3, 2)).to(torch.float16)  # small frames, grouped several to a chunk
+    pool[odd % 12, 0, 0, 0] = float(odd)
+    a, b = state(pool[old], space="small"), state(pool[new], space="small", texts=odd)
+    _same_cut(b, (a, C.cut(a)[0]))
+
+
+def test_the_client_cuts_against_the_last_state_of_each_world_and_keeps_only_immutable_bytes():
+    from multiverse.client.chunked import WORLDS_CUT, Cuts
+
+    window = torch.randn((40, 16, 18, 32)).to(torch.float16)
+    cuts = Cuts()
+    buffer = bytearray(state(window[:32]))
+    assert cuts.cut("w", buffer)[0] == C.cut(bytes(buffer))[0]
+    buffer[-100] ^= 1  # a buffer the caller changed after its save: nothing of it was kept to cut against
+    assert cuts.cut("w", buffer)[0] == C.cut(bytes(buffer))[0]
+    for n in range(WORLDS_CUT + 1):  # the worlds saved last are kept, the oldest goes
+        cuts.cut(f"w{n}", state(window[n : n + 32]))
+    assert sorted(cuts._last) == [f"w{n}" for n in range(1, WORLDS_CUT + 1)]
+    slid = state(window[8:40])
+    assert cuts.cut("w4", slid)[0] == C.cut(slid)[0]

@@ -230,3 +230,30 @@ def test_concurrent_writers_lose_no_update(meta_w):
     assert sorted(r.id for r in chain) == sorted(acknowledged)
     assert len(acknowledged) == WRITERS * SAVES_EACH
     assert [r.generation for r in chain] == list(range(len(chain), 0, -1))
+
+
+def test_discoveries_are_inserted_once_and_a_rolled_back_commit_is_not_taken_for_recorded(meta_w, monkeypatch):
+    import sqlalchemy as sa
+
+    from multiverse.metadata import _discoveries
+    from multiverse.metadata.models import vector_discoveries as d
+
+    def holders() -> dict[str, str]:
+        with meta_w.transaction() as conn:
+            return dict(conn.execute(sa.select(d.c.vector, d.c.snapshot)).all())
+
+    old, new = [("a" * 64, "frame", 0)], [("b" * 64, "frame", 1)]
+    root = snap(t=1.0)
+    meta_w.commit_snapshot(root, head="main", expected=None, vectors=old)
+    lost = snap(parents=[root], t=2.0)
+    with pytest.raises(HeadMoved):  # its vectors' rows rolled back with it
+        meta_w.commit_snapshot(lost, head="main", expected="f" * 64, vectors=old + new)
+    assert holders() == {"a" * 64: root.id}
+    child = snap(parents=[root], t=3.0)
+    inserted: list[list[str]] = []
+    real = _discoveries.record
+    monkeypatch.setattr(_discoveries, "record", lambda conn, insert, snapshot, vectors:
+                        inserted.append([v for v, _, _ in vectors]) or real(conn, insert, snapshot, vectors))
+    meta_w.commit_snapshot(child, head="main", expected=root.id, vectors=old + new)
+    assert inserted == [["b" * 64]]  # "a" is known committed; "b", whose commit rolled back, is inserted
+    assert holders() == {"a" * 64: root.id, "b" * 64: child.id}

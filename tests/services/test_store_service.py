@@ -163,7 +163,31 @@ def test_auth_rules(stack):
         stack.server.create_world("w9", "demo", owner="beta")
     assert stack.server.create_world("own", "demo").owner == "alpha"
     stack.server.save_snapshot("mine", synth(1))
-    stack.admin.save_snapshot("theirs", synth(2))  # an admin may write any world
+    theirs = stack.admin.save_snapshot("theirs", synth(2)).snapshot.id  # an admin may write any world
+    with pytest.raises(errors.NotFound):  # still, now that the store has the world at hand from the admin's save
+        stack.server.save_snapshot("theirs", synth(3), expected_parent=theirs)
+    assert stack.admin.heads("theirs") == {"main": theirs}
+
+
+def test_a_key_revoked_in_the_metadata_stops_working_within_the_time_a_check_is_kept(stack):
+    import sqlalchemy as sa
+
+    from multiverse.metadata.models import api_keys
+    from multiverse.store.auth import KEY_KEPT_S, Keys
+
+    now = [100.0]
+    keys = Keys(stack.app.meta, clock=lambda: now[0])
+    token = stack.admin.create_api_key("beta").token
+    assert keys.principal(token).name == "beta"
+    with pytest.raises(errors.Unauthenticated):  # another secret for the same key id: checked, not taken as kept
+        keys.principal(token[:-4] + "AAAA")
+    with stack.app.meta.transaction(write=True) as conn:
+        conn.execute(api_keys.update().where(api_keys.c.id == token.split("_")[1]).values(revoked=True))
+    assert keys.principal(token).name == "beta"  # kept
+    now[0] += KEY_KEPT_S
+    for _ in range(2):  # read again, refused; a refusal is not kept
+        with pytest.raises(errors.Unauthenticated, match="revoked"):
+            keys.principal(token)
 
 
 def test_api_keys_are_stored_hashed(stack):
