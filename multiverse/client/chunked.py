@@ -1,12 +1,12 @@
 """The client's side of chunked saves and checked loads (docs/chunks.md).
 
 A save cuts the state as the server will (``multiverse.chunks.cut``; against the world's last state, so that only
-what changed is hashed: ``Cuts``), asks ``FindMissingChunks`` about the
-addresses this connection has not seen confirmed (``Confirmed``: the last saves' and loads' manifests) when they hold
-more than ASK_OVER bytes (else it sends them outright: one round trip fewer), and streams only the missing chunks
-with ``SaveChunks``. An older server (UNIMPLEMENTED) gets the whole file by
-``SaveSnapshot``; a chunk collected between the question and the save (FAILED_PRECONDITION naming ``chunks[i]``)
-makes it ask again, once, about every chunk. ``SaveStats`` of the last save say what went on the wire.
+what changed is hashed: ``Cuts``), asks ``FindMissingChunks`` about the addresses this connection has not seen
+confirmed (``Confirmed``: the last saves' and loads' manifests) when they hold more than ASK_OVER bytes (else it
+sends them outright: one round trip fewer), and streams only the missing chunks with ``SaveChunks``. An older
+server (UNIMPLEMENTED) gets the whole file by ``SaveSnapshot``; a chunk collected between the question and the save
+(FAILED_PRECONDITION naming ``chunks[i]``) makes it ask again, once, about every chunk. ``SaveStats`` of the last
+save say what went on the wire.
 
 A load checks what it received: for a chunked state, sha256 of the manifest's encoding == the snapshot's state and
 the BLAKE3 of every chunk == its address; for a state stored whole, the sha256 of the bytes.
@@ -59,9 +59,15 @@ class Confirmed:
         self._recent: deque[frozenset[str]] = deque(maxlen=REMEMBERED)
         self._lock = threading.Lock()
 
-    def __contains__(self, a: str) -> bool:
+    def unknown(self, addresses: tuple[str, ...]) -> dict[str, int]:
+        """{address: its first index} of those of ``addresses`` not confirmed."""
         with self._lock:
-            return any(a in s for s in self._recent)
+            recent = tuple(self._recent)
+        out: dict[str, int] = {}
+        for i, a in enumerate(addresses):
+            if a not in out and not any(a in s for s in recent):
+                out[a] = i
+        return out
 
     def add(self, addresses: tuple[str, ...]) -> None:
         with self._lock:
@@ -156,10 +162,7 @@ def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: byte
     manifest, pieces = (cuts or Cuts()).cut(header.world, data)
     sent = 0
     for attempt in range(2):
-        unknown: dict[str, int] = {}
-        for i, a in enumerate(manifest.addresses):
-            if a not in confirmed and a not in unknown:
-                unknown[a] = i
+        unknown = confirmed.unknown(manifest.addresses)
         missing: list[int] = list(unknown.values())
         asked = 0
         if sum(manifest.lengths[i] for i in missing) > ASK_OVER:  # else sent outright: a round trip saved

@@ -205,10 +205,7 @@ class SqlMetadata(LineageReads, CommitLog):
 
     def _world(self, conn: Connection, name: str, *, deleted: bool = False) -> WorldRecord:
         row = conn.execute(sa.select(worlds).where(worlds.c.name == name)).mappings().first()
-        if row is None:
-            raise NotFound(f"world {name!r} does not exist: create it first", world=name)
-        if row["deleted_at"] is not None and not deleted:
-            raise _worlds.gone(name, row["deleted_at"])
+        _living(name, row, deleted)
         return _rows.world_record(row, _worlds.readers_of(conn, [name]).get(name, ()))
 
     # snapshots and heads
@@ -263,7 +260,8 @@ class SqlMetadata(LineageReads, CommitLog):
             ).scalar()
             if seen is not None:
                 return self._load(conn, [seen])[seen], False
-        self._world(conn, record.world)
+        _living(record.world, conn.execute(sa.select(worlds.c.deleted_at).where(worlds.c.name == record.world))
+                .mappings().first())  # the world, read in the commit: one deleted since the save began refuses it
         if also is not None:
             also(conn)
         record = self._insert_snapshot(conn, record)
@@ -381,3 +379,12 @@ class SqlMetadata(LineageReads, CommitLog):
 
 class _KeyTaken(Exception):
     """A concurrent transaction stored the same idempotency key first (PostgreSQL); retry to replay it."""
+
+
+def _living(name: str, row: Any, deleted: bool = False) -> None:
+    """NotFound unless ``row`` (world ``name``'s, with its ``deleted_at``) exists and, unless ``deleted``, is not
+    deleted."""
+    if row is None:
+        raise NotFound(f"world {name!r} does not exist: create it first", world=name)
+    if row["deleted_at"] is not None and not deleted:
+        raise _worlds.gone(name, row["deleted_at"])

@@ -124,10 +124,10 @@ class RowIds:
             whole = row and all(manifest.lengths[i] % row == 0 for i in idx)
             ids: list[str] = []
             if whole:
-                for i in idx:
-                    key = (manifest.addresses[i], prefix)
-                    with self._lock:
-                        got = self._ids.get(key)
+                keys = [(manifest.addresses[i], prefix) for i in idx]
+                with self._lock:
+                    known = [self._ids.get(k) for k in keys]
+                for i, key, got in zip(idx, keys, known):
                     if got is None:
                         got = _hash_rows(prefix, row, [data[i] if i in data else read(i)])
                         with self._lock:
