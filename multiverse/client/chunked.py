@@ -37,6 +37,7 @@ ASK_OVER = 1 << 20
 BATCH_BYTES = 2 << 20  # chunk bytes per message at most (the server takes messages of up to 4 MiB)
 REMEMBERED = 4  # manifests whose addresses count as confirmed (a sliding window shares all but a few with the last)
 WORLDS_CUT = 4  # worlds whose last state is kept to cut the next against (``Cuts``)
+CUT_BYTES = 256 << 20  # and at most this many bytes of them (the last one always)
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,9 @@ class Confirmed:
 
 
 class Cuts:
-    """The last state cut for each of the WORLDS_CUT worlds saved last (its bytes and manifest), so that the next
-    save of the world hashes only what changed (``multiverse.chunks.cut.recut``). Only immutable bytes are kept: a
-    buffer the caller may change after the save would make the kept addresses lie."""
+    """The last state cut for each of the WORLDS_CUT worlds saved last (its bytes and manifest, CUT_BYTES at most),
+    so that the next save of the world hashes only what changed (``multiverse.chunks.cut.recut``). Only immutable
+    bytes are kept: a buffer the caller may change after the save would make the kept addresses lie."""
 
     def __init__(self) -> None:
         self._last: OrderedDict[str, tuple[bytes, Manifest]] = OrderedDict()
@@ -95,7 +96,8 @@ class Cuts:
             with self._lock:
                 self._last[world] = (data, manifest)
                 self._last.move_to_end(world)
-                while len(self._last) > WORLDS_CUT:
+                while len(self._last) > WORLDS_CUT or (len(self._last) > 1 and
+                                                       sum(len(d) for d, _ in self._last.values()) > CUT_BYTES):
                     self._last.popitem(last=False)
         return manifest, pieces
 

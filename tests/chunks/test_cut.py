@@ -197,3 +197,14 @@ def test_the_client_cuts_against_the_last_state_of_each_world_and_keeps_only_imm
     assert sorted(cuts._last) == [f"w{n}" for n in range(1, WORLDS_CUT + 1)]
     slid = state(window[8:40])
     assert cuts.cut("w4", slid)[0] == C.cut(slid)[0]
+
+
+def test_the_client_keeps_at_most_cut_bytes_of_states_to_cut_against(monkeypatch):
+    from multiverse.client import chunked
+
+    monkeypatch.setattr(chunked, "CUT_BYTES", 100 << 10)  # a 32-frame state is 590 KB: the last one alone stays
+    cuts = chunked.Cuts()
+    window = torch.randn((40, 16, 18, 32)).to(torch.float16)
+    for n in range(3):
+        cuts.cut(f"w{n}", state(window[n : n + 32]))
+    assert list(cuts._last) == ["w2"]
