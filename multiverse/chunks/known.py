@@ -12,30 +12,13 @@ after all fails the save cleanly, as it did before.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
+from multiverse.kept import Kept
 
 CHECKS_CACHED = 1 << 17  # addresses (about 20 MB): the windows of a few hundred game servers
 
 
-class Checks:
+class Checks(Kept[str, str]):
     """{chunk address: the check its bytes passed}, the most recent CHECKS_CACHED of them."""
 
     def __init__(self, size: int = CHECKS_CACHED) -> None:
-        self._seen: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def note(self, checks: Iterable[tuple[str, str]]) -> None:
-        with self._lock:
-            for a, checked in checks:
-                self._seen[a] = checked
-                self._seen.move_to_end(a)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-
-    def of(self, addresses: Iterable[str]) -> dict[str, str]:
-        """{address: its check} for those of ``addresses`` remembered."""
-        with self._lock:
-            return {a: c for a in addresses if (c := self._seen.get(a)) is not None}
+        super().__init__(size)

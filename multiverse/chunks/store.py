@@ -126,7 +126,7 @@ class ChunkStore:
                     conn.execute(touch_, {"part": part, "now": now, "before": now - TOUCH_SLACK_S})
                 for a, pack, offset, length, checked in conn.exec_driver_sql(locate, (part,)):
                     found[a] = Location(pack, offset, length, checked)
-        self.checks.note((a, loc.checked) for a, loc in found.items())
+        self.checks.put_all((a, loc.checked) for a, loc in found.items())
         return found
 
     def missing(self, addresses: Sequence[str]) -> list[int]:
@@ -173,7 +173,7 @@ class ChunkStore:
                 "since it was offered): ask which chunks are missing again and send them", field=f"chunks[{lost}]")
         fresh = [(a, p) for a, p in new.items() if a not in have]
         rows, at = _rows(fresh)
-        self.checks.note((r["address"], r["checked"]) for r in rows)  # what its bytes passed, stored or not
+        self.checks.put_all((r["address"], r["checked"]) for r in rows)  # what its bytes passed, stored or not
         inline = b""
         blob = at > INLINE_MAX
         if blob:

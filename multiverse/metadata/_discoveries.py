@@ -13,13 +13,12 @@ their few new frames, not all 512 again, inside the write lock every writer queu
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from multiverse.kept import Kept
 from multiverse.metadata.models import vector_backlog
 from multiverse.records import SnapshotRecord
 
@@ -31,27 +30,19 @@ class Recorded:
     """The vectors whose discovery row committed, the RECORDED_KEPT met last: ``record`` leaves them out."""
 
     def __init__(self, size: int = RECORDED_KEPT) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+        self._seen: Kept[str, bool] = Kept(size)
 
     def record(self, conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRecord,
                vectors: Sequence[tuple[str, str, int]] | None) -> None:
         """``record``, less the vectors whose row is known to be committed."""
         if vectors is not None:
-            with self._lock:
-                vectors = [v for v in vectors if v[0] not in self._seen]
+            seen = self._seen.of(v for v, _, _ in vectors)
+            vectors = [v for v in vectors if v[0] not in seen]
         record(conn, insert, snapshot, vectors)
 
     def committed(self, vectors: Sequence[tuple[str, str, int]] | None) -> None:
         """The transaction that recorded ``vectors`` committed: each has its row."""
-        with self._lock:
-            for v, _, _ in vectors or ():
-                self._seen[v] = None
-                self._seen.move_to_end(v)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-
+        self._seen.put_all((v, True) for v, _, _ in vectors or ())
 
 def record(conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRecord,
            vectors: Sequence[tuple[str, str, int]] | None) -> None:

@@ -12,14 +12,13 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from multiverse.errors import NotFound, Unauthenticated
+from multiverse.kept import Kept
 from multiverse.metadata.base import Metadata
 from multiverse.records import PUBLIC, ROLE_ADMIN, ROLE_SERVER, SHARED, ApiKeyRecord, WorldRecord
 
@@ -99,24 +98,17 @@ class Keys:
 
     def __init__(self, meta: Metadata, kept_s: float = KEY_KEPT_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.meta, self.kept_s, self.clock = meta, kept_s, clock
-        self._kept: OrderedDict[bytes, tuple[Principal, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[bytes, tuple[Principal, float]] = Kept(KEYS_KEPT)
 
     def principal(self, token: str | None) -> Principal:
         key = hashlib.sha256(token.encode()).digest() if token else b""
         now = self.clock()
-        with self._lock:
-            hit = self._kept.get(key)
+        hit = self._kept.get(key)
         if hit is not None and now < hit[1]:
             return hit[0]
         who = authenticate(self.meta, token)
-        with self._lock:
-            self._kept[key] = (who, now + self.kept_s)
-            self._kept.move_to_end(key)
-            while len(self._kept) > KEYS_KEPT:
-                self._kept.popitem(last=False)
+        self._kept.put(key, (who, now + self.kept_s))
         return who
-
 
 def ensure_admin_key(meta: Metadata, data_dir: Path) -> str | None:
     """On first start (no admin key yet): mint one, write it to <data dir>/admin.key (mode 0600) and return

@@ -13,11 +13,10 @@ Each is kept for the FACTS_KEPT names used last.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
+from multiverse.kept import Kept
 from multiverse.metadata.base import Metadata
 from multiverse.records import SnapshotRecord, SpaceRecord, WorldRecord
 
@@ -25,30 +24,9 @@ FACTS_KEPT = 4096
 R = TypeVar("R")
 
 
-class _Kept(Generic[R]):
-    def __init__(self, size: int) -> None:
-        self._kept: OrderedDict[str, R] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> R | None:
-        with self._lock:
-            found = self._kept.get(key)
-            if found is not None:
-                self._kept.move_to_end(key)
-            return found
-
-    def put(self, key: str, value: R) -> R:
-        with self._lock:
-            self._kept[key] = value
-            self._kept.move_to_end(key)
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-        return value
-
-    def through(self, key: str, read: Callable[[str], R]) -> R:
-        found = self.get(key)
-        return found if found is not None else self.put(key, read(key))
+def _through(kept: Kept[str, R], key: str, read: Callable[[str], R]) -> R:
+    found = kept.get(key)
+    return found if found is not None else kept.put(key, read(key))
 
 
 class Facts:
@@ -56,12 +34,12 @@ class Facts:
 
     def __init__(self, meta: Metadata, size: int = FACTS_KEPT) -> None:
         self.meta = meta
-        self._spaces: _Kept[SpaceRecord] = _Kept(size)
-        self._worlds: _Kept[WorldRecord] = _Kept(size)
-        self._snapshots: _Kept[SnapshotRecord] = _Kept(size)
+        self._spaces: Kept[str, SpaceRecord] = Kept(size)
+        self._worlds: Kept[str, WorldRecord] = Kept(size)
+        self._snapshots: Kept[str, SnapshotRecord] = Kept(size)
 
     def space(self, name: str) -> SpaceRecord:
-        return self._spaces.through(name, self.meta.get_space)
+        return _through(self._spaces, name, self.meta.get_space)
 
     def writer_world(self, name: str) -> WorldRecord | None:
         """World ``name`` as a save last found it (only its owner and space may be relied on), or None."""
@@ -73,7 +51,7 @@ class Facts:
     def parent(self, snapshot_id: str) -> SnapshotRecord:
         """Snapshot ``snapshot_id`` for a save on top of it (only its id, world, state and generation may be relied
         on); NotFound as ``get_snapshot``."""
-        return self._snapshots.through(snapshot_id, self.meta.get_snapshot)
+        return _through(self._snapshots, snapshot_id, self.meta.get_snapshot)
 
     def saved(self, record: SnapshotRecord) -> None:
         """``record`` was committed: the next save of its world is on top of it."""
