@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from multiverse.chunks.cut import digests
 from multiverse.errors import InvalidArgument
 from multiverse.store.store import EndDigest, SaveRequest, Store, require_admin
 from multiverse.store.visibility import Reads
@@ -76,7 +77,7 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
         else:
             m = loaded.manifest
             header.manifest.CopyFrom(store_pb2.ChunkManifest(
-                size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses), lengths=m.lengths))
+                size=m.size, addresses=digests(m.addresses), lengths=m.lengths))
         yield store_pb2.LoadSnapshotResponse(header=header)
         for chunk in loaded.chunks:
             yield store_pb2.LoadSnapshotResponse(chunk=chunk)

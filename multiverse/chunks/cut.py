@@ -29,7 +29,9 @@ never ``MAGIC``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ FRAME_CHUNK_MIN = 4 << 10  # frames smaller than this are grouped to about this 
 PIECE_MAX = 1 << 20  # a chunk holds at most this (the largest gRPC chunk message)
 PLAYERS_CHUNK = 256 << 10
 _ENTRY = struct.Struct("<32sI")
+_ENTRIES = numpy.dtype([("digest", "S32"), ("length", "<u4")])  # _ENTRY's layout, packed: 36 bytes
 _HEAD = struct.Struct("<QI")
 MAX_CHUNKS = 1 << 22  # a manifest's chunk count cap (4M: a 1 GiB state of 256-byte frames is 4M frames)
 
@@ -118,9 +121,10 @@ class Manifest:
 
     def encode(self) -> bytes:
         """The manifest's canonical bytes (what its blob holds and the state's id hashes)."""
-        parts = [MAGIC, _HEAD.pack(self.size, len(self.addresses))]
-        parts += [_ENTRY.pack(bytes.fromhex(a), n) for a, n in zip(self.addresses, self.lengths)]
-        return b"".join(parts)
+        entries = numpy.empty(len(self.addresses), _ENTRIES)
+        entries["digest"] = numpy.frombuffer(digests(self.addresses), "S32")
+        entries["length"] = self.lengths
+        return MAGIC + _HEAD.pack(self.size, len(self.addresses)) + entries.tobytes()
 
     @property
     def state_id(self) -> str:
@@ -128,10 +132,14 @@ class Manifest:
 
     def offsets(self) -> list[int]:
         """Each chunk's offset in the state file."""
-        out, at = [], 0
-        for n in self.lengths:
-            out.append(at)
-            at += n
+        return list(itertools.accumulate(self.lengths, initial=0))[:-1]
+
+    @functools.cached_property
+    def first_index(self) -> dict[str, int]:
+        """{address: the index of its first chunk}."""
+        out: dict[str, int] = {}
+        for i, a in enumerate(self.addresses):
+            out.setdefault(a, i)
         return out
 
     @classmethod
@@ -154,7 +162,7 @@ class Manifest:
                                       "concatenate 32-byte BLAKE3 digests, one per chunk")
             count = len(raw) // 32
             _check_count(count)
-            addresses = tuple(bytes(raw[i : i + 32]).hex() for i in range(0, len(raw), 32))
+            addresses = hexes(raw)
             lengths = tuple(int(n) for n in lengths)
         else:
             view = memoryview(packed)
@@ -165,12 +173,23 @@ class Manifest:
             if len(view) != _HEAD.size + count * _ENTRY.size:
                 raise InvalidArgument("manifest", f"{len(view)} bytes", f"{count} chunks need "
                                       f"{_HEAD.size + count * _ENTRY.size} bytes after the magic")
-            entries = [_ENTRY.unpack_from(view, _HEAD.size + i * _ENTRY.size) for i in range(count)]
-            addresses, lengths = tuple(d.hex() for d, _ in entries), tuple(n for _, n in entries)
+            entries = numpy.frombuffer(view, _ENTRIES, count, _HEAD.size)
+            addresses, lengths = hexes(entries["digest"].tobytes()), tuple(entries["length"].tolist())
         if any(not 0 < n <= PIECE_MAX for n in lengths):
             bad = next(n for n in lengths if not 0 < n <= PIECE_MAX)
             raise InvalidArgument("manifest.lengths", bad, f"every chunk holds 1 to {PIECE_MAX} bytes")
         return cls(int(size if size is not None else 0), addresses, lengths)
+
+
+def digests(addresses: Sequence[str]) -> bytes:
+    """Addresses (hex) -> their 32-byte digests concatenated (the wire's and the manifest's form)."""
+    return bytes.fromhex("".join(addresses))
+
+
+def hexes(raw: bytes | memoryview) -> tuple[str, ...]:
+    """Concatenated 32-byte digests -> their addresses (hex)."""
+    h = bytes(raw).hex()
+    return tuple(h[i : i + 64] for i in range(0, len(h), 64))
 
 
 def _body(data: bytes | memoryview) -> memoryview:
@@ -209,15 +228,12 @@ def recut(data: bytes | memoryview, before: tuple[bytes, Manifest] | None) -> tu
     if before is None:
         return cut(data)
     view, (old, om) = memoryview(data), before
-    lengths, pieces, starts, at = lengths_of(view), [], [], 0
+    lengths, pieces, starts, at = tuple(lengths_of(view)), [], [], 0
     for n in lengths:
         pieces.append(view[at : at + n])
         starts.append(at)
         at += n
-    old_starts = om.offsets()
-    where: dict[str, int] = {}
-    for j, a in enumerate(om.addresses):
-        where.setdefault(a, j)
+    old_starts, where = om.offsets(), om.first_index
     addresses: list[str] = []
     while len(addresses) < len(pieces):
         i = len(addresses)
@@ -225,9 +241,9 @@ def recut(data: bytes | memoryview, before: tuple[bytes, Manifest] | None) -> tu
         j = where.get(addresses[i])
         if j is None:
             continue
-        k = 0  # the run: chunks i+1.. against before's j+1.., as long as their lengths match
-        while i + 1 + k < len(lengths) and j + 1 + k < len(om.lengths) and lengths[i + 1 + k] == om.lengths[j + 1 + k]:
-            k += 1
+        k = min(len(lengths) - i, len(om.lengths) - j) - 1  # the run: chunks i+1.. against before's j+1..
+        if lengths[i + 1 : i + 1 + k] != om.lengths[j + 1 : j + 1 + k]:  # as long as their lengths match
+            k = next(n for n in range(k) if lengths[i + 1 + n] != om.lengths[j + 1 + n])
         if k and _same(data, starts[i + 1], old, old_starts[j + 1], sum(lengths[i + 1 : i + 1 + k])):
             addresses += om.addresses[j + 1 : j + 1 + k]
         else:

@@ -31,23 +31,22 @@ from multiverse.metadata.models import chunked_states, chunks
 def record_state(conn: Connection, insert: Callable[..., Any], state: str, size: int, count: int, manifest: bytes,
                  now: float) -> None:
     """Record chunked state ``state`` with its manifest's bytes, or restart its grace window."""
-    _record(conn, insert, chunked_states, chunked_states.c.id,
-            dict(id=state, size=size, chunk_count=count, manifest=manifest, created_at=now), "state manifest")
+    dialect = conn.dialect.name
+    stmt = _RECORD.get(dialect)
+    if stmt is None:  # built once per dialect: a statement built per save costs more than it runs
+        new = insert(chunked_states)
+        stmt = _RECORD[dialect] = (new.on_conflict_do_update(index_elements=[chunked_states.c.id],
+                                                             set_={"created_at": new.excluded.created_at},
+                                                             where=chunked_states.c.created_at >= 0)
+                                   .returning(chunked_states.c.id))
+    values = dict(id=state, size=size, chunk_count=count, manifest=manifest, created_at=now)
+    if conn.execute(stmt, values).first() is None:
+        raise Unavailable(f"a garbage collection is removing a state manifest with these very bytes ({state}); nothing "
+                          "was saved: retry the save once the collection ends (or run `multiverse gc` to finish a "
+                          "collection that was interrupted)", digest=state)
 
 
-def _record(conn: Connection, insert: Callable[..., Any], table: sa.Table, key: sa.Column, values: dict[str, Any],
-            what: str) -> None:
-    stmt = (insert(table).values(**values)
-            .on_conflict_do_update(index_elements=[key], set_={"created_at": values["created_at"]},
-                                   where=table.c.created_at >= 0)
-            .returning(key))
-    if conn.execute(stmt).first() is None:
-        name = values.get("digest") or values.get("id")
-        raise Unavailable(f"a garbage collection is removing a {what} with these very bytes ({name}); nothing was "
-                          "saved: retry the save once the collection ends (or run `multiverse gc` to finish a "
-                          "collection that was interrupted)", digest=name)
-
-
+_RECORD: dict[str, Any] = {}  # per dialect: record_state's upsert
 _HOLD: dict[str, tuple[Any, Any]] = {}  # per dialect: (touch, count and stale count), the list bound as one parameter
 
 

@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ MANIFESTS_CACHED = 4096
 # A touch refreshes a chunk's touched_at only when it is older than this: the collector's grace window (hours)
 # must exceed it plus the longest save, so that a chunk a save counts on is never swept under it.
 TOUCH_SLACK_S = 60.0
-
+_ADD_PACK = chunk_packs.insert()  # built once: see multiverse/metadata/_prepared.py
 
 
 def _statements(dialect: str) -> tuple[Any, Any]:
@@ -144,7 +144,7 @@ class ChunkStore:
         return self.put(manifest, _wanted(manifest, pieces, checked), verified=verified)
 
     def put(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
-            located: dict[str, Location] | None = None) -> str:
+            located: Mapping[str, str] | None = None) -> str:
         """``stage`` and record in one transaction of its own; returns the state's id."""
         staged = self.stage(manifest, new, verified=verified, located=located)
         with self.recording(staged) as write, self.meta.transaction(write=True) as conn:
@@ -152,10 +152,11 @@ class ChunkStore:
         return staged.state
 
     def stage(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
-              located: dict[str, Location] | None = None) -> Staged:
+              located: Mapping[str, str] | None = None) -> Staged:
         """Get ``manifest``'s state ready to record: the chunks ``new`` ({address: Piece}) not stored yet, then the
         manifest, whose every other chunk must be stored (FailedPrecondition naming the first that is not).
-        ``located``: ``locate(manifest.addresses)`` as the caller just did it (not asked again); ``write`` touches
+        ``located``: {address: check} of the stored ones of ``manifest.addresses`` as the caller just found them (not
+        asked again); ``write`` touches
         and re-counts the stored chunks in the committing transaction whatever the caller did.
 
         The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
@@ -190,9 +191,9 @@ class ChunkStore:
         def write(conn: Any) -> None:
             now = self.clock()
             if inline:
-                conn.execute(chunk_packs.insert().values(digest=pack, size=at, created_at=now, data=inline))
+                conn.execute(_ADD_PACK, dict(digest=pack, size=at, created_at=now, data=inline))
             elif blob:
-                conn.execute(chunk_packs.insert().values(digest=pack, size=at + SALT, created_at=now))
+                conn.execute(_ADD_PACK, dict(digest=pack, size=at + SALT, created_at=now, data=None))
             fence.hold(conn, present, now, TOUCH_SLACK_S)
             self._insert_rows(conn, rows, pack, now)
             # recorded, or its grace window restarted; Unavailable while a collection removes it (fence.py)

@@ -28,7 +28,7 @@ import blake3
 import grpc
 
 from multiverse import errors
-from multiverse.chunks.cut import Manifest, recut
+from multiverse.chunks.cut import Manifest, digests, recut
 from multiverse.v1 import store_pb2
 
 # Chunks the server is not known to hold are asked about first when they hold more than this; fewer (a sliding
@@ -58,25 +58,28 @@ class Confirmed:
 
     def __init__(self) -> None:
         self._recent: deque[frozenset[str]] = deque(maxlen=REMEMBERED)
+        self._all: frozenset[str] = frozenset()  # their union
         self._lock = threading.Lock()
 
     def unknown(self, addresses: tuple[str, ...]) -> dict[str, int]:
         """{address: its first index} of those of ``addresses`` not confirmed."""
         with self._lock:
-            recent = tuple(self._recent)
+            known = self._all
         out: dict[str, int] = {}
         for i, a in enumerate(addresses):
-            if a not in out and not any(a in s for s in recent):
+            if a not in known and a not in out:
                 out[a] = i
         return out
 
     def add(self, addresses: tuple[str, ...]) -> None:
         with self._lock:
             self._recent.append(frozenset(addresses))
+            self._all = frozenset().union(*self._recent)
 
     def forget(self) -> None:
         with self._lock:
             self._recent.clear()
+            self._all = frozenset()
 
 
 class Cuts:
@@ -149,7 +152,7 @@ class Saver:
 
 
 def manifest_pb(m: Manifest) -> store_pb2.ChunkManifest:
-    return store_pb2.ChunkManifest(size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses),
+    return store_pb2.ChunkManifest(size=m.size, addresses=digests(m.addresses),
                                    lengths=m.lengths)
 
 
@@ -169,7 +172,7 @@ def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: byte
         asked = 0
         if sum(manifest.lengths[i] for i in missing) > ASK_OVER:  # else sent outright: a round trip saved
             asked = len(unknown)
-            question = store_pb2.FindMissingChunksRequest(addresses=b"".join(bytes.fromhex(a) for a in unknown))
+            question = store_pb2.FindMissingChunksRequest(addresses=digests(list(unknown)))
             sent += question.ByteSize()
             reply = ask.FindMissingChunks(question, **call)
             order = list(unknown.values())

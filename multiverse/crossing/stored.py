@@ -104,7 +104,7 @@ def store_state(blobs: Any, parts: Sequence[memoryview], vocab: int = 0) -> tupl
     if chunks is None:  # streamed from the tensors (no joined copy), hashed on the way, made visible atomically
         return blobs.put_stream(iter(parts)), sum(len(p) for p in parts)
     manifest, pieces, kinds = cut_parts(parts, vocab)
-    have = chunks.locate(manifest.addresses, touch=True)
+    have = {a: loc.checked for a, loc in chunks.locate(manifest.addresses, touch=True).items()}
     new: dict[str, Piece] = {}
     for a, piece, role in zip(manifest.addresses, pieces, kinds):
         if a in have or a in new:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from multiverse.errors import InvalidArgument, NotFound
-from multiverse.metadata import _rows, _worlds, walk
+from multiverse.metadata import _prepared, _rows, _worlds, walk
 from multiverse.metadata.models import heads, snapshot_parents, snapshots, worlds
 from multiverse.records import SnapshotRecord, WorldRecord
 
@@ -31,7 +31,7 @@ class LineageReads:
         """Generation of each of ``ids``; NotFound naming the first that does not exist."""
         if not ids:
             return {}
-        rows = conn.execute(sa.select(snapshots.c.id, snapshots.c.generation).where(snapshots.c.id.in_(ids)))
+        rows = conn.execute(_prepared.generations, {"p_ids": list(ids)})
         found = {sid: gen for sid, gen in rows}
         for sid in ids:
             if sid not in found:
@@ -105,9 +105,7 @@ class LineageReads:
             return self._head(conn, world, head)
 
     def _head(self, conn: Connection, world: str, head: str) -> str | None:
-        return conn.execute(
-            sa.select(heads.c.snapshot).where(heads.c.world == world, heads.c.name == head)
-        ).scalar()
+        return conn.execute(_prepared.head_of, {"p_world": world, "p_head": head}).scalar()
 
     def heads(self, world: str) -> dict[str, str]:
         with self._transaction() as conn:

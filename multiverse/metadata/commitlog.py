@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 
 from multiverse.errors import InvalidArgument
 from multiverse.metadata import _rows
+from multiverse.metadata._prepared import max_seq
 from multiverse.metadata.leases import Lease, fence
 from multiverse.metadata.models import rarity_indexes, snapshots, worlds
 from multiverse.records import SnapshotRecord, SpaceRecord
@@ -47,7 +48,7 @@ def next_seq(conn: Connection) -> int:
     """The seq for a snapshot committed in ``conn``'s transaction (a write transaction: see the module docstring)."""
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": COMMIT_LOCK_KEY})
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(snapshots.c.seq), 0))).scalar_one()) + 1
+    return int(conn.execute(max_seq).scalar_one()) + 1
 
 
 class CommitLog:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from multiverse.errors import AlreadyExists, HeadMoved, InvalidArgument, NotFound, Unavailable
-from multiverse.metadata import _discoveries, _rows, _worlds
+from multiverse.metadata import _discoveries, _prepared, _rows, _worlds
 from multiverse.metadata._engine import WRITE_OPTION, unavailable, where
 from multiverse.metadata._lineage import LineageReads
 from multiverse.metadata.commitlog import CommitLog, next_seq
@@ -34,7 +34,6 @@ from multiverse.metadata.models import (
     api_keys,
     heads,
     idempotency_keys,
-    snapshot_parents,
     snapshots,
     spaces,
     worlds,
@@ -58,6 +57,7 @@ class SqlMetadata(LineageReads, CommitLog):
         self._insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         shared = isinstance(engine.pool, StaticPool)
         self._serial = threading.RLock() if shared else nullcontext()
+        self._prepared = _prepared.Prepared(self._insert)
         self.commits = Commits()  # fired after each snapshot newly committed (multiverse/metadata/events.py)
         self.discoveries = _discoveries.Recorded()  # the vectors whose discovery row committed: not inserted again
 
@@ -100,9 +100,7 @@ class SqlMetadata(LineageReads, CommitLog):
 
     def _insert_new(self, conn: Connection, table: sa.Table, **values: Any) -> bool:
         """INSERT unless the primary key is taken (waiting for a concurrent inserter). True if inserted."""
-        key = next(iter(table.primary_key.columns))
-        stmt = self._insert(table).values(**values).on_conflict_do_nothing().returning(key)
-        return conn.execute(stmt).first() is not None
+        return conn.execute(self._prepared.insert_new(table), values).first() is not None
 
     # spaces
 
@@ -251,16 +249,11 @@ class SqlMetadata(LineageReads, CommitLog):
         also: Callable[[Any], None] | None = None,
     ) -> tuple[SnapshotRecord, bool]:
         if key:
-            seen = conn.execute(
-                sa.select(idempotency_keys.c.snapshot).where(
-                    idempotency_keys.c.principal == principal,
-                    idempotency_keys.c.world == record.world,
-                    idempotency_keys.c.key == key,
-                )
-            ).scalar()
+            seen = conn.execute(_prepared.seen_key,
+                                dict(p_principal=principal, p_world=record.world, p_key=key)).scalar()
             if seen is not None:
                 return self._load(conn, [seen])[seen], False
-        _living(record.world, conn.execute(sa.select(worlds.c.deleted_at).where(worlds.c.name == record.world))
+        _living(record.world, conn.execute(_prepared.world_deleted_at, {"p_world": record.world})
                 .mappings().first())  # the world, read in the commit: one deleted since the save began refuses it
         if also is not None:
             also(conn)
@@ -323,11 +316,11 @@ class SqlMetadata(LineageReads, CommitLog):
         _rows.check_generation(record, self._generations(conn, record.parents))
         seq = next_seq(conn)
         if not self._insert_new(conn, snapshots, **_rows.snapshot_row(record), seq=seq):
-            stored = conn.execute(sa.select(snapshots.c.seq).where(snapshots.c.id == record.id)).scalar()
+            stored = conn.execute(_prepared.seq_of, {"p_id": record.id}).scalar()
             return replace(record, seq=stored)
         if record.parents:
             conn.execute(
-                snapshot_parents.insert(),
+                _prepared.add_parents,
                 [{"child": record.id, "position": i, "parent": p} for i, p in enumerate(record.parents)],
             )
         return replace(record, seq=seq)
@@ -337,14 +330,8 @@ class SqlMetadata(LineageReads, CommitLog):
         if expected is None:
             moved = self._insert_new(conn, heads, world=world, name=head, snapshot=new)
         else:
-            moved = (
-                conn.execute(
-                    heads.update()
-                    .where(heads.c.world == world, heads.c.name == head, heads.c.snapshot == expected)
-                    .values(snapshot=new)
-                ).rowcount
-                == 1
-            )
+            moved = conn.execute(_prepared.move_head, dict(p_world=world, p_head=head, p_expected=expected,
+                                                            p_new=new)).rowcount == 1
         if not moved:
             raise HeadMoved(world, head, expected, self._head(conn, world, head))
 

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths
-from multiverse.chunks.store import ChunkStore, Location, Piece, Staged
+from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths, hexes
+from multiverse.chunks.store import ChunkStore, Piece, Staged
 from multiverse.errors import FailedPrecondition, InvalidArgument
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import Header, StateInfo, Tensor, parse_length
@@ -78,28 +78,20 @@ def find_missing(chunks: ChunkStore, raw: bytes) -> list[int]:
         raise InvalidArgument("addresses", f"{len(raw)} bytes", "concatenate one or more 32-byte BLAKE3 digests")
     if len(raw) // 32 > MAX_OFFERED:
         raise InvalidArgument("addresses", f"{len(raw) // 32} addresses", f"ask about at most {MAX_OFFERED} per call")
-    return chunks.missing([raw[i : i + 32].hex() for i in range(0, len(raw), 32)])
+    return chunks.missing(hexes(raw))
 
 
-def located(chunks: ChunkStore, manifest: Manifest, parent: str | None) -> dict[str, Location]:
-    """``chunks.locate(manifest.addresses)`` for a save on top of state ``parent`` (None: the world's first): the
-    chunks of the parent's manifest (when this process has it at hand) whose check it remembers come from memory, as
-    Locations with no pack (a save uses only which chunks are stored and their checks), the rest from the metadata
-    (multiverse/chunks/known.py says why that is safe)."""
+def located(chunks: ChunkStore, manifest: Manifest, parent: str | None) -> dict[str, str]:
+    """{address: the check its bytes passed} of the stored chunks of ``manifest``, for a save on top of state
+    ``parent`` (None: the world's first): the chunks of the parent's manifest (when this process has it at hand)
+    whose check it remembers come from memory, the rest from the metadata (``chunks.locate``; multiverse/chunks/known.py
+    says why that is safe). A save uses only which chunks are stored and their checks, not where they lie."""
     held = chunks.cached_manifest(parent) if parent else None
-    if held is None:
-        return chunks.locate(manifest.addresses)
-    known = chunks.checks.of(set(held.addresses).intersection(manifest.addresses))
-    found: dict[str, Location] = {}
-    ask: list[str] = []
-    for a, n in zip(manifest.addresses, manifest.lengths):
-        checked = known.get(a)
-        if checked is None:
-            ask.append(a)
-        elif a not in found:
-            found[a] = Location("", 0, n, checked)
+    known = chunks.checks.of(held.addresses) if held is not None else {}
+    found = {a: known[a] for a in manifest.addresses if a in known}
+    ask = [a for a in manifest.addresses if a not in found]
     if ask:
-        found.update(chunks.locate(ask))
+        found.update((a, loc.checked) for a, loc in chunks.locate(ask).items())
     return found
 
 
@@ -273,8 +265,7 @@ class ChunkedSaves:
                 found = got.present(i)
                 if found is not None:
                     return found
-                loc = have.get(manifest.addresses[i])
-                if loc is None:
+                if manifest.addresses[i] not in have:
                     raise FailedPrecondition(
                         f"chunks[{i}] ({manifest.addresses[i]}) was neither sent nor stored (collected since it was "
                         "found present?): ask which chunks are missing again and send them", field=f"chunks[{i}]")
@@ -287,8 +278,8 @@ class ChunkedSaves:
             for i, role in enumerate(parts):
                 if role.tensor is None:
                     continue
-                loc = have.get(manifest.addresses[i])
-                if loc is not None and covers(loc.checked, role.need):
+                checked = have.get(manifest.addresses[i])
+                if checked is not None and covers(checked, role.need):
                     continue
                 check_values(role.tensor, space.vocab_size, read(i), role.begin)
             vectors = self.row_ids.vectors(header, manifest, parts, got.by_index, read)
