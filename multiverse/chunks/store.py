@@ -31,6 +31,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,12 +153,13 @@ class ChunkStore:
         return staged.state
 
     def stage(self, manifest: Manifest, new: dict[str, Piece], *, verified: bool = False,
-              located: Mapping[str, str] | None = None) -> Staged:
+              located: Mapping[str, str] | None = None, inherited: AbstractSet[str] = frozenset()) -> Staged:
         """Get ``manifest``'s state ready to record: the chunks ``new`` ({address: Piece}) not stored yet, then the
         manifest, whose every other chunk must be stored (FailedPrecondition naming the first that is not).
         ``located``: {address: check} of the stored ones of ``manifest.addresses`` as the caller just found them (not
-        asked again); ``write`` touches
-        and re-counts the stored chunks in the committing transaction whatever the caller did.
+        asked again); ``write`` touches and re-counts the stored chunks in the committing transaction whatever the
+        caller did, but for those ``inherited`` from the state that the committing transaction's compare-and-swap
+        moves the head from, which the collector holds (multiverse/chunks/fence.py).
 
         The new chunks go inline (one pack row holding their bytes) when they are at most INLINE_MAX bytes, else
         into a pack blob put now (``put_pack``: unique to this save, journalled until its row commits).
@@ -186,7 +188,7 @@ class ChunkStore:
             pack = ""
         encoded = manifest.encode()
         state = hashlib.sha256(encoded).hexdigest()
-        present = [a for a in manifest.addresses if a in have]
+        present = [a for a in manifest.addresses if a in have and a not in inherited]
 
         def write(conn: Any) -> None:
             now = self.clock()
@@ -259,10 +261,11 @@ class ChunkStore:
 
     def _insert_rows(self, conn: Any, rows: list[dict[str, Any]], pack: str, now: float) -> None:
         """The driver's executemany of one statement (SQLAlchemy compiled a multi-row VALUES anew for each save's
-        row count: 0.9 ms for 8 rows). A racing save's copy of a row wins."""
+        row count: 0.9 ms for 8 rows). A row stored already (a racing save's, or a chunk sent that was not looked up)
+        is kept and touched, so that a collection does not sweep it under the state recorded with it."""
         mark = "%s" if conn.dialect.name == "postgresql" else "?"
         sql = (f"INSERT INTO chunks (address, pack, pack_offset, length, checked, created_at, touched_at) VALUES "
-               f"({', '.join([mark] * 7)}) ON CONFLICT DO NOTHING")
+               f"({', '.join([mark] * 7)}) ON CONFLICT (address) DO UPDATE SET touched_at = excluded.touched_at")
         values = [(r["address"], pack, r["pack_offset"], r["length"], r["checked"], now, now) for r in rows]
         for i in range(0, len(values), BATCH):
             conn.exec_driver_sql(sql, values[i : i + BATCH])

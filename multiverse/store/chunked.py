@@ -21,21 +21,21 @@ from __future__ import annotations
 
 import hashlib
 import mmap
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths, hexes
-from multiverse.chunks.store import ChunkStore, Piece, Staged
+from multiverse.chunks.store import INLINE_MAX, ChunkStore, Piece, Staged
 from multiverse.errors import FailedPrecondition, InvalidArgument
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import Header, StateInfo, Tensor, parse_length
 from multiverse.state.validate import check_header, check_values, checked_as, covers
-from multiverse.state.vectors import KINDS, HeldVector, canonical_header
+from multiverse.kept import Kept
+from multiverse.state.vectors import KINDS, canonical_header
 
 if TYPE_CHECKING:
     from multiverse.store.auth import Principal
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 MAX_OFFERED = 1 << 16  # addresses in one FindMissingChunks (2 MiB of digests)
 IN_MEMORY = 16 << 20  # sent chunks beyond this go to a spool file (mapped) instead of the heap
 ROW_IDS_CACHED = 1 << 16
+ROLES_CACHED = 64  # chunk layouts (tensor shapes and cut) whose roles are kept
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,20 @@ def find_missing(chunks: ChunkStore, raw: bytes) -> list[int]:
     return chunks.missing(hexes(raw))
 
 
-def located(chunks: ChunkStore, manifest: Manifest, parent: str | None) -> dict[str, str]:
-    """{address: the check its bytes passed} of the stored chunks of ``manifest``, for a save on top of state
-    ``parent`` (None: the world's first): the chunks of the parent's manifest (when this process has it at hand)
-    whose check it remembers come from memory, the rest from the metadata (``chunks.locate``; multiverse/chunks/known.py
-    says why that is safe). A save uses only which chunks are stored and their checks, not where they lie."""
+def located(chunks: ChunkStore, manifest: Manifest, parent: str | None,
+            sent: AbstractSet[str] = frozenset()) -> tuple[dict[str, str], frozenset[str]]:
+    """({address: the check its bytes passed} of the stored chunks of ``manifest``, the addresses of state
+    ``parent``'s chunks) for a save on top of ``parent`` (None: the world's first): the chunks of the parent's manifest
+    (when this process has it at hand) whose check it remembers come from memory, the rest but those ``sent`` from the
+    metadata (``chunks.locate``; multiverse/chunks/known.py says why that is safe); no parent's chunks when it is not
+    at hand. A save uses only which chunks are stored and their checks, not where they lie."""
     held = chunks.cached_manifest(parent) if parent else None
     known = chunks.checks.of(held.addresses) if held is not None else {}
     found = {a: known[a] for a in manifest.addresses if a in known}
-    ask = [a for a in manifest.addresses if a not in found]
+    ask = [a for a in manifest.addresses if a not in found and a not in sent]
     if ask:
         found.update((a, loc.checked) for a, loc in chunks.locate(ask).items())
-    return found
+    return found, held.held if held is not None else frozenset()
 
 
 class RowIds:
@@ -100,14 +103,14 @@ class RowIds:
     chunk address and row format: a chunk seen before costs no hashing."""
 
     def __init__(self) -> None:
-        self._ids: OrderedDict[tuple[str, bytes], tuple[str, ...]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._ids: Kept[tuple[str, bytes], tuple[str, ...]] = Kept(ROW_IDS_CACHED)
 
-    def vectors(self, header: Header, manifest: Manifest, parts: list[Role], data: dict[int, bytes | memoryview],
-                read: Callable[[int], bytes | memoryview]) -> list[HeldVector]:
-        """Every distinct vector of the state, at its first row (frames first). ``data``: chunk bytes at hand by
-        index; ``read(i)``: chunk i's bytes otherwise (a stored chunk whose ids are not cached)."""
-        first: dict[str, HeldVector] = {}
+    def vectors(self, header: Header, manifest: Manifest, parts: Sequence[Role], data: dict[int, bytes | memoryview],
+                read: Callable[[int], bytes | memoryview]) -> list[tuple[str, str, int]]:
+        """Every distinct vector of the state as (digest, kind, row: a ``HeldVector``'s fields), at its first row
+        (frames first). ``data``: chunk bytes at hand by index; ``read(i)``: chunk i's bytes otherwise (a stored
+        chunk whose ids are not cached)."""
+        first: dict[str, tuple[str, str, int]] = {}
         for name, kind in KINDS.items():
             t = header.tensor(name)
             prefix = canonical_header(t.dtype.code, t.shape[1:])
@@ -117,20 +120,17 @@ class RowIds:
             ids: list[str] = []
             if whole:
                 keys = [(manifest.addresses[i], prefix) for i in idx]
-                with self._lock:
-                    known = [self._ids.get(k) for k in keys]
-                for i, key, got in zip(idx, keys, known):
-                    if got is None:
-                        got = _hash_rows(prefix, row, [data[i] if i in data else read(i)])
-                        with self._lock:
-                            self._ids[key] = got
-                            while len(self._ids) > ROW_IDS_CACHED:
-                                self._ids.popitem(last=False)
-                    ids += got
+                known = self._ids.of(keys)
+                for i, key in zip(idx, keys):
+                    if key not in known:
+                        known[key] = _hash_rows(prefix, row, [data[i] if i in data else read(i)])
+                        self._ids.put(key, known[key])
+                    ids += known[key]
             elif row:  # rows cut across chunks (frames over 1 MiB): hash them from the bytes
                 ids = list(_hash_rows(prefix, row, [data[i] if i in data else read(i) for i in idx]))
             for r, digest in enumerate(ids):
-                first.setdefault(digest, HeldVector(digest, kind, r))
+                if digest not in first:
+                    first[digest] = (digest, kind, r)
         return list(first.values())
 
 
@@ -173,6 +173,7 @@ class _Arrivals:
         self._by_address: dict[str, int] = {}
         self._spooled: list[tuple[int, int, int]] = []  # (index, offset, length)
         self._held, self._file, self._map = 0, None, None
+        self.bytes = 0  # of the distinct chunks sent
 
     def add(self, index: int, data: bytes) -> None:
         m = self.manifest
@@ -191,6 +192,7 @@ class _Arrivals:
         if got in self._by_address:
             return  # the same bytes as another index's: kept once
         self._by_address[got] = index
+        self.bytes += len(data)
         if self._held + len(data) <= IN_MEMORY:
             self.by_index[index] = data
             self._held += len(data)
@@ -209,6 +211,11 @@ class _Arrivals:
             view = memoryview(self._map)
             for i, at, n in self._spooled:
                 self.by_index[i] = view[at : at + n]
+
+    @property
+    def addresses(self) -> AbstractSet[str]:
+        """The addresses of the chunks sent."""
+        return self._by_address.keys()
 
     def present(self, index: int) -> bytes | memoryview | None:
         """Chunk ``index``'s bytes when they were sent (under this index or another with the same address)."""
@@ -235,6 +242,7 @@ class ChunkedSaves:
     def __init__(self, store: Store, chunks: ChunkStore) -> None:
         self.store, self.chunks = store, chunks
         self.row_ids = RowIds()
+        self._roles: Kept[tuple, tuple[Role, ...]] = Kept(ROLES_CACHED)  # a world's saves share their layout
 
     def save(self, who: Principal, req: SaveRequest, manifest: Manifest | tuple[int, bytes, Sequence[int]],
              sent: Iterable[tuple[int, bytes]]) -> tuple[SnapshotRecord, bool, str]:
@@ -252,14 +260,17 @@ class ChunkedSaves:
             raise InvalidArgument("manifest.size", manifest.size, f"the header says {req.size} bytes: send one size")
         space = store.facts.space(world.space)
         parent = store.facts.parent(req.expected_parent) if req.expected_parent else None
-        # a read: the commit's transaction touches and re-counts what this save counts on (fence.hold), so a write
-        # transaction here would only queue the save behind other writers for nothing
-        have = located(self.chunks, manifest, parent.state if parent else None)  # the head's chunks from memory
         got = _Arrivals(manifest, store.spool_dir / f"{uuid.uuid4().hex}.chunks")
         try:
             for index, data in sent:
                 got.add(index, data)
             got.finish()
+            # a read: the commit's transaction touches and re-counts what this save counts on (fence.hold), so a write
+            # transaction here would only queue the save behind other writers for nothing. The chunks sent are not
+            # looked up unless they make a pack blob: one stored already is then stored again inline, its row kept and
+            # touched by the commit (ChunkStore.stage), and the flusher drops the copy
+            have, inherited = located(self.chunks, manifest, parent.state if parent else None,
+                                      sent=got.addresses if got.bytes <= INLINE_MAX else frozenset())
 
             def read(i: int) -> bytes | memoryview:
                 found = got.present(i)
@@ -289,7 +300,8 @@ class ChunkedSaves:
                 data = got.present(i)
                 if a not in have and data is not None and a not in new:
                     new[a] = Piece(data, role.need)
-            staged = self.chunks.stage(manifest, new, verified=True, located=have)
+            # the commit moves the head from ``parent``: what the save inherits from it is held (fence.py)
+            staged = self.chunks.stage(manifest, new, verified=True, located=have, inherited=inherited)
             state = staged.state
             record = store._record(who, req, world, parent, state, info)
             with self.chunks.recording(staged) as write:
@@ -302,7 +314,7 @@ class ChunkedSaves:
         return committed, created, state
 
     def _check(self, manifest: Manifest, read: Callable[[int], bytes | memoryview], space: SpaceRecord,
-               size: int) -> tuple[Header, StateInfo, list[Role]]:
+               size: int) -> tuple[Header, StateInfo, Sequence[Role]]:
         """The header assembled from its chunks, validated; the manifest checked to be its canonical cut."""
         first = read(0)
         n = parse_length(bytes(first[:8]), size=size, max_bytes=self.store.limits.max_header_bytes)
@@ -320,4 +332,8 @@ class ChunkedSaves:
         check_lengths(manifest, head, header)
         if any(n > PIECE_MAX for n in manifest.lengths):  # from_wire refuses them; kept for direct callers
             raise InvalidArgument("manifest.lengths", max(manifest.lengths), f"chunks hold at most {PIECE_MAX} bytes")
-        return header, info, roles(header, count, manifest.lengths, space.vocab_size)
+        key = (header.tensors, count, manifest.lengths[count:], space.vocab_size)  # all that the roles depend on
+        parts = self._roles.get(key)
+        if parts is None:
+            parts = self._roles.put(key, tuple(roles(header, count, manifest.lengths, space.vocab_size)))
+        return header, info, parts

@@ -90,43 +90,82 @@ def test_a_sliding_window_sends_only_its_new_frames_and_loads_byte_identical(oas
     assert first.snapshot.generation == 1 and reply.snapshot.generation == 4
 
 
-def test_a_save_on_its_head_looks_up_only_what_the_head_lacks_and_a_chunk_lost_under_it_changes_nothing(oasis,
-                                                                                                     monkeypatch):
+def test_a_save_on_its_head_looks_up_and_fences_only_what_the_head_lacks_and_a_chunk_lost_under_it_changes_nothing(
+        oasis, monkeypatch):
     import threading
 
+    import multiverse.chunks.fence as fence
     import multiverse.store.chunked as saves
 
-    store, inside, asked = oasis.app.store.chunks, threading.local(), []
-    real_locate, real_located = type(store).locate, saves.located
+    store, inside, asked, fenced = oasis.app.store.chunks, threading.local(), [], []
+    real_locate, real_located, real_hold = type(store).locate, saves.located, fence.hold
 
     def locate(self, addresses, **kw):
         if getattr(inside, "save", False):
             asked.append(len(addresses))
         return real_locate(self, addresses, **kw)
 
-    def located(*args):
+    def located(*args, **kw):
         inside.save = True
         try:
-            return real_located(*args)
+            return real_located(*args, **kw)
         finally:
             inside.save = False
 
+    def hold(conn, present, *args):
+        fenced.append(len(present))
+        return real_hold(conn, present, *args)
+
     monkeypatch.setattr(type(store), "locate", locate)
     monkeypatch.setattr(saves, "located", located)
+    monkeypatch.setattr(fence, "hold", hold)
     mv = oasis.server
-    assert mv.save_snapshot("w", window(0)).created and asked == [66]  # a first save: every chunk looked up
+    assert mv.save_snapshot("w", window(0)).created and asked == [66]  # a first save (a pack blob): all looked up
     head = mv.save_snapshot("w", window(8)).snapshot.id
-    assert asked == [66, 9]  # the header and 8 new frames; the head's 57 others are known
+    assert asked == [66]  # the header and 8 new frames sent (an inline pack), the head's 57 others known: none
+    assert fenced == [0, 0]  # all sent, or inherited from the head the commit moves from: nothing to re-count
 
+    # window(16)'s 8 new frames are stored by another world's save, so a save on w may count on them without sending
+    # them; one of them is collected between the look-up and the commit (a collection gone wrong, say)
+    oasis.admin.create_world("w2", "oasis", owner="alpha")
+    mv.save_snapshot("w2", window(16))
     data = window(16)
-    gone = cut(data)[0].addresses[10]  # a frame of the head, deleted under it (a collection gone wrong, say)
-    with oasis.app.meta.transaction(write=True) as conn:
-        conn.execute(sa.delete(chunks).where(chunks.c.address == gone))
-    before = visible(oasis)
+    gone = cut(data)[0].addresses[60]
+
+    def located_then_lost(*args, **kw):
+        found = located(*args, **kw)
+        with oasis.app.meta.transaction(write=True) as conn:
+            conn.execute(sa.delete(chunks).where(chunks.c.address == gone))
+        return found
+
+    monkeypatch.setattr(saves, "located", located_then_lost)
+    before, fenced[:] = visible(oasis), []
     with pytest.raises(grpc.RpcError) as e:
-        raw_save(oasis, offer(data, head, [0, *range(57, 65)]))  # the commit re-counts what the save counts on
+        raw_save(oasis, offer(data, head, [0]))  # the header sent; the head's 56 frames inherited, 8 counted on
+    assert asked[2:] == [8] and fenced == [8]  # what the save counts on beyond its head and did not send: 8 frames
     assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "ask which chunks are missing" in e.value.details()
-    assert visible(oasis) == before
+    assert visible(oasis) == before[:1] + (before[1] - 1,) + before[2:]  # only the chunk row deleted under it
+
+
+def test_a_chunk_sent_that_was_stored_already_keeps_its_row_and_is_touched_by_the_commit(oasis):
+    import time
+
+    mv = oasis.server
+    head = mv.save_snapshot("w", window(0)).snapshot.id
+    oasis.admin.create_world("w2", "oasis", owner="alpha")
+    mv.save_snapshot("w2", window(8))  # window(8)'s 8 new frames stored by another world's save
+    new = set(cut(window(8))[0].addresses[57:65])
+    with oasis.app.meta.transaction(write=True) as conn:  # long untouched: a collection's candidates but for w2's head
+        conn.execute(sa.update(chunks).where(chunks.c.address.in_(new)).values(touched_at=0.0))
+        packs = dict(conn.execute(sa.select(chunks.c.address, chunks.c.pack).where(chunks.c.address.in_(new))).all())
+    began = time.time()
+    reply = raw_save(oasis, offer(window(8), head, [0, *range(57, 65)]))  # sent outright, not looked up
+    with oasis.app.meta.transaction() as conn:
+        rows = conn.execute(sa.select(chunks.c.address, chunks.c.pack, chunks.c.touched_at)
+                            .where(chunks.c.address.in_(new))).all()
+    assert {a: p for a, p, _ in rows} == packs  # the rows kept (the copy sent is not what they name)
+    assert all(t >= began - 1 for _, _, t in rows)  # and touched: the commit counts on them
+    assert oasis.admin.load_snapshot(reply.snapshot.id)[1] == window(8)
 
 
 def test_a_save_whose_chunks_are_all_present_sends_none(oasis):
