@@ -257,3 +257,12 @@ def test_discoveries_are_inserted_once_and_a_rolled_back_commit_is_not_taken_for
     meta_w.commit_snapshot(child, head="main", expected=root.id, vectors=old + new)
     assert inserted == [["b" * 64]]  # "a" is known committed; "b", whose commit rolled back, is inserted
     assert holders() == {"a" * 64: root.id, "b" * 64: child.id}
+
+
+def test_sqlite_zeroes_deleted_records_but_not_freed_pages(tmp_path):
+    """secure_delete=FAST (multiverse/metadata/_engine.py): a DELETE of inline packs does not overwrite the freed
+    overflow pages inside the write lock, and deleted records are still zeroed where they lie."""
+    from multiverse.metadata import open_metadata
+
+    with open_metadata(f"sqlite:///{tmp_path / 'm.db'}") as meta, meta.transaction() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 2  # FAST
