@@ -135,11 +135,6 @@ class Manifest:
         return list(itertools.accumulate(self.lengths, initial=0))[:-1]
 
     @functools.cached_property
-    def held(self) -> frozenset[str]:
-        """Its addresses, as a set."""
-        return frozenset(self.addresses)
-
-    @functools.cached_property
     def first_index(self) -> dict[str, int]:
         """{address: the index of its first chunk}."""
         out: dict[str, int] = {}

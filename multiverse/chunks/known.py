@@ -5,9 +5,9 @@ A chunk's check (``checked``: the dtype its values passed as, "" for raw bytes) 
 its address names, so ``Checks`` remembers it for any chunk this process checked or looked up, whether or not the
 chunk is still stored. Whether a chunk is stored comes from the parent's manifest: the parent of a save that commits
 is its world's head (the commit's compare-and-swap), and the collector keeps every head's chunks. ``located`` then
-answers ``ChunkStore.locate`` for those chunks from memory and looks up only the rest (a sliding window's new frames);
-the commit's ``fence.hold`` touches and re-counts every chunk the save counts on whatever this said, so a chunk gone
-after all fails the save cleanly, as it did before.
+answers for those chunks from memory and looks up only the rest (those of a sliding window's chunks it did not send);
+the commit's ``fence.hold`` touches and re-counts every stored chunk the save counts on but those it inherits from the
+head it moves (held by the collector: multiverse/chunks/fence.py), so a chunk gone after all fails the save cleanly.
 """
 
 from __future__ import annotations

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING
 from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths, hexes
 from multiverse.chunks.store import INLINE_MAX, ChunkStore, Piece, Staged
 from multiverse.errors import FailedPrecondition, InvalidArgument
+from multiverse.kept import Kept
 from multiverse.records import SnapshotRecord, SpaceRecord
 from multiverse.state.format import Header, StateInfo, Tensor, parse_length
 from multiverse.state.validate import check_header, check_values, checked_as, covers
-from multiverse.kept import Kept
 from multiverse.state.vectors import KINDS, canonical_header
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def located(chunks: ChunkStore, manifest: Manifest, parent: str | None,
     ask = [a for a in manifest.addresses if a not in found and a not in sent]
     if ask:
         found.update((a, loc.checked) for a, loc in chunks.locate(ask).items())
-    return found, held.held if held is not None else frozenset()
+    return found, frozenset(held.addresses) if held is not None else frozenset()
 
 
 class RowIds:
