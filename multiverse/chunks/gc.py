@@ -21,8 +21,9 @@ dead bytes are reported (``held_bytes``), not repacked; inline packs are compact
 (``ChunkStore.flush_inline`` copies only the chunks still recorded).
 
 Why a save in flight is safe: every chunk a save counts on was touched by its offer or its manifest (at most
-``TOUCH_SLACK_S`` before, multiverse/chunks/store.py), its pack and manifest rows were recorded when it put them,
-and ``put`` re-checks that every chunk is present before the manifest is recorded. So as long as the grace window
+``TOUCH_SLACK_S`` before, multiverse/chunks/store.py), or is inherited from the head its commit moves from (held
+by every collection: the proof is in multiverse/chunks/fence.py), its pack and manifest rows were recorded when it
+put them, and ``put`` re-checks that every chunk is present before the manifest is recorded. So as long as the grace window
 outlasts the touch slack plus the longest save, nothing a save counts on is older than the cutoff before the
 save has committed, and once committed its snapshot is kept. ``min_grace`` enforces twice the slack.
 """
