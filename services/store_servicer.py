@@ -69,6 +69,17 @@ class StoreServicer(store_pb2_grpc.StoreServicer):
         record, created = self.store.save_chunks(who, req, (m.size, m.addresses, m.lengths), _sent(request_iterator))
         return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
 
+    def SaveChunksAtOnce(self, request, context):
+        who = caller()
+        if not request.HasField("header"):
+            raise InvalidArgument("header", "missing", "set the SaveHeader, the manifest and the chunks the server lacks")
+        if not request.HasField("manifest"):
+            raise InvalidArgument("manifest", "missing", "set the ChunkManifest beside the header")
+        m = request.manifest  # decoded by the store once the caller may write the world
+        record, created = self.store.save_chunks(who, _request(request.header), (m.size, m.addresses, m.lengths),
+                                                 ((c.index, c.data) for c in request.chunks))
+        return store_pb2.SaveSnapshotResponse(snapshot=snapshot_to_pb(record), created=created)
+
     def LoadSnapshot(self, request, context):
         loaded = Reads(self.store, caller()).load(request.ref, request.chunk_size)
         header = store_pb2.LoadHeader(snapshot=snapshot_to_pb(loaded.record), size=loaded.size)
@@ -109,7 +120,10 @@ def _header(requests: Iterator, then: str = "then the chunks") -> SaveRequest:
     first = next(requests, None)
     if first is None or first.WhichOneof("msg") != "header":
         raise InvalidArgument("header", "missing", f"send a SaveHeader as the first message, {then}")
-    h = first.header
+    return _request(first.header)
+
+
+def _request(h: store_pb2.SaveHeader) -> SaveRequest:
     return SaveRequest(world=h.world, size=h.size, head=h.head or "main", expected_parent=h.expected_parent,
                        idempotency_key=h.idempotency_key, sha256=h.sha256, labels=dict(h.labels))
 

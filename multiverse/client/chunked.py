@@ -3,8 +3,10 @@
 A save cuts the state as the server will (``multiverse.chunks.cut``; against the world's last state, so that only
 what changed is hashed: ``Cuts``), asks ``FindMissingChunks`` about the addresses this connection has not seen
 confirmed (``Confirmed``: the last saves' and loads' manifests) when they hold more than ASK_OVER bytes (else it
-sends them outright: one round trip fewer), and streams only the missing chunks with ``SaveChunks``. An older
-server (UNIMPLEMENTED) gets the whole file by ``SaveSnapshot``; a chunk collected between the question and the save
+sends them outright: one round trip fewer), and sends only the missing chunks: in one message with
+``SaveChunksAtOnce`` when they hold at most ONE_MESSAGE bytes (a sliding window's few new frames), else streamed
+with ``SaveChunks``. A server without the first (UNIMPLEMENTED) gets the stream; one without either, the whole file
+by ``SaveSnapshot``; a chunk collected between the question and the save
 (FAILED_PRECONDITION naming ``chunks[i]``) makes it ask again, once, about every chunk. ``SaveStats`` of the last
 save say what went on the wire.
 
@@ -35,6 +37,7 @@ from multiverse.v1 import store_pb2
 # window's few new frames) are sent outright, which saves a round trip: the server keeps what it lacks.
 ASK_OVER = 1 << 20
 BATCH_BYTES = 2 << 20  # chunk bytes per message at most (the server takes messages of up to 4 MiB)
+ONE_MESSAGE = 3 << 20  # chunk bytes a save sends in one message at most (SaveChunksAtOnce; the manifest beside them)
 REMEMBERED = 4  # manifests whose addresses count as confirmed (a sliding window shares all but a few with the last)
 WORLDS_CUT = 4  # worlds whose last state is kept to cut the next against (``Cuts``)
 CUT_BYTES = 256 << 20  # and at most this many bytes of them (the last one always)
@@ -43,7 +46,8 @@ CUT_BYTES = 256 << 20  # and at most this many bytes of them (the last one alway
 @dataclass(frozen=True)
 class SaveStats:
     """What one save put on the wire: ``mode`` "chunks" or "whole"; ``bytes_sent``: the serialized size of every
-    request message of the save (header, manifest, chunks, questions); chunk counts; wall seconds."""
+    request message of the save (header, manifest, chunks, questions); chunk counts; wall seconds; ``messages``:
+    the request messages of the save's call (1: SaveChunksAtOnce; 0: not counted, a whole-file save)."""
 
     mode: str
     bytes_sent: int
@@ -51,6 +55,7 @@ class SaveStats:
     chunks_sent: int = 0
     asked: int = 0
     seconds: float = 0.0
+    messages: int = 0
 
 
 class Confirmed:
@@ -112,6 +117,7 @@ class Saver:
         self.confirmed = Confirmed()
         self.cuts = Cuts()
         self.chunked = True  # until the server answers UNIMPLEMENTED
+        self.once = OneMessage()
         self.last: SaveStats | None = None
 
     @contextlib.contextmanager
@@ -133,7 +139,7 @@ class Saver:
         if self.chunked:
             data = state if isinstance(state, bytes) else Path(state).read_bytes()
             try:
-                response, self.last = save_chunks((ask, stub), header, data, self.confirmed, call, self.cuts)
+                response, self.last = save_chunks((ask, stub), header, data, self.confirmed, call, self.cuts, self.once)
             except errors.MultiverseError:
                 pass  # not a state file the cut can read: the whole-file save gets the server's clear error
             except grpc.RpcError as exc:
@@ -157,11 +163,12 @@ def manifest_pb(m: Manifest) -> store_pb2.ChunkManifest:
 
 
 def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: bytes | memoryview,
-                confirmed: Confirmed, call: dict[str, Any],
-                cuts: Cuts | None = None) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
+                confirmed: Confirmed, call: dict[str, Any], cuts: Cuts | None = None,
+                once: OneMessage | None = None) -> tuple[store_pb2.SaveSnapshotResponse, SaveStats]:
     """A chunked save of the whole state file ``data``; raises grpc.RpcError as the calls do (the caller maps
     them, and falls back to SaveSnapshot on UNIMPLEMENTED). ``stubs``: (questions', the save's); ``call``: metadata
-    and timeout of every call; ``cuts``: the world's last states, to cut against."""
+    and timeout of every call; ``cuts``: the world's last states, to cut against; ``once``: whether the server
+    takes a save in one message (None: never sent so)."""
     ask, stub = stubs
     started = time.perf_counter()
     manifest, pieces = (cuts or Cuts()).cut(header.world, data)
@@ -177,19 +184,44 @@ def save_chunks(stubs: tuple[Any, Any], header: store_pb2.SaveHeader, data: byte
             reply = ask.FindMissingChunks(question, **call)
             order = list(unknown.values())
             missing = [order[j] for j in reply.missing]
-        messages = _messages(header, manifest, pieces, missing)
-        sent += sum(m.ByteSize() for m in messages)
         try:
-            response = stub.SaveChunks(iter(messages), **call)
+            response, n, count = _send(stub, header, manifest, pieces, missing, call, once)
+            sent += n
         except grpc.RpcError as exc:
             if attempt == 0 and exc.code() == grpc.StatusCode.FAILED_PRECONDITION and "chunks[" in (exc.details() or ""):
                 confirmed.forget()  # a chunk went (collected): ask about every one again
                 continue
             raise
         confirmed.add(manifest.addresses)
-        stats = SaveStats("chunks", sent, len(manifest.addresses), len(missing), asked, time.perf_counter() - started)
+        stats = SaveStats("chunks", sent, len(manifest.addresses), len(missing), asked, time.perf_counter() - started,
+                          count)
         return response, stats
     raise AssertionError("unreachable")  # the second attempt returns or raises
+
+
+class OneMessage:
+    """Whether the server takes a save in one message (SaveChunksAtOnce): until it answers UNIMPLEMENTED (older)."""
+
+    def __init__(self) -> None:
+        self.spoken = True
+
+
+def _send(stub: Any, header: store_pb2.SaveHeader, manifest: Manifest, pieces: list[memoryview], missing: list[int],
+          call: dict[str, Any], once: OneMessage | None) -> tuple[store_pb2.SaveSnapshotResponse, int, int]:
+    """The save's call: its reply, the bytes and the number of its request messages: one message (SaveChunksAtOnce)
+    when the chunks fit ONE_MESSAGE bytes and the server takes it, else the stream (SaveChunks)."""
+    if once is not None and once.spoken and sum(len(pieces[i]) for i in missing) <= ONE_MESSAGE:
+        request = store_pb2.SaveChunksAtOnceRequest(
+            header=header, manifest=manifest_pb(manifest),
+            chunks=[store_pb2.SaveChunk(index=i, data=bytes(pieces[i])) for i in missing])
+        try:
+            return stub.SaveChunksAtOnce(request, **call), request.ByteSize(), 1
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            once.spoken = False
+    messages = _messages(header, manifest, pieces, missing)
+    return stub.SaveChunks(iter(messages), **call), sum(m.ByteSize() for m in messages), len(messages)
 
 
 def _messages(header: store_pb2.SaveHeader, manifest: Manifest, pieces: list[memoryview],

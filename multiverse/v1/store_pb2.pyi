@@ -172,6 +172,16 @@ class SaveChunksRequest(_message.Message):
     batch: SaveChunkBatch
     def __init__(self, header: _Optional[_Union[SaveHeader, _Mapping]] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ..., chunk: _Optional[_Union[SaveChunk, _Mapping]] = ..., batch: _Optional[_Union[SaveChunkBatch, _Mapping]] = ...) -> None: ...
 
+class SaveChunksAtOnceRequest(_message.Message):
+    __slots__ = ("header", "manifest", "chunks")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    header: SaveHeader
+    manifest: ChunkManifest
+    chunks: _containers.RepeatedCompositeFieldContainer[SaveChunk]
+    def __init__(self, header: _Optional[_Union[SaveHeader, _Mapping]] = ..., manifest: _Optional[_Union[ChunkManifest, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[SaveChunk, _Mapping]]] = ...) -> None: ...
+
 class LoadSnapshotRequest(_message.Message):
     __slots__ = ("ref", "chunk_size")
     REF_FIELD_NUMBER: _ClassVar[int]

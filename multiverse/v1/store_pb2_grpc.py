@@ -85,6 +85,11 @@ class StoreStub:
                 request_serializer=multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.SerializeToString,
                 response_deserializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
                 _registered_method=True)
+        self.SaveChunksAtOnce = channel.unary_unary(
+                '/multiverse.v1.Store/SaveChunksAtOnce',
+                request_serializer=multiverse_dot_v1_dot_store__pb2.SaveChunksAtOnceRequest.SerializeToString,
+                response_deserializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
+                _registered_method=True)
         self.LoadSnapshot = channel.unary_stream(
                 '/multiverse.v1.Store/LoadSnapshot',
                 request_serializer=multiverse_dot_v1_dot_store__pb2.LoadSnapshotRequest.SerializeToString,
@@ -202,6 +207,16 @@ class StoreServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveChunksAtOnce(self, request, context):
+        """SaveChunks in one message: the header, the manifest and the chunks the server lacks, for a save whose request
+        fits the message limit (4 MiB), such as a sliding window's few new frames. The same checks, answers and errors
+        as SaveChunks (fields named as there: `header`, `manifest`, `chunks[i]`); a call where a client stream costs a
+        few messages' round trips more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LoadSnapshot(self, request, context):
         """Server stream: one `header` (the record, size, and how to check the bytes), then the state file's bytes in
         chunks: exactly the bytes that were saved.
@@ -295,6 +310,11 @@ def add_StoreServicer_to_server(servicer, server):
             'SaveChunks': grpc.stream_unary_rpc_method_handler(
                     servicer.SaveChunks,
                     request_deserializer=multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.FromString,
+                    response_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.SerializeToString,
+            ),
+            'SaveChunksAtOnce': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveChunksAtOnce,
+                    request_deserializer=multiverse_dot_v1_dot_store__pb2.SaveChunksAtOnceRequest.FromString,
                     response_serializer=multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.SerializeToString,
             ),
             'LoadSnapshot': grpc.unary_stream_rpc_method_handler(
@@ -597,6 +617,33 @@ class Store:
             target,
             '/multiverse.v1.Store/SaveChunks',
             multiverse_dot_v1_dot_store__pb2.SaveChunksRequest.SerializeToString,
+            multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveChunksAtOnce(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/multiverse.v1.Store/SaveChunksAtOnce',
+            multiverse_dot_v1_dot_store__pb2.SaveChunksAtOnceRequest.SerializeToString,
             multiverse_dot_v1_dot_store__pb2.SaveSnapshotResponse.FromString,
             options,
             channel_credentials,

@@ -19,59 +19,8 @@ from multiverse.metadata.models import chunked_states, chunks
 from multiverse.records import SnapshotRecord
 from multiverse.state.format import encode_state, stored_header
 from multiverse.state.read import read_row, read_state
-from multiverse.v1 import store_pb2, store_pb2_grpc
-from tests.services.conftest import stack  # noqa: F401 - the fixture
-
-OASIS = (16, 18, 32)  # 18 KiB float16 frames: one chunk each
-
-
-def window(start: int, frames: int = 64, seed: int = 0) -> bytes:
-    """Frames ``start..start+frames`` of one endless seeded stream, as a state of the space "oasis"."""
-    g = torch.Generator().manual_seed(seed)
-    stream = torch.randn((start + frames, *OASIS), generator=g).to(torch.float16)
-    people = [{"uuid": "00000000-0000-4000-8000-000000000001", "name": "p", "stats": {"Health": 20.0}}]
-    return encode_state(stream[start:], torch.zeros((1, 8)), space="oasis", players=people,
-                        timeline=[{"frame": 0, "text": f"window at {start}"}])
-
-
-@pytest.fixture
-def oasis(stack):  # noqa: F811
-    stack.admin.register_space("oasis", OASIS, "float16", 8, max_players=8)
-    stack.admin.create_world("w", "oasis", owner="alpha")
-    return stack
-
-
-def visible(stack) -> tuple:
-    """What a refused save must not change: heads, chunk rows, manifests, blobs."""
-    with stack.app.meta.transaction() as conn:
-        rows = conn.execute(sa.select(sa.func.count()).select_from(chunks)).scalar()
-        states = conn.execute(sa.select(sa.func.count()).select_from(chunked_states)).scalar()
-    return stack.admin.heads("w"), rows, states, sorted(stack.app.blobs.digests())
-
-
-def raw_save(stack, messages, key=None):
-    stub = store_pb2_grpc.StoreStub(grpc.insecure_channel(stack.address))
-    token = key or stack.app.settings.data_dir.joinpath("admin.key").read_text().strip()
-    return stub.SaveChunks(iter(messages), metadata=(("authorization", f"Bearer {token}"),))
-
-
-def offer(data: bytes, expected: str, send: list[int], *, tamper: int | None = None, world: str = "w",
-          batch: bool = False):
-    m, pieces = cut(data)
-    out = [store_pb2.SaveChunksRequest(header=store_pb2.SaveHeader(world=world, expected_parent=expected,
-                                                                   size=len(data), idempotency_key="k" + expected[:8])),
-           store_pb2.SaveChunksRequest(manifest=store_pb2.ChunkManifest(
-               size=m.size, addresses=b"".join(bytes.fromhex(a) for a in m.addresses), lengths=m.lengths))]
-    chunks = []
-    for i in send:
-        piece = bytearray(pieces[i])
-        if i == tamper:
-            piece[-1] ^= 1
-        chunks.append(store_pb2.SaveChunk(index=i, data=bytes(piece)))
-    if batch:
-        return out + [store_pb2.SaveChunksRequest(batch=store_pb2.SaveChunkBatch(chunks=chunks))]
-    return out + [store_pb2.SaveChunksRequest(chunk=c) for c in chunks]
-
+from multiverse.v1 import store_pb2
+from tests.chunks.conftest import OASIS, offer, raw_save, visible, window
 
 def test_a_sliding_window_sends_only_its_new_frames_and_loads_byte_identical(oasis):
     mv = oasis.server
@@ -211,9 +160,12 @@ def test_chunks_in_batches_are_checked_one_by_one_and_a_save_sends_few_messages(
     real = client_side._messages
     monkeypatch.setattr(client_side, "_messages", lambda *a: sent.append(real(*a)) or sent[-1])
     oasis.server.save_snapshot("w", window(16), expected_parent=reply.snapshot.id)
+    assert sent == [] and oasis.server.last_save.messages == 1  # 9 chunks: SaveChunksAtOnce, no stream
+    monkeypatch.setattr(client_side, "ONE_MESSAGE", 0)  # the stream
+    oasis.server.save_snapshot("w", window(24))
     assert [m.WhichOneof("msg") for m in sent[-1]] == ["header", "manifest", "batch"]  # 9 chunks, one message
     monkeypatch.setattr(client_side, "BATCH_BYTES", 3 * 16 * 18 * 32 * 2)
-    oasis.server.save_snapshot("w", window(24))
+    oasis.server.save_snapshot("w", window(32))
     assert [len(m.batch.chunks) for m in sent[-1][2:]] == [3, 3, 3]  # batches end before BATCH_BYTES
 
 
@@ -282,48 +234,6 @@ def test_idempotency_and_compare_and_swap_are_those_of_a_save(oasis):
     oasis.admin.set_world_visibility("w", "public")
     with pytest.raises(errors.PermissionDenied):
         beta.save_snapshot("w", window(16), expected_parent=a.snapshot.id)
-
-
-def older_server(address: str) -> tuple[grpc.Server, int]:
-    """A server that knows the Store's methods from before chunked saves (grpc answers any other UNIMPLEMENTED):
-    a byte-for-byte proxy of those to ``address``."""
-    from concurrent import futures
-
-    channel = grpc.insecure_channel(address)
-    same = {"request_serializer": None, "response_deserializer": None}
-
-    def forward(kind: str, name: str):
-        call = getattr(channel, kind)(f"/multiverse.v1.Store/{name}", **same)
-        return lambda request, context: call(request, metadata=context.invocation_metadata())
-
-    handlers = {
-        "Heads": grpc.unary_unary_rpc_method_handler(forward("unary_unary", "Heads")),
-        "SaveSnapshot": grpc.stream_unary_rpc_method_handler(forward("stream_unary", "SaveSnapshot")),
-        "LoadSnapshot": grpc.unary_stream_rpc_method_handler(forward("unary_stream", "LoadSnapshot")),
-    }
-    server = grpc.server(futures.ThreadPoolExecutor(4))
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("multiverse.v1.Store", handlers)])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    return server, port
-
-
-def test_an_older_server_gets_the_whole_file(oasis):
-    from multiverse.client import Client
-
-    server, port = older_server(oasis.address)
-    try:
-        token = oasis.app.settings.data_dir.joinpath("admin.key").read_text().strip()
-        with Client(f"127.0.0.1:{port}", token) as mv:
-            data = window(0)
-            reply = mv.save_snapshot("w", data)
-            assert mv.last_save.mode == "whole" and mv.last_save.bytes_sent > len(data)
-            assert reply.snapshot.state_sha256 == cut(data)[0].state_id  # the same id either way
-            mv.save_snapshot("w", window(8))
-            assert mv.last_save.mode == "whole"  # remembered: it does not try again
-            assert mv.load_snapshot("w")[1] == window(8)
-    finally:
-        server.stop(grace=None).wait()
 
 
 def test_states_stored_whole_before_chunking_load_byte_identical(oasis):

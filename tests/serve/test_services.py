@@ -100,7 +100,8 @@ def test_replicas_become_a_static_round_robin_target():
     assert config["healthCheckConfig"] == {"serviceName": ""}
     retried = {(n["service"], n["method"]) for n in config["methodConfig"][0]["name"]}
     assert ("multiverse.v1.Store", "LoadSnapshot") in retried and ("multiverse.v1.Store", "Heads") in retried
-    assert not any(m in ("SaveSnapshot", "SaveChunks", "CreateWorld", "RegisterSpace") for _, m in retried)
+    assert not any(m in ("SaveSnapshot", "SaveChunks", "SaveChunksAtOnce", "CreateWorld", "RegisterSpace")
+                   for _, m in retried)
     assert config["methodConfig"][0]["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
     assert set(RETRIED) == {"multiverse.v1.Store", "multiverse.v1.Multiverse", "multiverse.v1.Rarity",
                             "multiverse.v1.Market"}
