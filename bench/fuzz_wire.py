@@ -66,6 +66,11 @@ def base_request(name: str, cls: Any, ctx: Ctx, rng: random.Random) -> Any:
         "GetWorld": lambda: store_pb2.GetWorldRequest(name="fw"),
         "ListWorlds": lambda: store_pb2.ListWorldsRequest(space="fz", page_size=5),
         "SaveSnapshot": lambda: None,
+        "FindMissingChunks": lambda: store_pb2.FindMissingChunksRequest(addresses=bytes(range(32)) * 2),
+        "SaveChunksAtOnce": lambda: store_pb2.SaveChunksAtOnceRequest(  # one chunk of the 64-byte "state" that it is
+            header=store_pb2.SaveHeader(world="fw", size=64, expected_parent=s0),
+            manifest=store_pb2.ChunkManifest(size=64, addresses=bytes(range(32)), lengths=[64]),
+            chunks=[store_pb2.SaveChunk(index=0, data=bytes(64))]),
         "LoadSnapshot": lambda: store_pb2.LoadSnapshotRequest(ref=rng.choice(["fw", "fw@main", s0])),
         "GetSnapshot": lambda: store_pb2.GetSnapshotRequest(ref=s0),
         "Log": lambda: store_pb2.LogRequest(ref="fw", page_size=2),
