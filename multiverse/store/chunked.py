@@ -150,17 +150,22 @@ def _hash_rows(prefix: bytes, row: int, pieces: Iterable[bytes | memoryview]) ->
     return tuple(out)
 
 
-def store_whole(chunks: ChunkStore, data: bytes | memoryview, header: Header, vocab: int) -> Staged:
-    """A validated whole state file -> its chunks staged (ChunkStore.stage) for the commit that names the state."""
+def store_whole(chunks: ChunkStore, data: bytes | memoryview, header: Header, vocab: int, parent: str | None,
+                row_ids: RowIds) -> tuple[Staged, list[tuple[str, str, int]]]:
+    """A validated whole state file -> its chunks staged (ChunkStore.stage) for the commit that names the state, on
+    top of state ``parent`` (what it holds is known as for a chunked save: ``located``), and its vectors (``RowIds``:
+    only rows of chunks not seen before are hashed)."""
     from multiverse.chunks.cut import cut
 
     manifest, pieces = cut(data)
     n_head = len(header_lengths(memoryview(data)[: header.data_start]))
-    checked = [r.need for r in roles(header, n_head, manifest.lengths, vocab)]
+    parts = roles(header, n_head, manifest.lengths, vocab)
     wanted: dict[str, Piece] = {}
-    for a, p, c in zip(manifest.addresses, pieces, checked):
-        wanted.setdefault(a, Piece(p, c))
-    return chunks.stage(manifest, wanted, verified=True)
+    for a, p, r in zip(manifest.addresses, pieces, parts):
+        wanted.setdefault(a, Piece(p, r.need))
+    vectors = row_ids.vectors(header, manifest, parts, dict(enumerate(pieces)), pieces.__getitem__)
+    have, inherited = located(chunks, manifest, parent)
+    return chunks.stage(manifest, wanted, verified=True, located=have, inherited=inherited), vectors
 
 
 class _Arrivals:

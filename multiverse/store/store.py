@@ -42,7 +42,6 @@ from multiverse.state.format import StateInfo
 from multiverse.state.limits import Limits
 from multiverse.state.spaces import check_name, validate_space
 from multiverse.state.validate import StateValidator
-from multiverse.state.vectors import hash_file
 from multiverse.store.auth import Principal, can_manage, can_read, mint_key, reader_name
 from multiverse.store.chunked import ChunkedSaves, find_missing, store_whole
 from multiverse.store.facts import Facts
@@ -185,9 +184,8 @@ class Store:
             check = StateValidator(space, self.limits, req.size)
             digest = self._spool(req, chunks, spool, check)
             info = check.finish()
-            # each vector's sha256 (its discovery is recorded with the commit), hashed while the blob is put
-            vectors = hash_file(spool)
-            staged = self._stage_chunks(spool, check, space.vocab_size)
+            # its chunks staged, and each vector's sha256 (its discovery is recorded with the commit)
+            staged, vectors = self._stage_chunks(spool, check, space.vocab_size, parent.state if parent else None)
             state = staged.state
             record = self._record(who, req, world, parent, state, info)
             with self.chunks.recording(staged) as write:
@@ -197,7 +195,7 @@ class Store:
                     expected=parent.id if parent else None,
                     idempotency_key=req.idempotency_key,
                     principal=who.name,
-                    vectors=vectors(),
+                    vectors=vectors,
                     also=write,  # the new chunks (or their pack's row) and the manifest: one transaction
                 )
         finally:
@@ -207,12 +205,14 @@ class Store:
         self.facts.saved(committed)
         return committed, created
 
-    def _stage_chunks(self, spool: Path, check: StateValidator, vocab: int) -> Staged:
-        """The validated state file at ``spool`` cut and staged (ChunkStore.stage) for the commit."""
+    def _stage_chunks(self, spool: Path, check: StateValidator, vocab: int,
+                      parent: str | None) -> tuple[Staged, list[tuple[str, str, int]]]:
+        """The validated state file at ``spool`` cut and staged (ChunkStore.stage) for the commit on top of state
+        ``parent``, and its vectors."""
         with open(spool, "rb") as f:
             mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         try:
-            return store_whole(self.chunks, memoryview(mapped), check.header, vocab)
+            return store_whole(self.chunks, memoryview(mapped), check.header, vocab, parent, self.chunked.row_ids)
         finally:
             try:
                 mapped.close()

@@ -117,6 +117,39 @@ def test_a_chunk_sent_that_was_stored_already_keeps_its_row_and_is_touched_by_th
     assert oasis.admin.load_snapshot(reply.snapshot.id)[1] == window(8)
 
 
+def test_a_whole_file_save_on_its_head_hashes_and_looks_up_only_what_the_head_lacks(oasis, monkeypatch):
+    import multiverse.store.chunked as saves
+    from multiverse.metadata.models import vector_discoveries
+    from multiverse.state.vectors import state_vectors
+
+    store, hashed, asked = oasis.app.store.chunks, [], []
+    real_hash, real_located = saves._hash_rows, saves.located
+    monkeypatch.setattr(saves, "_hash_rows", lambda prefix, row, pieces: hashed.append(len(pieces)) or
+                        real_hash(prefix, row, pieces))
+
+    def located(chunks, manifest, parent, **kw):  # what the save looks up: those it finds not from memory
+        held = store.cached_manifest(parent) if parent else None
+        known = store.checks.of(held.addresses) if held is not None else {}
+        asked.append(sum(a not in known for a in manifest.addresses))
+        return real_located(chunks, manifest, parent, **kw)
+
+    monkeypatch.setattr(saves, "located", located)
+    mv = oasis.server
+    head = mv.save_whole("w", window(0)).snapshot.id
+    assert len(hashed) == 65 and asked == [66]  # a first save: every frame chunk and the players' hashed and looked up
+    hashed[:], asked[:] = [], []
+    reply = mv.save_whole("w", window(8), expected_parent=head)
+    assert mv.last_save.mode == "whole"
+    assert len(hashed) == 8 and asked == [9]  # the 8 new frames; and the header: the head holds the other 57
+    with oasis.app.meta.transaction() as conn:
+        held = {v: (k, i) for v, k, i in conn.execute(sa.select(
+            vector_discoveries.c.vector, vector_discoveries.c.kind, vector_discoveries.c.vector_index)
+            .where(vector_discoveries.c.snapshot == reply.snapshot.id))}
+    first = {v.digest: (v.kind, v.index) for v in state_vectors(window(0))}
+    assert held == {v.digest: (v.kind, v.index) for v in state_vectors(window(8)) if v.digest not in first}
+    assert oasis.admin.load_snapshot(reply.snapshot.id)[1] == window(8)
+
+
 def test_a_save_whose_chunks_are_all_present_sends_none(oasis):
     mv = oasis.server
     data = window(0)
