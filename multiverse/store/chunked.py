@@ -4,7 +4,7 @@ Every save stores its state as content-addressed chunks (multiverse/chunks; spec
 snapshot's ``state`` is the SHA-256 of the state's manifest. Two ways in:
 
 - ``store_whole``: a whole-file save (``Store.save``), spooled and validated as one stream, is cut here and its
-  new chunks stored (``ChunkStore.put_state``);
+  new chunks staged for the commit (``ChunkStore.stage``), what its head holds known as for a chunked save;
 - ``ChunkedSaves.save``: the client offered a manifest and sends only the chunks the server lacks
   (``find_missing``). It is checked as a whole-file save is, piece by piece: the manifest must be the canonical
   cut of its own header (so the same bytes always get the same id), every sent chunk must hash to its address
@@ -14,7 +14,7 @@ snapshot's ``state`` is the SHA-256 of the state's manifest. Two ways in:
   the manifest, then the record and the head by the same compare-and-swap as any save.
 
 Vector ids (each frame's and player's sha256, recorded as discoveries with the commit) are kept per chunk address
-(``RowIds``), so a sliding window hashes only its new frames.
+(``RowIds``), so a sliding window hashes only its new frames, whichever way it is saved.
 """
 
 from __future__ import annotations
