@@ -4,7 +4,7 @@ A save cuts the state as the server will (``multiverse.chunks.cut``; against the
 what changed is hashed: ``Cuts``), asks ``FindMissingChunks`` about the addresses this connection has not seen
 confirmed (``Confirmed``: the last saves' and loads' manifests) when they hold more than ASK_OVER bytes (else it
 sends them outright: one round trip fewer), and sends only the missing chunks: in one message with
-``SaveChunksAtOnce`` when they hold at most ONE_MESSAGE bytes (a sliding window's few new frames), else streamed
+``SaveChunksAtOnce`` when it holds at most ONE_MESSAGE bytes (a sliding window's few new frames), else streamed
 with ``SaveChunks``. A server without the first (UNIMPLEMENTED) gets the stream; one without either, the whole file
 by ``SaveSnapshot``; a chunk collected between the question and the save
 (FAILED_PRECONDITION naming ``chunks[i]``) makes it ask again, once, about every chunk. ``SaveStats`` of the last
@@ -37,7 +37,7 @@ from multiverse.v1 import store_pb2
 # window's few new frames) are sent outright, which saves a round trip: the server keeps what it lacks.
 ASK_OVER = 1 << 20
 BATCH_BYTES = 2 << 20  # chunk bytes per message at most (the server takes messages of up to 4 MiB)
-ONE_MESSAGE = 3 << 20  # chunk bytes a save sends in one message at most (SaveChunksAtOnce; the manifest beside them)
+ONE_MESSAGE = 3 << 20  # bytes of a save sent as one message (SaveChunksAtOnce) at most: the server takes 4 MiB
 REMEMBERED = 4  # manifests whose addresses count as confirmed (a sliding window shares all but a few with the last)
 WORLDS_CUT = 4  # worlds whose last state is kept to cut the next against (``Cuts``)
 CUT_BYTES = 256 << 20  # and at most this many bytes of them (the last one always)
@@ -214,8 +214,10 @@ def _send(stub: Any, header: store_pb2.SaveHeader, manifest: Manifest, pieces: l
         request = store_pb2.SaveChunksAtOnceRequest(
             header=header, manifest=manifest_pb(manifest),
             chunks=[store_pb2.SaveChunk(index=i, data=bytes(pieces[i])) for i in missing])
+        size = request.ByteSize()
         try:
-            return stub.SaveChunksAtOnce(request, **call), request.ByteSize(), 1
+            if size <= ONE_MESSAGE:  # else a manifest of very many chunks: streamed
+                return stub.SaveChunksAtOnce(request, **call), size, 1
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise

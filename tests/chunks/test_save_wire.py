@@ -112,3 +112,19 @@ def test_a_save_in_one_message_is_checked_as_a_streamed_one_and_a_refused_one_ch
     reply = stub.SaveChunksAtOnce(once(data, head, [0, *range(57, 65)]), metadata=auth)
     assert reply.created and reply.snapshot.state_sha256 == cut(data)[0].state_id
     assert oasis.admin.load_snapshot(reply.snapshot.id)[1] == data
+
+
+def test_a_save_whose_message_would_be_too_big_is_streamed(oasis, monkeypatch):
+    """ONE_MESSAGE bounds the whole message: chunks that fit beside a manifest that does not go by the stream."""
+    import multiverse.client.chunked as client_side
+
+    mv = oasis.server
+    mv.save_snapshot("w", window(0))
+    m = cut(window(8))[0]
+    monkeypatch.setattr(client_side, "ONE_MESSAGE", m.lengths[0] + sum(m.lengths[57:65]) + 100)  # < with the manifest
+    mv.save_snapshot("w", window(8))
+    assert mv.last_save.chunks_sent == 9 and mv.last_save.messages == 3  # header, manifest, one batch
+    monkeypatch.setattr(client_side, "ONE_MESSAGE", 3 << 20)
+    mv.save_snapshot("w", window(16))
+    assert mv.last_save.chunks_sent == 9 and mv.last_save.messages == 1
+    assert oasis.admin.load_snapshot("w")[1] == window(16)
