@@ -215,13 +215,13 @@ def _send(stub: Any, header: store_pb2.SaveHeader, manifest: Manifest, pieces: l
             header=header, manifest=manifest_pb(manifest),
             chunks=[store_pb2.SaveChunk(index=i, data=bytes(pieces[i])) for i in missing])
         size = request.ByteSize()
-        try:
-            if size <= ONE_MESSAGE:  # else a manifest of very many chunks: streamed
+        if size <= ONE_MESSAGE:  # else a manifest of very many chunks: streamed
+            try:
                 return stub.SaveChunksAtOnce(request, **call), size, 1
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
-            once.spoken = False
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                once.spoken = False
     messages = _messages(header, manifest, pieces, missing)
     return stub.SaveChunks(iter(messages), **call), sum(m.ByteSize() for m in messages), len(messages)
 

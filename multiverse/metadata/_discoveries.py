@@ -44,6 +44,7 @@ class Recorded:
         """The transaction that recorded ``vectors`` committed: each has its row."""
         self._seen.put_all((v, True) for v, _, _ in vectors or ())
 
+
 def record(conn: Connection, insert: Callable[[Any], Any], snapshot: SnapshotRecord,
            vectors: Sequence[tuple[str, str, int]] | None) -> None:
     """Record ``vectors`` ((sha256, kind, index) each, distinct) as held by ``snapshot`` where no earlier commit

@@ -110,6 +110,7 @@ class Keys:
         self._kept.put(key, (who, now + self.kept_s))
         return who
 
+
 def ensure_admin_key(meta: Metadata, data_dir: Path) -> str | None:
     """On first start (no admin key yet): mint one, write it to <data dir>/admin.key (mode 0600) and return
     the token so the caller prints it once. Later starts return None."""

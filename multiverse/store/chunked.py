@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, header_lengths, hexes
+from multiverse.chunks.cut import PIECE_MAX, Manifest, address, check_lengths, cut, header_lengths, hexes
 from multiverse.chunks.store import INLINE_MAX, ChunkStore, Piece, Staged
 from multiverse.errors import FailedPrecondition, InvalidArgument
 from multiverse.kept import Kept
@@ -155,8 +155,6 @@ def store_whole(chunks: ChunkStore, data: bytes | memoryview, header: Header, vo
     """A validated whole state file -> its chunks staged (ChunkStore.stage) for the commit that names the state, on
     top of state ``parent`` (what it holds is known as for a chunked save: ``located``), and its vectors (``RowIds``:
     only rows of chunks not seen before are hashed)."""
-    from multiverse.chunks.cut import cut
-
     manifest, pieces = cut(data)
     n_head = len(header_lengths(memoryview(data)[: header.data_start]))
     parts = roles(header, n_head, manifest.lengths, vocab)
@@ -252,8 +250,9 @@ class ChunkedSaves:
     def save(self, who: Principal, req: SaveRequest, manifest: Manifest | tuple[int, bytes, Sequence[int]],
              sent: Iterable[tuple[int, bytes]]) -> tuple[SnapshotRecord, bool, str]:
         """Check, store and commit a chunked save: ``manifest`` (from the wire, bounded), then the chunks ``sent``
-        as (index, bytes); a manifest as the wire's (size, addresses, lengths) is decoded once ``who`` may write the world, bounded by the header's size. Returns (record, created, the state's id); ``Store.save_chunks`` checks a replayed
-        idempotency key against it."""
+        as (index, bytes); a manifest as the wire's (size, addresses, lengths) is decoded once ``who`` may write the
+        world, bounded by the header's size. Returns (record, created, the state's id); ``Store.save_chunks`` checks
+        a replayed idempotency key against it."""
         store = self.store
         world = store._writable_world(who, req)
         if isinstance(manifest, tuple):

@@ -259,9 +259,9 @@ def test_discoveries_are_inserted_once_and_a_rolled_back_commit_is_not_taken_for
     assert holders() == {"a" * 64: root.id, "b" * 64: child.id}
 
 
-def test_sqlite_zeroes_deleted_records_but_not_freed_pages(tmp_path):
+def test_sqlite_connections_run_with_secure_delete_fast(tmp_path):
     """secure_delete=FAST (multiverse/metadata/_engine.py): a DELETE of inline packs does not overwrite the freed
-    overflow pages inside the write lock, and deleted records are still zeroed where they lie."""
+    overflow pages inside the write lock; deleted records are still zeroed where they lie (SQLite's promise)."""
     from multiverse.metadata import open_metadata
 
     with open_metadata(f"sqlite:///{tmp_path / 'm.db'}") as meta, meta.transaction() as conn:
